@@ -1,0 +1,90 @@
+/**
+ * Device-facing failures. Each class carries the HTTP status and the short body a device gets;
+ * the body never holds a stack trace, an internal path or a secret. The mapping to HTTP lives in
+ * one place (src/http/device-api.ts); the table is in README.md ("Status codes").
+ */
+export abstract class DeviceError extends Error {
+  abstract readonly status: number;
+  /** Stable machine-readable code, also used as a metric label. */
+  abstract readonly code: string;
+  /** Body sent to the device. */
+  abstract readonly body: string;
+  /** Extra response headers. */
+  readonly headers: Record<string, string> = {};
+}
+
+export class MissingDevice extends DeviceError {
+  readonly status = 400;
+  readonly code = 'missing-device';
+  readonly body = "Missing required query parameter: 'device'";
+  constructor() { super("missing required query parameter 'device'"); }
+}
+
+export class InvalidDevice extends DeviceError {
+  readonly status = 400;
+  readonly code = 'invalid-device';
+  readonly body = "Invalid device id: use lowercase letters, digits, '.', '_', '-' and '/' (at most 255 characters with the repository prefix)";
+  constructor(readonly reason: string) { super(`invalid device id: ${reason}`); }
+}
+
+export class NoFirmware extends DeviceError {
+  readonly status = 404;
+  readonly code = 'no-firmware';
+  readonly body: string;
+  constructor(device: string) { super(`no firmware for device '${device}'`); this.body = `No firmware for device '${device}'`; }
+}
+
+export class NoVerifiedFirmware extends DeviceError {
+  readonly status = 404;
+  readonly code = 'no-verified-firmware';
+  readonly body: string;
+  constructor(device: string, readonly reasons: string[]) {
+    super(`no verified firmware for device '${device}': ${reasons.join('; ')}`);
+    this.body = `No verified firmware for device '${device}'`;
+  }
+}
+
+export class SourceUnavailable extends DeviceError {
+  readonly status = 503;
+  readonly code = 'source-unavailable';
+  readonly body: string;
+  override readonly headers = { 'retry-after': '30' };
+  constructor(device: string, cause: unknown) {
+    super(`firmware source unavailable for device '${device}': ${errorMessage(cause)}`, { cause });
+    this.body = `Firmware source unavailable for device '${device}', retry later`;
+  }
+}
+
+export class SourceFailed extends DeviceError {
+  readonly status = 502;
+  readonly code = 'source-failed';
+  readonly body: string;
+  constructor(device: string, cause: unknown) {
+    super(`firmware for device '${device}' could not be prepared: ${errorMessage(cause)}`, { cause });
+    this.body = `Firmware for device '${device}' could not be prepared`;
+  }
+}
+
+export class Unauthorized extends DeviceError {
+  readonly status = 401;
+  readonly code = 'unauthorized';
+  readonly body = 'Unauthorized';
+  override readonly headers = { 'www-authenticate': 'Bearer realm="otaflux"' };
+  constructor(readonly reason: string) { super(`unauthorized: ${reason}`); }
+}
+
+export class Forbidden extends DeviceError {
+  readonly status = 403;
+  readonly code = 'forbidden';
+  readonly body = 'Forbidden';
+  constructor(readonly reason: string) { super(`forbidden: ${reason}`); }
+}
+
+/** Thrown by sources when the upstream cannot be reached or answers 5xx: devices get a stale copy or 503. */
+export class UpstreamUnavailable extends Error {
+  override readonly name = 'UpstreamUnavailable';
+}
+
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,0 +1,180 @@
+/**
+ * The plugin contract. Everything a source, verifier, extractor or device authenticator
+ * needs to know about OtaFlux is in this file, and nothing in it depends on an HTTP framework.
+ *
+ * A plugin is a factory that returns a plain object (`dir({ root })`, `cosign({ keys })`).
+ * The host drives its life: setup → validate → use → close. A plugin that throws in setup or
+ * validate stops start-up with a message naming its id.
+ */
+
+/** The plugin API version this build speaks. A plugin whose `apiVersion` differs is refused at start-up. */
+export const PLUGIN_API_VERSION = 1;
+
+export type PluginKind = 'source' | 'verifier' | 'extractor' | 'authenticator';
+
+/** Structured, levelled logging. Fields must never carry secrets. */
+export interface Logger {
+  error(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  trace(msg: string, fields?: Record<string, unknown>): void;
+  /** A logger whose lines carry these fields too. */
+  child(fields: Record<string, unknown>): Logger;
+}
+
+/** What the host hands a plugin in `setup`. */
+export interface PluginContext {
+  /** Logger whose lines carry `plugin: <id>`. */
+  logger: Logger;
+  /** Directory of the config file: resolve relative paths in options against it. */
+  configDir: string;
+  /** Directory the plugin may use for its own state (created by the host). */
+  stateDir: string;
+  /** Aborted when the server shuts down. */
+  signal: AbortSignal;
+}
+
+interface PluginBase<K extends PluginKind> {
+  kind: K;
+  /** Namespaced lowercase id: `source.dir`, `verifier.cosign`, `extractor.zstd`, `auth.mtls`. */
+  id: string;
+  /** The plugin API version this plugin was written for (use `PLUGIN_API_VERSION`). */
+  apiVersion: number;
+  /** Acquire resources, read files, check options against the world. Throw to stop start-up. */
+  setup?(ctx: PluginContext): void | Promise<void>;
+  /** Check that the plugin is ready to serve (after every plugin's setup). Throw to stop start-up. */
+  validate?(): void | Promise<void>;
+  /** Release resources. Called once at shutdown, also when start-up fails after setup. */
+  close?(): void | Promise<void>;
+}
+
+/** The device a request is about, with the parts of its composition that plugins may read. */
+export interface DeviceRef {
+  /** Validated device id (OCI repository grammar, so it is safe in a path or a URL). */
+  id: string;
+  /** Whether prerelease versions (`1.2.0-rc.1`) may be served to this device. */
+  allowPrerelease: boolean;
+  /** Free-form per-device options from the config (`devices[x].options`), for plugins to interpret. */
+  options: Readonly<Record<string, unknown>>;
+}
+
+/** A version a source offers for a device. */
+export interface SourceVersion {
+  /** Normalised semver, without a `v` prefix: `1.2.3`, `2.0.0-rc.1`. */
+  version: string;
+  /** The name as the source has it: `v1.2.3`, `1.2.3`, `1.2.3.bin`. */
+  tag: string;
+}
+
+/**
+ * An artifact pinned to its content: `open()` yields exactly the bytes that `digest` names,
+ * however the tag has moved since `resolve()`. The source checks that (or computes the digest
+ * from the bytes it read) and errors rather than yield other bytes.
+ */
+export interface Artifact {
+  version: string;
+  tag: string;
+  /** The source's own content digest, `sha256:<hex>` (for OCI: the manifest digest). */
+  digest: string;
+  /** File name hint (OCI title annotation, file name on disk). */
+  name?: string;
+  /** Media type hint (OCI layer media type). */
+  mediaType?: string;
+  /** Size of the stored (possibly compressed) bytes, when known. */
+  size?: number;
+  /** Source-specific details a matching verifier may read (e.g. `{ registry, repository }` for OCI). */
+  meta?: Readonly<Record<string, unknown>>;
+  /** Streams the stored bytes of this exact digest. */
+  open(signal?: AbortSignal): Promise<ReadableStream<Uint8Array>>;
+}
+
+export interface SourcePlugin extends PluginBase<'source'> {
+  /** Every version available for the device, in any order. Unknown device → empty list. */
+  versions(device: DeviceRef, signal?: AbortSignal): Promise<SourceVersion[]>;
+  /** Pins one version to its content. */
+  resolve(device: DeviceRef, version: SourceVersion, signal?: AbortSignal): Promise<Artifact>;
+}
+
+export type Verdict =
+  | { ok: true; /** Who or what vouched: key fingerprint, identity. */ by: string }
+  | { ok: false; /** Short machine-friendly reason: `unsigned`, `wrong-key`, `digest-mismatch`. */ reason: string; detail?: string };
+
+export interface VerifierPlugin extends PluginBase<'verifier'> {
+  /** Decides whether this exact artifact (by digest) may be served. Never throws for a bad signature. */
+  verify(device: DeviceRef, artifact: Artifact, signal?: AbortSignal): Promise<Verdict>;
+}
+
+/** What an extractor sees when the host auto-detects the format. */
+export interface ExtractHints {
+  /** The first bytes of the input (at least 512 when the input is that long). */
+  head: Uint8Array;
+  name?: string;
+  mediaType?: string;
+}
+
+export interface ExtractLimits {
+  /** Output larger than this is an error. */
+  maxOutputBytes: number;
+  /** Output/input ratio above this is an error (decompression bombs). */
+  maxRatio: number;
+}
+
+export interface ExtractContext {
+  device: DeviceRef;
+  name?: string;
+  mediaType?: string;
+  limits: ExtractLimits;
+  signal?: AbortSignal;
+  logger: Logger;
+}
+
+export interface ExtractorPlugin extends PluginBase<'extractor'> {
+  /** Whether the input looks like this format. Used by auto-detection; omit to never be auto-picked. */
+  detect?(hints: ExtractHints): boolean;
+  /**
+   * Turns the input into the output. Errors (corrupt, truncated, over a limit) surface as an
+   * errored stream; the host then keeps the previous good release.
+   * May return a new name hint for the next extractor in the chain (e.g. `fw.bin.gz` → `fw.bin`).
+   */
+  extract(input: ReadableStream<Uint8Array>, ctx: ExtractContext): ReadableStream<Uint8Array>;
+}
+
+/** The parts of a client certificate an authenticator can map to a device. */
+export interface PeerCertificate {
+  subject: Readonly<Record<string, string>>;
+  issuer: Readonly<Record<string, string>>;
+  /** `DNS:x`, `URI:x`, `email:x`, as in OpenSSL's text form. */
+  subjectAltNames: readonly string[];
+  serialNumber: string;
+  /** SHA-256 fingerprint, colon-separated uppercase hex. */
+  fingerprint256: string;
+  validFrom: Date;
+  validTo: Date;
+  /** DER bytes. */
+  raw: Uint8Array;
+}
+
+export interface AuthRequest {
+  deviceId: string;
+  /** Lower-cased header names. */
+  headers: Readonly<Record<string, string | undefined>>;
+  query: URLSearchParams;
+  remoteAddress: string;
+  /** Present when the connection is TLS and the client showed a certificate that chains to a trusted CA. */
+  peerCertificate?: PeerCertificate;
+}
+
+export type AuthDecision =
+  /** The request is this device's (or a gateway's allowed to act for it). */
+  | { outcome: 'allow'; identity: string }
+  /** Credentials were presented and are wrong (401) or belong to someone else (403). */
+  | { outcome: 'deny'; status: 401 | 403; reason: string; presented?: string }
+  /** This authenticator has nothing to say (no credentials of its kind were presented). */
+  | { outcome: 'skip' };
+
+export interface AuthenticatorPlugin extends PluginBase<'authenticator'> {
+  authenticate(req: AuthRequest): AuthDecision | Promise<AuthDecision>;
+}
+
+export type Plugin = SourcePlugin | VerifierPlugin | ExtractorPlugin | AuthenticatorPlugin;
