@@ -130,6 +130,8 @@ export interface ExtractContext {
 }
 
 export interface ExtractorPlugin extends PluginBase<'extractor'> {
+  /** Options that change the output (e.g. the tar member glob), as a string: part of the cache key. */
+  variant?: string;
   /** Whether the input looks like this format. Used by auto-detection; omit to never be auto-picked. */
   detect?(hints: ExtractHints): boolean;
   /**

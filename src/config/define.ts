@@ -1,0 +1,80 @@
+/**
+ * The shape of `otaflux.config.ts`. `defineConfig` only gives types; the loader checks the value
+ * and says exactly what is wrong (file, key path, what was expected).
+ */
+import type { AuthenticatorPlugin, ExtractorPlugin, SourcePlugin, VerifierPlugin } from '../plugin.ts';
+import type { LogFormat, LogLevel } from '../log.ts';
+
+/** How one device, or a group of devices matched by a `*` pattern, is served. */
+export interface DeviceConfig {
+  /** Where firmware comes from: `dir({ root })`, `oci({ url, prefix })`, or a plugin of yours. */
+  source?: SourcePlugin;
+  /** Who must have signed it: `cosign({ keys })`, or `none()`. Default: `none()`. */
+  verifier?: VerifierPlugin;
+  /** `'auto'` (default) sniffs gzip/zstd/tar; `'raw'` serves stored bytes; or a pinned chain `[gzip(), tar()]`. */
+  extract?: 'auto' | 'raw' | ExtractorPlugin[];
+  /** Who may fetch it: `'none'` (anyone; logged as a warning), or authenticators, any of which may allow. */
+  auth?: 'none' | AuthenticatorPlugin | AuthenticatorPlugin[];
+  /** Whether prerelease versions (`2.0.0-rc.1`) may be served. Default false. */
+  allowPrerelease?: boolean;
+  /** Free-form options for plugins (e.g. the OCI layer title). */
+  options?: Record<string, unknown>;
+}
+
+export interface TlsConfig {
+  /** Listen address of the HTTPS listener, e.g. `0.0.0.0:8443`. */
+  listenAddr?: string;
+  cert: string;
+  key: string;
+  /** CA bundle that client certificates must chain to (turns on mutual TLS). */
+  clientCa?: string;
+  /** Reject clients without a certificate (default true when clientCa is set). */
+  requireClientCert?: boolean;
+  /** PEM CRL file honoured for client certificates. */
+  crl?: string;
+}
+
+export interface OtaFluxConfig {
+  server?: {
+    /** Device API (plain HTTP); `false` turns it off when only HTTPS is wanted. Default `0.0.0.0:8080`. */
+    listenAddr?: string | false;
+    /** Prometheus `/metrics`. Default `0.0.0.0:9090`; `false` turns it off. */
+    metricsListenAddr?: string | false;
+    logLevel?: LogLevel;
+    logFormat?: LogFormat;
+    tls?: TlsConfig;
+    /** Bearer token protecting the operator status API (`/api/*`). Unset: the status API is off. */
+    adminToken?: string;
+    /** Shared secret Harbor sends in `Authorization` to `POST /webhooks/harbor`. Unset: the webhook is off. */
+    webhookSecret?: string;
+  };
+  cache?: {
+    /** Default `.otaflux-cache` beside the config file. */
+    dir?: string;
+    /** Disk bytes kept for firmware blobs (LRU). Default 2 GiB. */
+    maxBytes?: number;
+    /** Releases kept (the Rust server's `--cache-size`). Default 100. */
+    maxEntries?: number;
+    /** Hot images kept in memory. Default 64 MiB. */
+    memoryBytes?: number;
+    /** Seconds a device's latest version is reused before the source is asked again. Default 60. */
+    refreshInterval?: number;
+  };
+  limits?: {
+    /** Largest extracted image. Default 512 MiB. */
+    maxOutputBytes?: number;
+    /** Largest extracted/stored ratio (decompression bombs). Default 200. */
+    maxRatio?: number;
+  };
+  /** Extra extractors available to `'auto'` detection, besides the built-in gzip, zstd and tar. */
+  extractors?: ExtractorPlugin[];
+  /** Composition for devices that no entry of `devices` matches. Unset: such devices get 404. */
+  defaults?: DeviceConfig;
+  /** Per device id, or per pattern with `*` (`esp32-*`): the most specific match wins, then `defaults`. */
+  devices?: Record<string, DeviceConfig>;
+}
+
+/** Identity function that gives `otaflux.config.ts` its types. */
+export function defineConfig(config: OtaFluxConfig): OtaFluxConfig {
+  return config;
+}

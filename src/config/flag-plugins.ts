@@ -1,0 +1,30 @@
+/**
+ * Plugins built from the Rust server's flags: `--registry-url …` → `oci(…)`,
+ * `--cosign-pub-key-path` → `cosign({ keys: [path] })`.
+ */
+import { resolve } from 'node:path';
+import type { SourcePlugin, VerifierPlugin } from '../plugin.ts';
+import type { FlagValues } from '../cli/flags.ts';
+import { UsageError } from '../cli/flags.ts';
+
+export async function sourceFromRegistryFlags(flags: FlagValues): Promise<SourcePlugin | undefined> {
+  const url = flags['registry-url'];
+  if (typeof url !== 'string') return undefined;
+  if (typeof flags['repository-prefix'] !== 'string') throw new UsageError('--registry-url needs --repository-prefix (use "" for none)');
+  const { oci } = await import('../plugins/source/oci/index.ts');
+  return oci({
+    url,
+    prefix: flags['repository-prefix'],
+    insecure: flags['registry-insecure'] === true,
+    ...(typeof flags['registry-username'] === 'string' ? { username: flags['registry-username'] } : {}),
+    ...(typeof flags['registry-password'] === 'string' ? { password: flags['registry-password'] } : {}),
+    ...(typeof flags['registry-ca-cert-path'] === 'string' ? { caFile: flags['registry-ca-cert-path'] } : {}),
+  });
+}
+
+export async function verifierFromKeyFlag(flags: FlagValues, cwd: string): Promise<VerifierPlugin | undefined> {
+  const key = flags['cosign-pub-key-path'];
+  if (typeof key !== 'string') return undefined;
+  const { cosign } = await import('../plugins/verifier/cosign/index.ts');
+  return cosign({ keys: [resolve(cwd, key)] });
+}

@@ -1,0 +1,110 @@
+/** Strict zod schema of `otaflux.config.ts`: unknown keys are errors, plugins are checked by kind. */
+import { z } from 'zod';
+import { LOG_LEVELS } from '../log.ts';
+import type { PluginKind } from '../plugin.ts';
+
+const KIND_EXAMPLES: Record<PluginKind, string> = {
+  source: 'a source plugin, e.g. dir({ root: "./firmware" }) or oci({ url, prefix })',
+  verifier: 'a verifier plugin, e.g. none() or cosign({ keys: ["cosign.pub"] })',
+  extractor: 'an extractor plugin, e.g. gzip(), zstd() or tar()',
+  authenticator: 'an authenticator plugin, e.g. token({ ... }) or mtls({ ... })',
+};
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object') {
+    const o = v as { kind?: unknown; id?: unknown };
+    if (typeof o.kind === 'string' && typeof o.id === 'string') return `${o.kind} plugin ${o.id}`;
+    return 'an object that is not a plugin (did you forget to call the factory?)';
+  }
+  if (typeof v === 'function') return 'a function (call it: write dir({...}), not dir)';
+  return `${typeof v} ${JSON.stringify(v)}`;
+}
+
+function plugin(kind: PluginKind) {
+  return z.custom<never>(
+    (v) => {
+      if (typeof v !== 'object' || v === null) return false;
+      const p = v as Record<string, unknown>;
+      return p.kind === kind && typeof p.id === 'string' && typeof p.apiVersion === 'number';
+    },
+    { error: (issue) => `expected ${KIND_EXAMPLES[kind]}, got ${describe(issue.input)}` },
+  );
+}
+
+const address = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, { error: 'expected host:port, e.g. "0.0.0.0:8080"' });
+
+const device = z
+  .object({
+    source: plugin('source').optional(),
+    verifier: plugin('verifier').optional(),
+    extract: z.union([z.literal('auto'), z.literal('raw'), z.array(plugin('extractor'))], {
+      error: "expected 'auto', 'raw' or a list of extractors such as [gzip(), tar()]",
+    }).optional(),
+    auth: z.union([z.literal('none'), plugin('authenticator'), z.array(plugin('authenticator')).min(1)], {
+      error: "expected 'none', an authenticator such as token({...}), or a non-empty list of them",
+    }).optional(),
+    allowPrerelease: z.boolean().optional(),
+    options: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+
+const positiveInt = z.number().int().positive();
+
+export const configSchema = z
+  .object({
+    server: z
+      .object({
+        listenAddr: z.union([address, z.literal(false)]).optional(),
+        metricsListenAddr: z.union([address, z.literal(false)]).optional(),
+        logLevel: z.enum(LOG_LEVELS).optional(),
+        logFormat: z.enum(['json', 'text']).optional(),
+        tls: z
+          .object({
+            listenAddr: address.optional(),
+            cert: z.string().min(1),
+            key: z.string().min(1),
+            clientCa: z.string().min(1).optional(),
+            requireClientCert: z.boolean().optional(),
+            crl: z.string().min(1).optional(),
+          })
+          .strict()
+          .optional(),
+        adminToken: z.string().min(16, { error: 'expected a token of at least 16 characters' }).optional(),
+        webhookSecret: z.string().min(8, { error: 'expected a secret of at least 8 characters' }).optional(),
+      })
+      .strict()
+      .optional(),
+    cache: z
+      .object({
+        dir: z.string().min(1).optional(),
+        maxBytes: positiveInt.optional(),
+        maxEntries: positiveInt.optional(),
+        memoryBytes: z.number().int().nonnegative().optional(),
+        refreshInterval: z.number().nonnegative().optional(),
+      })
+      .strict()
+      .optional(),
+    limits: z
+      .object({ maxOutputBytes: positiveInt.optional(), maxRatio: z.number().positive().optional() })
+      .strict()
+      .optional(),
+    extractors: z.array(plugin('extractor')).optional(),
+    defaults: device.optional(),
+    devices: z.record(z.string().regex(/^[a-z0-9*][a-z0-9._/*-]*$/, { error: 'expected a device id or a pattern with * (lowercase)' }), device).optional(),
+  })
+  .strict();
+
+/** Renders zod issues as `file: key.path: what was expected` lines. */
+export function formatIssues(file: string, error: z.ZodError): string {
+  return error.issues
+    .map((i) => {
+      const path = i.path.map((p) => (typeof p === 'number' ? `[${p}]` : /^[A-Za-z_$][\w$]*$/.test(String(p)) ? `.${String(p)}` : `[${JSON.stringify(String(p))}]`)).join('').replace(/^\./, '');
+      const message = i.code === 'unrecognized_keys' ? `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `'${k}'`).join(', ')}` : i.message;
+      return `${file}: ${path || '(top level)'}: ${message}`;
+    })
+    .join('\n');
+}

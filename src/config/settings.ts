@@ -1,0 +1,201 @@
+/**
+ * Settings are the resolved configuration the server runs with. Resolution order, in one place:
+ * command-line flags, then env vars (same names in UPPER_SNAKE), then `otaflux.config.ts`, then
+ * built-in defaults. The Rust server's registry flags build the default composition
+ * (`oci` source, `cosign` verifier when a key is given) so its deployments work unchanged.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { AuthenticatorPlugin, ExtractLimits, ExtractorPlugin, SourcePlugin, VerifierPlugin } from '../plugin.ts';
+import type { DeviceConfig, OtaFluxConfig, TlsConfig } from './define.ts';
+import type { FlagValues } from '../cli/flags.ts';
+import { UsageError } from '../cli/flags.ts';
+import { ConfigError, DEFAULT_CONFIG_FILE, loadConfigFile } from './load.ts';
+import { Composer, type Composition, type CompositionRule } from '../core/composition.ts';
+import type { ExtractSpec } from '../core/extract-chain.ts';
+import { isLogLevel, type LogFormat, type LogLevel } from '../log.ts';
+import { dir } from '../plugins/source/dir.ts';
+import { none } from '../plugins/verifier/none.ts';
+import { raw } from '../plugins/extractor/raw.ts';
+import { builtinExtractors } from '../plugins/extractor/builtin.ts';
+import { sourceFromRegistryFlags, verifierFromKeyFlag } from './flag-plugins.ts';
+
+export interface CacheSettings {
+  dir: string;
+  maxBytes: number;
+  maxEntries: number;
+  memoryBytes: number;
+  refreshMs: number;
+}
+
+export interface MqttSettings {
+  url: string;
+  username?: string;
+  password?: string;
+  topic: string;
+  caCertPath?: string;
+  clientCertPath?: string;
+  clientKeyPath?: string;
+}
+
+export interface Settings {
+  /** The config file read, if any. */
+  configFile?: string;
+  /** Relative paths in the config resolve against this folder. */
+  configDir: string;
+  listenAddr: string | false;
+  metricsListenAddr: string | false;
+  logLevel: LogLevel;
+  logFormat?: LogFormat;
+  tls?: TlsConfig & { listenAddr: string };
+  adminToken?: string;
+  webhookSecret?: string;
+  /** Repository prefix given by flag, for device-id length checks and webhooks. */
+  repositoryPrefix: string;
+  cache: CacheSettings;
+  limits: ExtractLimits;
+  /** Every extractor available to auto-detection. */
+  extractors: ExtractorPlugin[];
+  composer: Composer;
+  mqtt?: MqttSettings;
+  /** Devices with `auth: 'none'` (warned about at start-up). */
+  unauthenticated: string[];
+}
+
+export const DEFAULTS = {
+  listenAddr: '0.0.0.0:8080',
+  metricsListenAddr: '0.0.0.0:9090',
+  tlsListenAddr: '0.0.0.0:8443',
+  cacheDir: '.otaflux-cache',
+  cacheMaxBytes: 2 * 1024 ** 3,
+  cacheEntries: 100,
+  memoryBytes: 64 * 1024 ** 2,
+  refreshSeconds: 60,
+  maxOutputBytes: 512 * 1024 ** 2,
+  maxRatio: 200,
+} as const;
+
+/** Resolves flags (already merged with env vars) and the config file into Settings. */
+export async function resolveSettings(flags: FlagValues, cwd = process.cwd()): Promise<Settings> {
+  const configFile = pickConfigFile(flags, cwd);
+  const file: OtaFluxConfig = configFile ? await loadConfigFile(configFile) : {};
+  const configDir = configFile ? dirname(configFile) : cwd;
+  const str = (k: string) => (typeof flags[k] === 'string' ? (flags[k] as string) : undefined);
+  const num = (k: string) => (typeof flags[k] === 'number' ? (flags[k] as number) : undefined);
+
+  const logLevel = str('log-level') ?? file.server?.logLevel ?? 'info';
+  if (!isLogLevel(logLevel)) throw new UsageError(`--log-level: expected off, error, warn, info, debug or trace, got '${logLevel}'`);
+  const logFormat = str('log-format') ?? file.server?.logFormat;
+  if (logFormat !== undefined && logFormat !== 'json' && logFormat !== 'text') throw new UsageError(`--log-format: expected json or text, got '${logFormat}'`);
+  const cacheSize = num('cache-size') ?? file.cache?.maxEntries ?? DEFAULTS.cacheEntries;
+  if (cacheSize === 0) throw new UsageError('--cache-size: must be at least 1');
+
+  // The default composition: flags override the config file's `defaults`.
+  const flagSource = await sourceFromRegistryFlags(flags) ?? (str('firmware-dir') ? dir({ root: resolve(cwd, str('firmware-dir') as string) }) : undefined);
+  const flagVerifier = await verifierFromKeyFlag(flags, cwd);
+  const defaults: DeviceConfig | undefined =
+    file.defaults || flagSource ? { ...file.defaults, ...(flagSource ? { source: flagSource } : {}), ...(flagVerifier ? { verifier: flagVerifier } : {}) } : undefined;
+  if (!configFile && !flagSource) {
+    throw new UsageError(`nothing to serve: no ${DEFAULT_CONFIG_FILE} here, and neither --registry-url nor --firmware-dir was given (see otaflux --help)`);
+  }
+
+  const shown = configFile ?? 'command line';
+  const unauthenticated: string[] = [];
+  const compose = (key: string, d: DeviceConfig, where: string): Composition => {
+    const merged: DeviceConfig = key === 'defaults' ? d : { ...defaults, ...d };
+    if (!merged.source) throw new ConfigError(`${shown}: ${where}.source: expected a source plugin (no defaults.source to fall back on)`);
+    const auth = normaliseAuth(merged.auth);
+    if (auth === 'none') unauthenticated.push(key);
+    return {
+      source: merged.source,
+      verifier: (flagVerifier && key !== 'defaults' && !d.verifier ? flagVerifier : merged.verifier) ?? none(),
+      extract: normaliseExtract(merged.extract),
+      auth,
+      allowPrerelease: merged.allowPrerelease ?? false,
+      options: merged.options ?? {},
+      matchedBy: key,
+    };
+  };
+  const rules: CompositionRule[] = Object.entries(file.devices ?? {}).map(([pattern, d]) => ({ ...compose(pattern, d, `devices[${JSON.stringify(pattern)}]`), pattern }));
+  const fallback = defaults ? compose('defaults', defaults, 'defaults') : undefined;
+
+  const tlsCert = str('tls-cert') ?? file.server?.tls?.cert;
+  const tlsKey = str('tls-key') ?? file.server?.tls?.key;
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together: give both or neither');
+  const tls = tlsCert && tlsKey
+    ? {
+        ...file.server?.tls,
+        cert: resolve(configDir, tlsCert),
+        key: resolve(configDir, tlsKey),
+        ...(str('tls-client-ca') ?? file.server?.tls?.clientCa ? { clientCa: resolve(configDir, (str('tls-client-ca') ?? file.server?.tls?.clientCa) as string) } : {}),
+        listenAddr: str('tls-listen-addr') ?? file.server?.tls?.listenAddr ?? DEFAULTS.tlsListenAddr,
+      }
+    : undefined;
+
+  const mqttUrl = str('mqtt-url');
+  const mqtt: MqttSettings | undefined = mqttUrl
+    ? {
+        url: mqttUrl,
+        topic: str('mqtt-topic') ?? 'otaflux',
+        ...optional('username', str('mqtt-username')),
+        ...optional('password', str('mqtt-password')),
+        ...optional('caCertPath', str('mqtt-ca-cert-path')),
+        ...optional('clientCertPath', str('mqtt-client-cert-path')),
+        ...optional('clientKeyPath', str('mqtt-client-key-path')),
+      }
+    : undefined;
+
+  return {
+    ...(configFile ? { configFile } : {}),
+    configDir,
+    listenAddr: str('listen-addr') ?? file.server?.listenAddr ?? DEFAULTS.listenAddr,
+    metricsListenAddr: str('metrics-listen-addr') ?? file.server?.metricsListenAddr ?? DEFAULTS.metricsListenAddr,
+    logLevel,
+    ...(logFormat ? { logFormat } : {}),
+    ...(tls ? { tls } : {}),
+    ...optional('adminToken', str('admin-token') ?? file.server?.adminToken),
+    ...optional('webhookSecret', str('webhook-secret') ?? file.server?.webhookSecret),
+    repositoryPrefix: (str('repository-prefix') ?? '').replace(/\/$/, ''),
+    cache: {
+      dir: resolve(str('cache-dir') ? cwd : configDir, str('cache-dir') ?? file.cache?.dir ?? DEFAULTS.cacheDir),
+      maxBytes: num('cache-max-bytes') ?? file.cache?.maxBytes ?? DEFAULTS.cacheMaxBytes,
+      maxEntries: cacheSize,
+      memoryBytes: file.cache?.memoryBytes ?? DEFAULTS.memoryBytes,
+      refreshMs: (num('refresh-interval') ?? file.cache?.refreshInterval ?? DEFAULTS.refreshSeconds) * 1000,
+    },
+    limits: {
+      maxOutputBytes: file.limits?.maxOutputBytes ?? DEFAULTS.maxOutputBytes,
+      maxRatio: file.limits?.maxRatio ?? DEFAULTS.maxRatio,
+    },
+    extractors: [...builtinExtractors(), ...(file.extractors ?? [])],
+    composer: new Composer(rules, fallback),
+    ...(mqtt ? { mqtt } : {}),
+    unauthenticated,
+  };
+}
+
+function pickConfigFile(flags: FlagValues, cwd: string): string | undefined {
+  const given = typeof flags.config === 'string' ? flags.config : undefined;
+  if (given) return resolve(cwd, given);
+  const here = resolve(cwd, DEFAULT_CONFIG_FILE);
+  // The Rust server's flags alone make a complete deployment: then a config file is only read when named.
+  if (flags['registry-url'] || flags['firmware-dir']) return undefined;
+  return existsSync(here) ? here : undefined;
+}
+
+function normaliseExtract(x: DeviceConfig['extract']): ExtractSpec {
+  if (x === undefined || x === 'auto') return 'auto';
+  if (x === 'raw') return [raw()];
+  return x;
+}
+
+function normaliseAuth(a: DeviceConfig['auth']): 'none' | AuthenticatorPlugin[] {
+  if (a === undefined || a === 'none') return 'none';
+  return Array.isArray(a) ? a : [a];
+}
+
+function optional<K extends string, V>(key: K, v: V | undefined): { [P in K]?: V } {
+  return (v === undefined ? {} : { [key]: v }) as { [P in K]?: V };
+}
+
+export type { SourcePlugin, VerifierPlugin };

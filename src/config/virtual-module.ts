@@ -1,0 +1,19 @@
+/**
+ * Makes `import { defineConfig } from 'otaflux'` work in a config file or plugin loaded at run time,
+ * also from the compiled binary, where no `node_modules/otaflux` exists: the host registers its own
+ * public API as a virtual module once, before it imports any user file.
+ */
+import * as api from '../public-api.ts';
+
+let registered = false;
+
+export function registerPublicApiModule(): void {
+  if (registered) return;
+  registered = true;
+  Bun.plugin({
+    name: 'otaflux-public-api',
+    setup(build) {
+      build.module('otaflux', () => ({ exports: { ...api }, loader: 'object' }));
+    },
+  });
+}

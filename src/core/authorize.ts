@@ -1,0 +1,17 @@
+/**
+ * Combines a device's authenticators: the first `allow` wins; otherwise a 403 (credentials of
+ * someone else) beats a 401 (wrong or missing credentials).
+ */
+import type { AuthDecision, AuthenticatorPlugin, AuthRequest } from '../plugin.ts';
+
+export type Denial = Extract<AuthDecision, { outcome: 'deny' }>;
+
+export async function authorize(auth: readonly AuthenticatorPlugin[], req: AuthRequest): Promise<Extract<AuthDecision, { outcome: 'allow' }> | Denial> {
+  let denial: Denial | undefined;
+  for (const a of auth) {
+    const d = await a.authenticate(req);
+    if (d.outcome === 'allow') return d;
+    if (d.outcome === 'deny' && (!denial || (d.status === 403 && denial.status === 401))) denial = d;
+  }
+  return denial ?? { outcome: 'deny', status: 401, reason: `no credentials accepted by ${auth.map((a) => a.id).join(', ')}` };
+}

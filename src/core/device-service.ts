@@ -1,0 +1,42 @@
+/**
+ * DeviceService is the device API without HTTP: it validates the device id, finds the device's
+ * composition, runs its authenticators, and asks the resolver for its release.
+ */
+import type { AuthRequest, PeerCertificate } from '../plugin.ts';
+import type { Composer } from './composition.ts';
+import { deviceRef } from './composition.ts';
+import type { Resolver } from './resolver.ts';
+import type { Release } from './release.ts';
+import { validateDeviceId } from './device-id.ts';
+import { Forbidden, MissingDevice, NoFirmware, Unauthorized } from './errors.ts';
+import { authorize } from './authorize.ts';
+
+export interface DeviceQuery {
+  device: string | null;
+  headers: Readonly<Record<string, string | undefined>>;
+  query: URLSearchParams;
+  remoteAddress: string;
+  peerCertificate?: PeerCertificate;
+}
+
+export class DeviceService {
+  constructor(
+    private readonly composer: Composer,
+    private readonly resolver: Resolver,
+    private readonly repositoryPrefix: string,
+  ) {}
+
+  /** The release this device may fetch now; throws a DeviceError otherwise. */
+  async release(q: DeviceQuery): Promise<Release> {
+    if (!q.device) throw new MissingDevice();
+    const id = validateDeviceId(q.device, this.repositoryPrefix);
+    const comp = this.composer.for(id);
+    if (!comp) throw new NoFirmware(id);
+    if (comp.auth !== 'none') {
+      const req: AuthRequest = { deviceId: id, headers: q.headers, query: q.query, remoteAddress: q.remoteAddress, ...(q.peerCertificate ? { peerCertificate: q.peerCertificate } : {}) };
+      const decision = await authorize(comp.auth, req);
+      if (decision.outcome === 'deny') throw decision.status === 403 ? new Forbidden(decision.reason) : new Unauthorized(decision.reason);
+    }
+    return this.resolver.current(deviceRef(id, comp), comp);
+  }
+}

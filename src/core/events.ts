@@ -1,0 +1,36 @@
+/**
+ * Events the core emits, for metrics, notifications (MQTT), the status API and later features
+ * (rollouts, check-ins). Listeners must not throw and must be quick.
+ */
+import { EventEmitter } from 'node:events';
+import type { Release } from './release.ts';
+
+export interface CoreEvents {
+  /** A device's latest release changed (or was first found). */
+  'release-changed': [{ device: string; release: Release; previous?: Release }];
+  /** A version was refused by the verifier; emitted once per (device, digest). */
+  'verify-rejected': [{ device: string; version: string; digest: string; verifier: string; reason: string }];
+  /** A refresh failed and the last good release (if any) is being served. */
+  'refresh-failed': [{ device: string; error: string; stale: boolean }];
+  /** A firmware image was served from memory or disk (cache hit) or had to be fetched (miss). */
+  'cache-lookup': [{ device: string; hit: boolean }];
+  /** A device asked for its version or firmware. */
+  'device-seen': [{ device: string; route: 'version' | 'firmware'; release?: Release; remoteAddress: string }];
+  /** An HTTP request was answered (any listener). `route` is the route template, never the raw path. */
+  'http-request': [HttpRequestDone];
+}
+
+export class CoreEventBus extends EventEmitter<CoreEvents> {}
+
+export interface HttpRequestDone {
+  method: string;
+  route: string;
+  status: number;
+  /** Body bytes sent. */
+  bytes: number;
+  durationMs: number;
+  device?: string;
+  remoteAddress: string;
+  /** Short code of a device error (`no-firmware`, `unauthorized`). */
+  errorCode?: string;
+}

@@ -1,0 +1,63 @@
+/**
+ * PluginHost drives every plugin's life in order: API version check → setup → validate, and
+ * close at shutdown. A plugin that fails stops start-up with a message naming it; the plugins
+ * already set up are closed first.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { PLUGIN_API_VERSION, type Logger, type Plugin } from '../plugin.ts';
+
+export class PluginStartError extends Error {
+  override readonly name = 'PluginStartError';
+}
+
+export class PluginHost {
+  private readonly started: Plugin[] = [];
+  private readonly abort = new AbortController();
+
+  constructor(private readonly logger: Logger, private readonly configDir: string, private readonly stateRoot: string) {}
+
+  /** Starts each distinct plugin object once. */
+  async start(plugins: readonly Plugin[]): Promise<void> {
+    const unique = [...new Set(plugins)];
+    for (const p of unique) {
+      if (p.apiVersion !== PLUGIN_API_VERSION) {
+        await this.close();
+        throw new PluginStartError(
+          `plugin ${p.id} targets plugin API ${p.apiVersion}, but this OtaFlux speaks plugin API ${PLUGIN_API_VERSION}: update the plugin or OtaFlux`,
+        );
+      }
+    }
+    for (const p of unique) {
+      try {
+        const stateDir = join(this.stateRoot, p.id);
+        mkdirSync(stateDir, { recursive: true });
+        await p.setup?.({ logger: this.logger.child({ plugin: p.id }), configDir: this.configDir, stateDir, signal: this.abort.signal });
+        this.started.push(p);
+      } catch (e) {
+        await this.close();
+        throw new PluginStartError(`setup ${p.id}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      }
+    }
+    for (const p of unique) {
+      try {
+        await p.validate?.();
+      } catch (e) {
+        await this.close();
+        throw new PluginStartError(`validate ${p.id}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      }
+    }
+  }
+
+  /** Closes started plugins in reverse order; errors are logged, not thrown. */
+  async close(): Promise<void> {
+    this.abort.abort();
+    for (const p of this.started.splice(0).reverse()) {
+      try {
+        await p.close?.();
+      } catch (e) {
+        this.logger.warn('plugin close failed', { plugin: p.id, error: e instanceof Error ? e.message : String(e) });
+      }
+    }
+  }
+}

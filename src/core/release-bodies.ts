@@ -1,0 +1,40 @@
+/**
+ * ReleaseBodies hands the HTTP layer the bytes of a release: from the memory tier when it is small
+ * enough, else as a path on disk. A blob is re-hashed once per process before it is first served;
+ * a corrupt blob is never served.
+ */
+import type { ContentStore } from './content-store.ts';
+import type { MemoryTier } from './memory-tier.ts';
+import type { Release } from './release.ts';
+import { SingleFlight } from './single-flight.ts';
+
+export type ReleaseBody = { kind: 'buffer'; buffer: Buffer } | { kind: 'file'; path: string };
+
+export class CorruptBlob extends Error {
+  override readonly name = 'CorruptBlob';
+}
+
+export class ReleaseBodies {
+  private readonly loads = new SingleFlight<ReleaseBody>();
+
+  constructor(private readonly content: ContentStore, private readonly memory: MemoryTier) {}
+
+  /** Synchronous fast path: the in-memory bytes if they are there. */
+  cached(release: Release): Buffer | undefined {
+    return this.memory.get(release.sha256);
+  }
+
+  async body(release: Release): Promise<ReleaseBody> {
+    const hot = this.memory.get(release.sha256);
+    if (hot) return { kind: 'buffer', buffer: hot };
+    return this.loads.run(release.sha256, async () => {
+      if (!(await this.content.verify(release.sha256))) throw new CorruptBlob(`cached firmware ${release.sha256} is missing or corrupt`);
+      const path = this.content.pathOf(release.sha256);
+      void this.content.touch(release.sha256);
+      if (!this.memory.accepts(release.size)) return { kind: 'file', path };
+      const buffer = Buffer.from(await Bun.file(path).arrayBuffer());
+      this.memory.set(release.sha256, buffer);
+      return { kind: 'buffer', buffer };
+    });
+  }
+}

@@ -1,0 +1,212 @@
+/**
+ * Resolver answers "what does this device get now?" with a Release, and owns the policies that
+ * make that fast and safe for any source:
+ * - the answer is remembered for the refresh interval, so polls do not reach the source;
+ * - concurrent requests share one lookup (per device) and one download (per artifact);
+ * - versions are tried newest first, and the newest one the verifier accepts wins;
+ * - when the source fails, the last good release keeps being served (also after a restart);
+ * - a failed fetch or extraction never replaces a good cached copy.
+ */
+import type { DeviceRef, ExtractLimits, ExtractorPlugin, Logger, Verdict, VerifierPlugin } from '../plugin.ts';
+import type { Composition } from './composition.ts';
+import type { ContentStore } from './content-store.ts';
+import type { ReleaseStore } from './release-store.ts';
+import type { Release } from './release.ts';
+import type { CoreEventBus } from './events.ts';
+import type { Artifact } from '../plugin.ts';
+import { ReleaseStore as Releases } from './release-store.ts';
+import { SingleFlight } from './single-flight.ts';
+import { rankVersions } from './versions.ts';
+import { extractChain, type ExtractSpec } from './extract-chain.ts';
+import { DeviceError, NoFirmware, NoVerifiedFirmware, SourceFailed, SourceUnavailable, UpstreamUnavailable, errorMessage } from './errors.ts';
+
+/** At most this many versions are tried, newest first, when newer ones fail verification. */
+const MAX_CANDIDATES = 10;
+
+export interface ResolverOptions {
+  content: ContentStore;
+  releases: ReleaseStore;
+  events: CoreEventBus;
+  logger: Logger;
+  /** Every extractor known to the host, for auto-detection. */
+  extractors: readonly ExtractorPlugin[];
+  limits: ExtractLimits;
+  /** How long a device's answer is reused before the source is asked again. */
+  refreshMs: number;
+  /** How long a "nothing to serve" or "source down, nothing cached" answer is reused. */
+  negativeMs: number;
+  /** When a refresh of a known device takes longer than this, the known release is served meanwhile. */
+  staleAfterMs: number;
+}
+
+interface LatestEntry {
+  release?: Release;
+  error?: DeviceError;
+  at: number;
+  stale?: boolean;
+}
+
+export class Resolver {
+  private readonly latest = new Map<string, LatestEntry>();
+  private readonly lookups = new SingleFlight<Release>();
+  private readonly builds = new SingleFlight<Release>();
+  private readonly verdicts = new WeakMap<VerifierPlugin, Map<string, Verdict>>();
+  private readonly rejectionsLogged = new Set<string>();
+
+  constructor(private readonly o: ResolverOptions) {}
+
+  /** The release a device gets now. Throws a DeviceError when there is none to serve. */
+  async current(device: DeviceRef, comp: Composition): Promise<Release> {
+    const entry = this.latest.get(device.id);
+    const now = Date.now();
+    if (entry) {
+      const ttl = entry.release && !entry.stale ? this.o.refreshMs : this.o.negativeMs;
+      if (now - entry.at < ttl) {
+        if (entry.release) return entry.release;
+        throw entry.error;
+      }
+      if (entry.release) {
+        const refreshing = this.refresh(device, comp);
+        const timeout = Bun.sleep(this.o.staleAfterMs).then(() => entry.release as Release);
+        return Promise.race([refreshing.catch(() => entry.release as Release), timeout]);
+      }
+    }
+    return this.refresh(device, comp);
+  }
+
+  /** Asks the source now (webhooks, prefetch); concurrent callers share one lookup. */
+  refresh(device: DeviceRef, comp: Composition): Promise<Release> {
+    return this.lookups.run(device.id, () => this.lookup(device, comp));
+  }
+
+  /** Forgets the remembered answer of a device, so its next poll asks the source. */
+  invalidate(deviceId: string): void {
+    this.latest.delete(deviceId);
+  }
+
+  /** The remembered answer of every device, for the status API. */
+  snapshot(): { device: string; release?: Release; error?: string; checkedAt: string; stale: boolean }[] {
+    return [...this.latest].map(([device, e]) => ({
+      device,
+      release: e.release,
+      error: e.error?.message,
+      checkedAt: new Date(e.at).toISOString(),
+      stale: e.stale ?? false,
+    }));
+  }
+
+  private async lookup(device: DeviceRef, comp: Composition): Promise<Release> {
+    const previous = this.latest.get(device.id)?.release ?? (await this.lastGoodOnDisk(device.id));
+    try {
+      const release = await this.newestVerified(device, comp);
+      this.latest.set(device.id, { release, at: Date.now() });
+      if (!previous || previous.sha256 !== release.sha256 || previous.version !== release.version) {
+        await this.o.releases.putLastGood(device.id, release);
+        this.o.logger.info('release changed', { device: device.id, version: release.version, previous: previous?.version, sha256: release.sha256 });
+        this.o.events.emit('release-changed', { device: device.id, release, previous });
+      }
+      return release;
+    } catch (err) {
+      if (err instanceof NoFirmware || err instanceof NoVerifiedFirmware) {
+        this.latest.set(device.id, { error: err, at: Date.now() });
+        throw err;
+      }
+      const message = errorMessage(err);
+      const stale = previous !== undefined;
+      this.o.logger.warn(stale ? 'refresh failed, serving last good release' : 'refresh failed, nothing cached to serve', {
+        device: device.id,
+        source: comp.source.id,
+        error: message,
+        ...(previous ? { version: previous.version } : {}),
+      });
+      this.o.events.emit('refresh-failed', { device: device.id, error: message, stale });
+      if (previous) {
+        this.latest.set(device.id, { release: previous, at: Date.now(), stale: true });
+        return previous;
+      }
+      const failure = err instanceof DeviceError ? err : isUnavailable(err) ? new SourceUnavailable(device.id, err) : new SourceFailed(device.id, err);
+      this.latest.set(device.id, { error: failure, at: Date.now() });
+      throw failure;
+    }
+  }
+
+  private async newestVerified(device: DeviceRef, comp: Composition): Promise<Release> {
+    const ranked = rankVersions(await comp.source.versions(device), device.allowPrerelease);
+    if (ranked.length === 0) throw new NoFirmware(device.id);
+    const reasons: string[] = [];
+    for (const candidate of ranked.slice(0, MAX_CANDIDATES)) {
+      const artifact = await comp.source.resolve(device, candidate);
+      const verdict = await this.verdict(device, comp.verifier, artifact);
+      if (!verdict.ok) {
+        reasons.push(`${candidate.version}: ${verdict.reason}`);
+        continue;
+      }
+      return this.build(device, comp, artifact, verdict.by);
+    }
+    throw new NoVerifiedFirmware(device.id, reasons);
+  }
+
+  /** Verdicts are remembered per verifier instance and digest: a verified digest is not re-verified on every poll. */
+  private async verdict(device: DeviceRef, verifier: VerifierPlugin, artifact: Artifact): Promise<Verdict> {
+    let byDigest = this.verdicts.get(verifier);
+    if (!byDigest) this.verdicts.set(verifier, (byDigest = new Map()));
+    const known = byDigest.get(artifact.digest);
+    if (known) return known;
+    const verdict = await verifier.verify(device, artifact);
+    byDigest.set(artifact.digest, verdict);
+    if (!verdict.ok) {
+      const once = `${device.id}\0${artifact.digest}\0${verdict.reason}`;
+      if (!this.rejectionsLogged.has(once)) {
+        this.rejectionsLogged.add(once);
+        this.o.logger.warn('version rejected by verifier', {
+          device: device.id, version: artifact.version, digest: artifact.digest, verifier: verifier.id, reason: verdict.reason,
+          ...(verdict.detail ? { detail: verdict.detail } : {}),
+        });
+        this.o.events.emit('verify-rejected', { device: device.id, version: artifact.version, digest: artifact.digest, verifier: verifier.id, reason: verdict.reason });
+      }
+    }
+    return verdict;
+  }
+
+  /** Downloads, extracts and stores an artifact once, however many devices ask at the same time. */
+  private build(device: DeviceRef, comp: Composition, artifact: Artifact, verifiedBy: string): Promise<Release> {
+    const chain = chainKey(comp.extract);
+    const key = Releases.key({ sourceId: comp.source.id, sourceDigest: artifact.digest, verifierId: comp.verifier.id, chain, device: device.id });
+    return this.builds.run(key, async () => {
+      const known = await this.o.releases.getRelease(key);
+      if (known && (await this.o.content.has(known.sha256, known.size))) {
+        this.o.events.emit('cache-lookup', { device: device.id, hit: true });
+        return { ...known, verifiedBy };
+      }
+      this.o.events.emit('cache-lookup', { device: device.id, hit: false });
+      const input = await artifact.open();
+      const { stream, applied } = await extractChain(input, comp.extract, this.o.extractors, {
+        device, name: artifact.name, mediaType: artifact.mediaType, limits: this.o.limits, logger: this.o.logger,
+      });
+      const blob = await this.o.content.put(stream);
+      const release: Release = {
+        device: device.id, version: artifact.version, tag: artifact.tag,
+        size: blob.size, crc32: blob.crc32, sha256: blob.sha256,
+        sourceId: comp.source.id, sourceDigest: artifact.digest, verifiedBy, extractors: applied,
+        ...(artifact.name ? { name: artifact.name } : {}),
+        createdAt: new Date().toISOString(),
+      };
+      await this.o.releases.putRelease(key, release);
+      this.o.logger.info('release built', { device: device.id, version: release.version, size: release.size, sha256: release.sha256, extractors: applied });
+      return release;
+    });
+  }
+
+  private async lastGoodOnDisk(deviceId: string): Promise<Release | undefined> {
+    const r = await this.o.releases.getLastGood(deviceId);
+    return r && (await this.o.content.has(r.sha256, r.size)) ? r : undefined;
+  }
+}
+
+function chainKey(spec: ExtractSpec): string {
+  return spec === 'auto' ? 'auto' : spec.map((x) => (x.variant ? `${x.id}(${x.variant})` : x.id)).join('|');
+}
+
+function isUnavailable(err: unknown): boolean {
+  return err instanceof UpstreamUnavailable || (err instanceof Error && (err.name === 'UpstreamUnavailable' || err.name === 'TimeoutError'));
+}

@@ -1,0 +1,32 @@
+/**
+ * The Elysia app: every route, with OpenAPI docs. The node:http front door answers the hot device
+ * routes itself (same functions, see front-door.ts) and hands everything else to `app.handle`.
+ */
+import { Elysia } from 'elysia';
+import type { Runtime } from '../runtime.ts';
+import { firmwareRoute, versionRoute, type DeviceReply, type DeviceRequest } from './device-api.ts';
+
+export function createApp(rt: Runtime) {
+  const deps = { devices: rt.devices, bodies: rt.bodies, events: rt.events, logger: rt.logger };
+  const device = (route: typeof versionRoute) => async ({ request, server }: { request: Request; server: { requestIP?(r: Request): { address: string } | null } | null }) =>
+    toResponse(await route(fromRequest(request, server?.requestIP?.(request)?.address ?? ''), deps));
+  return new Elysia({ name: 'otaflux' })
+    .get('/health', () => new Response(null, { status: 200 }), { detail: { summary: 'Liveness: 200 with an empty body' } })
+    .get('/version', device(versionRoute), { detail: { summary: 'Latest version for a device: `version\\ncrc32\\nsize`' } })
+    .get('/firmware', device(firmwareRoute), { detail: { summary: 'Firmware bytes for a device (Range, If-None-Match, If-Range)' } });
+}
+
+export type OtaFluxApp = ReturnType<typeof createApp>;
+
+function fromRequest(request: Request, remoteAddress: string): DeviceRequest {
+  const url = new URL(request.url);
+  const headers: Record<string, string> = {};
+  request.headers.forEach((v, k) => (headers[k] = v));
+  return { method: request.method, query: url.searchParams, headers, remoteAddress };
+}
+
+/** A DeviceReply as a web Response. */
+export function toResponse(r: DeviceReply): Response {
+  const body = r.body === null ? null : typeof r.body === 'string' || Buffer.isBuffer(r.body) ? r.body : Bun.file(r.body.path).slice(r.body.start, r.body.end + 1);
+  return new Response(body, { status: r.status, headers: r.headers });
+}

@@ -1,0 +1,114 @@
+/**
+ * The device API as plain functions from a request to a reply, shared by the fast node:http front
+ * door and the Elysia app. Bytes on the wire follow the Rust server: `/version` is
+ * `version\ncrc32\nsize` as text/plain, `/firmware` is application/octet-stream with an explicit
+ * Content-Length. Errors map to the short bodies of src/core/errors.ts; nothing else reaches a device.
+ */
+import type { PeerCertificate, Logger } from '../plugin.ts';
+import type { DeviceService } from '../core/device-service.ts';
+import type { ReleaseBodies } from '../core/release-bodies.ts';
+import type { CoreEventBus } from '../core/events.ts';
+import { DeviceError } from '../core/errors.ts';
+import { releaseEtag, versionBody, type Release } from '../core/release.ts';
+import { ifRangeAllows, noneMatch, parseRange } from './range.ts';
+
+export interface DeviceRequest {
+  method: string;
+  query: URLSearchParams;
+  /** Lower-cased names. */
+  headers: Readonly<Record<string, string | undefined>>;
+  remoteAddress: string;
+  peerCertificate?: PeerCertificate;
+}
+
+export type ReplyBody = string | Buffer | { path: string; start: number; end: number } | null;
+
+export interface DeviceReply {
+  status: number;
+  headers: Record<string, string>;
+  body: ReplyBody;
+  /** Device id and release, for the request log line. */
+  device?: string;
+  release?: Release;
+  errorCode?: string;
+}
+
+export interface DeviceApiDeps {
+  devices: DeviceService;
+  bodies: ReleaseBodies;
+  events: CoreEventBus;
+  logger: Logger;
+}
+
+const TEXT = 'text/plain; charset=utf-8';
+
+export async function versionRoute(req: DeviceRequest, deps: DeviceApiDeps): Promise<DeviceReply> {
+  try {
+    const release = await deps.devices.release(toQuery(req));
+    deps.events.emit('device-seen', { device: release.device, route: 'version', release, remoteAddress: req.remoteAddress });
+    const body = versionBody(release);
+    return { status: 200, headers: { 'content-type': TEXT, 'content-length': String(Buffer.byteLength(body)) }, body: req.method === 'HEAD' ? null : body, device: release.device, release };
+  } catch (e) {
+    return errorReply(e, req, deps.logger);
+  }
+}
+
+export async function firmwareRoute(req: DeviceRequest, deps: DeviceApiDeps): Promise<DeviceReply> {
+  let release: Release;
+  try {
+    release = await deps.devices.release(toQuery(req));
+  } catch (e) {
+    return errorReply(e, req, deps.logger);
+  }
+  deps.events.emit('device-seen', { device: release.device, route: 'firmware', release, remoteAddress: req.remoteAddress });
+  const etag = releaseEtag(release);
+  const base = { etag, 'accept-ranges': 'bytes', 'x-firmware-version': release.version, 'x-firmware-crc32': String(release.crc32) };
+  const meta = { device: release.device, release };
+  if (noneMatch(req.headers['if-none-match'], etag)) return { status: 304, headers: base, body: null, ...meta };
+
+  const range = ifRangeAllows(req.headers['if-range'], etag) ? parseRange(req.headers.range, release.size) : { kind: 'full' as const };
+  if (range.kind === 'unsatisfiable') {
+    return { status: 416, headers: { ...base, 'content-range': `bytes */${release.size}`, 'content-length': '0' }, body: null, ...meta };
+  }
+  let bytes: Buffer | string;
+  try {
+    const b = await deps.bodies.body(release);
+    bytes = b.kind === 'buffer' ? b.buffer : b.path;
+  } catch (e) {
+    deps.logger.error('cached firmware unreadable', { device: release.device, sha256: release.sha256, error: (e as Error).message });
+    return { status: 503, headers: { 'content-type': TEXT, 'retry-after': '5' }, body: `Firmware for device '${release.device}' is being re-fetched, retry later`, ...meta, errorCode: 'cache-corrupt' };
+  }
+  const [start, end] = range.kind === 'partial' ? [range.start, range.end] : [0, release.size - 1];
+  const headers: Record<string, string> = { 'content-type': 'application/octet-stream', 'content-length': String(end - start + 1), ...base };
+  if (range.kind === 'partial') headers['content-range'] = `bytes ${start}-${end}/${release.size}`;
+  const status = range.kind === 'partial' ? 206 : 200;
+  if (req.method === 'HEAD' || release.size === 0) return { status, headers, body: null, ...meta };
+  const body = typeof bytes === 'string' ? { path: bytes, start, end } : range.kind === 'partial' ? bytes.subarray(start, end + 1) : bytes;
+  return { status, headers, body, ...meta };
+}
+
+function toQuery(req: DeviceRequest) {
+  return {
+    device: req.query.get('device') || null,
+    headers: req.headers,
+    query: req.query,
+    remoteAddress: req.remoteAddress,
+    ...(req.peerCertificate ? { peerCertificate: req.peerCertificate } : {}),
+  };
+}
+
+function errorReply(e: unknown, req: DeviceRequest, logger: Logger): DeviceReply {
+  if (e instanceof DeviceError) {
+    const body = e.body;
+    return {
+      status: e.status,
+      headers: { 'content-type': TEXT, 'content-length': String(Buffer.byteLength(body)), ...e.headers },
+      body: req.method === 'HEAD' ? null : body,
+      errorCode: e.code,
+      ...(req.query.get('device') ? { device: req.query.get('device') as string } : {}),
+    };
+  }
+  logger.error('unexpected error in device API', { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+  const body = 'Internal error';
+  return { status: 500, headers: { 'content-type': TEXT, 'content-length': String(body.length) }, body, errorCode: 'internal' };
+}

@@ -1,0 +1,14 @@
+/**
+ * The public API: what `otaflux.config.ts` and third-party plugins import from 'otaflux'.
+ * The compiled binary registers this module under that name before it loads the config.
+ */
+export { defineConfig } from './config/define.ts';
+export type { OtaFluxConfig, DeviceConfig, TlsConfig } from './config/define.ts';
+export * from './plugin.ts';
+export type { Release } from './core/release.ts';
+export { UpstreamUnavailable } from './core/errors.ts';
+export { parseVersionTag } from './core/versions.ts';
+export { verifyDigestStream } from './core/hashing.ts';
+export { dir } from './plugins/source/dir.ts';
+export { none } from './plugins/verifier/none.ts';
+export { raw } from './plugins/extractor/raw.ts';

@@ -1,0 +1,67 @@
+/**
+ * Runtime wires the core from Settings: stores, resolver, device service, plugin lifecycles.
+ * It has no HTTP in it, so the CLI's `inspect` and `prefetch` use it without starting a server.
+ */
+import { join } from 'node:path';
+import type { Logger, Plugin } from './plugin.ts';
+import type { Settings } from './config/settings.ts';
+import { ContentStore } from './core/content-store.ts';
+import { ReleaseStore } from './core/release-store.ts';
+import { MemoryTier } from './core/memory-tier.ts';
+import { ReleaseBodies } from './core/release-bodies.ts';
+import { Resolver } from './core/resolver.ts';
+import { DeviceService } from './core/device-service.ts';
+import { CoreEventBus } from './core/events.ts';
+import { PluginHost } from './core/plugin-host.ts';
+
+export interface Runtime {
+  settings: Settings;
+  logger: Logger;
+  events: CoreEventBus;
+  content: ContentStore;
+  releases: ReleaseStore;
+  bodies: ReleaseBodies;
+  resolver: Resolver;
+  devices: DeviceService;
+  host: PluginHost;
+  close(): Promise<void>;
+}
+
+/** Largest image kept in memory: bigger ones stream from disk. */
+const MAX_MEMORY_ITEM = 32 * 1024 * 1024;
+
+export async function startRuntime(settings: Settings, logger: Logger): Promise<Runtime> {
+  const events = new CoreEventBus();
+  const content = new ContentStore(settings.cache.dir);
+  const releases = new ReleaseStore(settings.cache.dir);
+  const memory = new MemoryTier(settings.cache.memoryBytes, Math.min(MAX_MEMORY_ITEM, settings.cache.memoryBytes));
+  const bodies = new ReleaseBodies(content, memory);
+  const resolver = new Resolver({
+    content, releases, events, logger,
+    extractors: settings.extractors,
+    limits: settings.limits,
+    refreshMs: settings.cache.refreshMs,
+    negativeMs: Math.min(settings.cache.refreshMs, 5000),
+    staleAfterMs: 2000,
+  });
+  const host = new PluginHost(logger, settings.configDir, join(settings.cache.dir, 'plugins'));
+  await host.start(pluginsOf(settings));
+  if (settings.unauthenticated.length > 0) {
+    logger.warn("devices are not authenticated: anyone can fetch their firmware (auth: 'none')", { devices: settings.unauthenticated });
+  }
+  const devices = new DeviceService(settings.composer, resolver, settings.repositoryPrefix);
+  return {
+    settings, logger, events, content, releases, bodies, resolver, devices, host,
+    close: () => host.close(),
+  };
+}
+
+function pluginsOf(s: Settings): Plugin[] {
+  const out: Plugin[] = [...s.extractors];
+  for (const c of s.composer.all()) {
+    out.push(c.source, c.verifier);
+    if (c.extract !== 'auto') out.push(...c.extract);
+    if (c.auth !== 'none') out.push(...c.auth);
+  }
+  return out;
+}

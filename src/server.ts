@@ -1,0 +1,54 @@
+/**
+ * Starts OtaFlux: the runtime, the Elysia app, and the listeners (device API over HTTP).
+ * Returns the bound addresses and a `close()` that drains and stops everything.
+ */
+import type { Server } from 'node:net';
+import type { Logger } from './plugin.ts';
+import type { Settings } from './config/settings.ts';
+import { startRuntime, type Runtime } from './runtime.ts';
+import { createApp } from './http/app.ts';
+import { createHttpServer, createRequestHandler, type FrontDoorDeps } from './http/front-door.ts';
+import { listen, parseListenAddr } from './http/listen.ts';
+
+export interface RunningServer {
+  runtime: Runtime;
+  /** Bound ports by listener name (`http`, `https`, `metrics`). */
+  ports: Record<string, number>;
+  close(): Promise<void>;
+}
+
+export async function startServer(settings: Settings, logger: Logger): Promise<RunningServer> {
+  const runtime = await startRuntime(settings, logger);
+  const servers: Server[] = [];
+  const ports: Record<string, number> = {};
+  try {
+    const app = createApp(runtime);
+    const deps: FrontDoorDeps = {
+      devices: runtime.devices, bodies: runtime.bodies, events: runtime.events, logger,
+      fallback: (request) => app.handle(request),
+    };
+    if (settings.listenAddr !== false) {
+      const http = createHttpServer(createRequestHandler(deps));
+      servers.push(http);
+      ports.http = await listen(http, settings.listenAddr);
+      logger.info('device API listening', { url: `http://${displayHost(settings.listenAddr)}:${ports.http}` });
+    }
+  } catch (e) {
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+    await runtime.close();
+    throw e;
+  }
+  return {
+    runtime,
+    ports,
+    async close() {
+      await Promise.all(servers.map((s) => new Promise<void>((r) => { s.close(() => r()); (s as unknown as { closeIdleConnections?(): void }).closeIdleConnections?.(); })));
+      await runtime.close();
+    },
+  };
+}
+
+function displayHost(addr: string): string {
+  const { host } = parseListenAddr(addr);
+  return host.includes(':') ? `[${host}]` : host;
+}
