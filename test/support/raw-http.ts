@@ -19,7 +19,7 @@ export function openSocket(port: number): Promise<Socket> {
 export function readToEnd(s: Socket): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    s.on('data', (c) => chunks.push(c));
+    s.on("data", (c: Buffer) => chunks.push(c));
     s.once('end', () => resolve(Buffer.concat(chunks)));
     s.once('error', reject);
   });
