@@ -23,6 +23,9 @@ import { DeviceError, NoFirmware, NoVerifiedFirmware, SourceFailed, SourceUnavai
 /** At most this many versions are tried, newest first, when newer ones fail verification. */
 const MAX_CANDIDATES = 10;
 
+/** Remembered answers kept at most (polls for random ids must not grow memory without bound). */
+const MAX_REMEMBERED_DEVICES = 100_000;
+
 export interface ResolverOptions {
   content: ContentStore;
   releases: ReleaseStore;
@@ -95,11 +98,17 @@ export class Resolver {
     }));
   }
 
+  private remember(deviceId: string, entry: LatestEntry): void {
+    this.latest.delete(deviceId);
+    this.latest.set(deviceId, entry);
+    if (this.latest.size > MAX_REMEMBERED_DEVICES) this.latest.delete(this.latest.keys().next().value as string);
+  }
+
   private async lookup(device: DeviceRef, comp: Composition): Promise<Release> {
     const previous = this.latest.get(device.id)?.release ?? (await this.lastGoodOnDisk(device.id));
     try {
       const release = await this.newestVerified(device, comp);
-      this.latest.set(device.id, { release, at: Date.now() });
+      this.remember(device.id, { release, at: Date.now() });
       if (!previous || previous.sha256 !== release.sha256 || previous.version !== release.version) {
         await this.o.releases.putLastGood(device.id, release);
         this.o.logger.info('release changed', { device: device.id, version: release.version, previous: previous?.version, sha256: release.sha256 });
@@ -108,7 +117,7 @@ export class Resolver {
       return release;
     } catch (err) {
       if (err instanceof NoFirmware || err instanceof NoVerifiedFirmware) {
-        this.latest.set(device.id, { error: err, at: Date.now() });
+        this.remember(device.id, { error: err, at: Date.now() });
         throw err;
       }
       const message = errorMessage(err);
@@ -121,11 +130,11 @@ export class Resolver {
       });
       this.o.events.emit('refresh-failed', { device: device.id, error: message, stale });
       if (previous) {
-        this.latest.set(device.id, { release: previous, at: Date.now(), stale: true });
+        this.remember(device.id, { release: previous, at: Date.now(), stale: true });
         return previous;
       }
       const failure = err instanceof DeviceError ? err : isUnavailable(err) ? new SourceUnavailable(device.id, err) : new SourceFailed(device.id, err);
-      this.latest.set(device.id, { error: failure, at: Date.now() });
+      this.remember(device.id, { error: failure, at: Date.now() });
       throw failure;
     }
   }
