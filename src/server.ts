@@ -9,11 +9,15 @@ import { startRuntime, type Runtime } from './runtime.ts';
 import { createApp } from './http/app.ts';
 import { createHttpServer, createRequestHandler, type FrontDoorDeps } from './http/front-door.ts';
 import { listen, parseListenAddr } from './http/listen.ts';
+import { join } from 'node:path';
+import { MqttPublisher } from './notify/mqtt-publisher.ts';
 
 export interface RunningServer {
   runtime: Runtime;
   /** Bound ports by listener name (`http`, `https`, `metrics`). */
   ports: Record<string, number>;
+  /** MQTT notifications, when `--mqtt-url` is set (issue 7). */
+  mqtt?: MqttPublisher;
   close(): Promise<void>;
 }
 
@@ -21,7 +25,10 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
   const runtime = await startRuntime(settings, logger);
   const servers: Server[] = [];
   const ports: Record<string, number> = {};
+  let mqtt: MqttPublisher | undefined;
   try {
+    // MQTT notifications (issue 7): started before the listeners, so the first release found is published.
+    if (settings.mqtt) mqtt = await MqttPublisher.start({ settings: settings.mqtt, events: runtime.events, ledgerDir: join(settings.cache.dir, 'notify', 'mqtt'), logger });
     const app = createApp(runtime);
     const deps: FrontDoorDeps = {
       devices: runtime.devices, bodies: runtime.bodies, events: runtime.events, logger,
@@ -35,14 +42,17 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
     }
   } catch (e) {
     await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+    await mqtt?.close();
     await runtime.close();
     throw e;
   }
   return {
     runtime,
     ports,
+    ...(mqtt ? { mqtt } : {}),
     async close() {
       await Promise.all(servers.map((s) => new Promise<void>((r) => { s.close(() => r()); (s as unknown as { closeIdleConnections?(): void }).closeIdleConnections?.(); })));
+      await mqtt?.close();
       await runtime.close();
     },
   };
