@@ -103,13 +103,21 @@ export class RegistryClient {
   }
 
   listTags(repository: string, signal?: AbortSignal): Promise<string[]> {
-    assertRepository(repository);
+    try {
+      assertRepository(repository);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     return this.tagFlights.run(repository, () => this.fetchTags(repository, signal));
   }
 
   getManifest(repository: string, reference: string, accept: readonly string[] = MANIFEST_ACCEPT, signal?: AbortSignal): Promise<ManifestResult> {
-    assertRepository(repository);
-    if (!isDigest(reference) && !TAG.test(reference)) throw new TypeError(`'${reference.slice(0, 80)}' is neither a tag nor a digest`);
+    try {
+      assertRepository(repository);
+      if (!isDigest(reference) && !TAG.test(reference)) throw new TypeError(`'${reference.slice(0, 80)}' is neither a tag nor a digest`);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     const key = `${repository}@${reference}@${accept.join(',')}`;
     const known = this.byDigest.get(key);
     if (known) return Promise.resolve(known);
