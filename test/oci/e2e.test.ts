@@ -86,3 +86,24 @@ test('registry down: last good copy served, also after a restart from disk; neve
     await reg.start();
   }
 }, 60_000);
+
+test('TLS registry with a private CA and bearer tokens, configured by flags only', async () => {
+  const tlsReg = await startRegistry({ tls: true, auth: 'bearer' });
+  try {
+    const fw = randomFirmware(50_000);
+    await pushArtifact(tlsReg, 'fw/secure', 'v1.0.0', [{ name: 'firmware.bin', data: fw, mediaType: FW_TYPE }]);
+    const s = await serve({
+      'registry-url': `https://${tlsReg.host}`,
+      'registry-insecure': false,
+      'registry-ca-cert-path': tlsReg.caFile!,
+      'registry-username': tlsReg.username!,
+      'registry-password': tlsReg.password!,
+    });
+    const v = await fetch(`${s.url}/version?device=secure`);
+    expect(v.status).toBe(200);
+    expect(await v.text()).toBe(`1.0.0\n${Bun.hash.crc32(fw) >>> 0}\n${fw.byteLength}`);
+    expect(s.logs.join('\n')).not.toContain(tlsReg.password!);
+  } finally {
+    await tlsReg.close();
+  }
+}, 60_000);
