@@ -39,4 +39,12 @@ export class DeviceService {
     }
     return this.resolver.current(deviceRef(id, comp), comp);
   }
+
+  /** Asks the device's source now (webhooks, prefetch), without authentication. */
+  async refresh(deviceId: string): Promise<Release> {
+    const id = validateDeviceId(deviceId, this.repositoryPrefix);
+    const comp = this.composer.for(id);
+    if (!comp) throw new NoFirmware(id);
+    return this.resolver.refresh(deviceRef(id, comp), comp);
+  }
 }

@@ -5,15 +5,29 @@
 import { Elysia } from 'elysia';
 import type { Runtime } from '../runtime.ts';
 import { firmwareRoute, versionRoute, type DeviceReply, type DeviceRequest } from './device-api.ts';
+import { harborWebhook } from './webhook-harbor.ts';
 
 export function createApp(rt: Runtime) {
   const deps = { devices: rt.devices, bodies: rt.bodies, events: rt.events, logger: rt.logger };
   const device = (route: typeof versionRoute) => async ({ request, server }: { request: Request; server: { requestIP?(r: Request): { address: string } | null } | null }) =>
     toResponse(await route(fromRequest(request, server?.requestIP?.(request)?.address ?? ''), deps));
+  const { webhookSecret, repositoryPrefix } = rt.settings;
+  const harbor = webhookSecret
+    ? harborWebhook({
+        secret: webhookSecret,
+        prefix: repositoryPrefix,
+        logger: rt.logger,
+        refresh: (id) => rt.devices.refresh(id).catch((e) => rt.logger.warn('webhook refresh failed', { device: id, error: String(e) })),
+      })
+    : undefined;
   return new Elysia({ name: 'otaflux' })
     .get('/health', () => new Response(null, { status: 200 }), { detail: { summary: 'Liveness: 200 with an empty body' } })
     .get('/version', device(versionRoute), { detail: { summary: 'Latest version for a device: `version\\ncrc32\\nsize`' } })
-    .get('/firmware', device(firmwareRoute), { detail: { summary: 'Firmware bytes for a device (Range, If-None-Match, If-Range)' } });
+    .get('/firmware', device(firmwareRoute), { detail: { summary: 'Firmware bytes for a device (Range, If-None-Match, If-Range)' } })
+    .post('/webhooks/harbor', ({ request }) => (harbor ? harbor(request) : new Response('Not Found', { status: 404 })), {
+      parse: 'none',
+      detail: { summary: "Harbor PUSH_ARTIFACT webhook: refreshes the pushed device now (needs server.webhookSecret / --webhook-secret)" },
+    });
 }
 
 export type OtaFluxApp = ReturnType<typeof createApp>;
