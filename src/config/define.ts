@@ -66,6 +66,21 @@ export interface OtaFluxConfig {
     /** Largest extracted/stored ratio (decompression bombs). Default 200. */
     maxRatio?: number;
   };
+  /**
+   * MQTT notifications (issue 7), the `--mqtt-*` flags in a file; a flag wins over its key here.
+   * Relative certificate paths resolve against the config file's folder.
+   */
+  mqtt?: {
+    /** `mqtt://host:1883` or `mqtts://host:8883` (optionally `?client_id=…`). */
+    url: string;
+    /** Messages go to `{topic}/{device}`. Default `otaflux`. */
+    topic?: string;
+    username?: string;
+    password?: string;
+    caCertPath?: string;
+    clientCertPath?: string;
+    clientKeyPath?: string;
+  };
   /** Extra extractors available to `'auto'` detection, besides the built-in gzip, zstd and tar. */
   extractors?: ExtractorPlugin[];
   /** Composition for devices that no entry of `devices` matches. Unset: such devices get 404. */

@@ -92,6 +92,18 @@ export const configSchema = z
       .object({ maxOutputBytes: positiveInt.optional(), maxRatio: z.number().positive().optional() })
       .strict()
       .optional(),
+    mqtt: z
+      .object({
+        url: z.string().regex(/^(mqtts?|tcp|ssl|tls):\/\/[^/?#]+/, { error: 'expected mqtt://host:port or mqtts://host:port' }),
+        topic: z.string().optional(),
+        username: z.string().optional(),
+        password: z.string().optional(),
+        caCertPath: z.string().min(1).optional(),
+        clientCertPath: z.string().min(1).optional(),
+        clientKeyPath: z.string().min(1).optional(),
+      })
+      .strict()
+      .optional(),
     extractors: z.array(plugin('extractor')).optional(),
     defaults: device.optional(),
     devices: z.record(z.string().regex(/^[a-z0-9*][a-z0-9._/*-]*$/, { error: 'expected a device id or a pattern with * (lowercase)' }), device).optional(),

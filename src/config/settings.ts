@@ -132,16 +132,19 @@ export async function resolveSettings(flags: FlagValues, cwd = process.cwd()): P
       }
     : undefined;
 
-  const mqttUrl = str('mqtt-url');
+  // MQTT (issue 7): flags win key by key over the config file's `mqtt` section.
+  const fileMqtt = file.mqtt;
+  const inConfigDir = (p: string | undefined) => (p === undefined ? undefined : resolve(configDir, p));
+  const mqttUrl = str('mqtt-url') ?? fileMqtt?.url;
   const mqtt: MqttSettings | undefined = mqttUrl
     ? {
         url: mqttUrl,
-        topic: str('mqtt-topic') ?? 'otaflux',
-        ...optional('username', str('mqtt-username')),
-        ...optional('password', str('mqtt-password')),
-        ...optional('caCertPath', str('mqtt-ca-cert-path')),
-        ...optional('clientCertPath', str('mqtt-client-cert-path')),
-        ...optional('clientKeyPath', str('mqtt-client-key-path')),
+        topic: str('mqtt-topic') ?? fileMqtt?.topic ?? 'otaflux',
+        ...optional('username', str('mqtt-username') ?? fileMqtt?.username),
+        ...optional('password', str('mqtt-password') ?? fileMqtt?.password),
+        ...optional('caCertPath', str('mqtt-ca-cert-path') ?? inConfigDir(fileMqtt?.caCertPath)),
+        ...optional('clientCertPath', str('mqtt-client-cert-path') ?? inConfigDir(fileMqtt?.clientCertPath)),
+        ...optional('clientKeyPath', str('mqtt-client-key-path') ?? inConfigDir(fileMqtt?.clientKeyPath)),
       }
     : undefined;
 
