@@ -103,10 +103,12 @@ export class MqttPublisher {
     this.closed = true;
     clearTimeout(this.reconnectTimer);
     const client = this.client;
+    const wasConnected = this.connected;
     this.client = undefined;
     this.connected = false;
     if (client) {
-      await Promise.race([client.endAsync(false).catch(() => {}), Bun.sleep(graceMs)]);
+      // A clean DISCONNECT when connected (bounded); a connection still being set up is just dropped.
+      if (wasConnected) await settleWithin(client.endAsync(false), graceMs);
       client.end(true);
     }
     await this.ledger.flush();
@@ -212,6 +214,13 @@ export class MqttPublisher {
       this.log.warn('cannot record MQTT notification state; it may be published again after a restart', { device, error: err.message });
     });
   }
+}
+
+/** Waits for a promise, at most `ms`, leaving no timer behind (so it never holds the process open). */
+async function settleWithin(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([p.catch(() => {}), new Promise<void>((resolve) => { timer = setTimeout(resolve, ms); })]);
+  clearTimeout(timer);
 }
 
 /** Publishes retained at QoS 1 and resolves on PUBACK; rejects on error or after `timeoutMs`. */
