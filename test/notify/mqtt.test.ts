@@ -194,3 +194,30 @@ describe('MQTT broker restarts', () => {
     expect(broker.publishes('fw/updates/dev9')).toBe(1);
   }, 30_000);
 });
+
+describe('MQTT notifications after a Harbor webhook', () => {
+  test('a push webhook refreshes the device at once and the new version is published, without waiting for the refresh interval', async () => {
+    const broker = await startBroker();
+    cleanups.push(() => broker.stop());
+    const fw = firmwareDir({ 'esp32-h': { '1.0.0.bin': 300 } });
+    const s = await serve(fw.root, broker, { 'refresh-interval': 3600, 'webhook-secret': 'hook-secret-42' });
+    const sub = new Subscriber({ port: broker.port, topic: 'fw/updates/esp32-h' });
+    cleanups.push(() => sub.stop());
+    expect(await poll(s, 'esp32-h')).toBe('1.0.0');
+    await sub.waitFor((m) => m.payload.includes('"1.0.0"'));
+
+    const bytes = randomBytes(320);
+    writeFileSync(join(fw.root, 'esp32-h', '1.1.0.bin'), bytes);
+    // Polls within the refresh interval still get the remembered version.
+    expect(await poll(s, 'esp32-h')).toBe('1.0.0');
+    const res = await fetch(`${s.url}/webhooks/harbor`, {
+      method: 'POST',
+      headers: { authorization: 'hook-secret-42', 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'PUSH_ARTIFACT', event_data: { repository: { name: 'esp32-h', repo_full_name: 'esp32-h' } } }),
+    });
+    expect(res.status).toBe(202);
+    const m = await sub.waitFor((x) => x.payload.includes('"1.1.0"'));
+    expect(m.payload).toBe(expected(bytes, '1.1.0'));
+    expect(await poll(s, 'esp32-h')).toBe('1.1.0');
+  }, 20_000);
+});
