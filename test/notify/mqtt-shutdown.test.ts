@@ -1,6 +1,7 @@
 /**
  * Shutting down with MQTT on never holds the process open: whether the broker is connected or
- * unreachable, the process exits right after `close()` (no reconnect timer or socket left).
+ * unreachable, the process exits right after `close()` (no reconnect timer or socket left; a
+ * leftover 2 s grace timer was the bug this guards against).
  */
 import { afterAll, expect, test } from 'bun:test';
 import { writeFileSync } from 'node:fs';
@@ -43,13 +44,13 @@ test('connected to the broker: close() and exit are quick', async () => {
   broker = await startBroker();
   const r = await closeAndExit(broker.url, 400);
   expect(r.code).toBe(0);
-  expect(r.closeMs).toBeLessThan(1000);
-  expect(r.exitAfterCloseMs).toBeLessThan(500);
+  expect(r.closeMs).toBeLessThan(1500);
+  expect(r.exitAfterCloseMs).toBeLessThan(1000);
 }, 20_000);
 
 test('broker unreachable (reconnecting): close() and exit are quick', async () => {
   const r = await closeAndExit(`mqtt://127.0.0.1:${await freePort()}`, 700);
   expect(r.code).toBe(0);
-  expect(r.closeMs).toBeLessThan(500);
-  expect(r.exitAfterCloseMs).toBeLessThan(500);
+  expect(r.closeMs).toBeLessThan(1000);
+  expect(r.exitAfterCloseMs).toBeLessThan(1000);
 }, 20_000);
