@@ -9,6 +9,7 @@ import { startRuntime, type Runtime } from './runtime.ts';
 import { createApp } from './http/app.ts';
 import { createHttpServer, createRequestHandler, type FrontDoorDeps } from './http/front-door.ts';
 import { listen, parseListenAddr } from './http/listen.ts';
+import { startRawListener, type RawListener } from './http/raw-listener.ts';
 import { join } from 'node:path';
 import { MqttPublisher } from './notify/mqtt-publisher.ts';
 
@@ -24,6 +25,7 @@ export interface RunningServer {
 export async function startServer(settings: Settings, logger: Logger): Promise<RunningServer> {
   const runtime = await startRuntime(settings, logger);
   const servers: Server[] = [];
+  const rawListeners: RawListener[] = [];
   const ports: Record<string, number> = {};
   let mqtt: MqttPublisher | undefined;
   try {
@@ -35,13 +37,23 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
       fallback: (request) => app.handle(request),
     };
     if (settings.listenAddr !== false) {
-      const http = createHttpServer(createRequestHandler(deps));
-      servers.push(http);
-      ports.http = await listen(http, settings.listenAddr);
+      // Plain HTTP on the Bun.listen device listener (src/http/raw-listener.ts: faster than
+      // node:http, bounded memory per slow download; numbers in bench/run.ts). OTAFLUX_FRONT_DOOR=node
+      // switches back to the node:http front door.
+      if (process.env.OTAFLUX_FRONT_DOOR === 'node') {
+        const http = createHttpServer(createRequestHandler(deps));
+        servers.push(http);
+        ports.http = await listen(http, settings.listenAddr);
+      } else {
+        const raw = await startRawListener(deps, settings.listenAddr);
+        rawListeners.push(raw);
+        ports.http = raw.port;
+      }
       logger.info('device API listening', { url: `http://${displayHost(settings.listenAddr)}:${ports.http}` });
     }
   } catch (e) {
     await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+    await Promise.all(rawListeners.map((l) => l.close()));
     await mqtt?.close();
     await runtime.close();
     throw e;
@@ -52,6 +64,7 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
     ...(mqtt ? { mqtt } : {}),
     async close() {
       await Promise.all(servers.map((s) => new Promise<void>((r) => { s.close(() => r()); (s as unknown as { closeIdleConnections?(): void }).closeIdleConnections?.(); })));
+      await Promise.all(rawListeners.map((l) => l.close()));
       await mqtt?.close();
       await runtime.close();
     },

@@ -1,0 +1,347 @@
+/**
+ * `bun run bench` (not a test): OtaFlux beside nginx on the same machine, in the same run, serving
+ * the same bytes. nginx (Debian nginx-light, sendfile on) runs with 1 worker and with
+ * `worker_processes auto`; load comes from `wrk` over loopback, keep-alive.
+ *
+ *   /version    requests/s, 64 connections; nginx serves a static file with the same 3-line body
+ *   /firmware   throughput for a 4 MiB image, 64 connections
+ *   RSS         OtaFlux VmRSS (peak of /proc/<pid>/status samples) while 200 clients download at
+ *               once: fast readers (wrk -c200) and slow readers (200 sockets reading ~1 MB/s each)
+ *   start-up    spawn → first answered /version (median of N), and idle RSS after it
+ *
+ * Each measurement is repeated (`--repeat 3`, interleaved) and the median is reported.
+ *
+ *     bun run bench [--binary PATH | --source] [--repeat 3] [--duration 5] [--threads 1]
+ *                   [--only version,firmware,rss,startup] [--startup-runs 10]
+ *
+ * Default OtaFlux: the compiled binary dist/otaflux (built first when missing); `--source` runs
+ * `bun src/main.ts` instead. Other work on the machine skews the numbers: the load average is
+ * printed at the start and the end.
+ */
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { randomBytes } from 'node:crypto';
+import { buildBinary, ROOT } from '../scripts/build.ts';
+
+const { values: opt } = parseArgs({
+  options: {
+    binary: { type: 'string' },
+    source: { type: 'boolean', default: false },
+    repeat: { type: 'string', default: '3' },
+    duration: { type: 'string', default: '5' },
+    threads: { type: 'string', default: '1' },
+    only: { type: 'string', default: 'version,firmware,rss,startup' },
+    'startup-runs': { type: 'string', default: '10' },
+    'image-mib': { type: 'string', default: '4' },
+  },
+});
+const REPEAT = Number(opt.repeat);
+const DURATION = `${Number(opt.duration)}s`;
+const THREADS = String(Number(opt.threads));
+const ONLY = new Set(String(opt.only).split(','));
+const IMAGE_BYTES = Number(opt['image-mib']) * 1024 * 1024;
+const DEVICE = 'bench-dev';
+
+const work = mkdtempSync(join(tmpdir(), 'otaflux-bench-'));
+// nginx workers run as another user when started as root: let them read the files.
+chmodSync(work, 0o755);
+const children: { kill(sig?: number | NodeJS.Signals): void }[] = [];
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+  rmSync(work, { recursive: true, force: true });
+});
+process.on('SIGINT', () => process.exit(130));
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+async function freePort(): Promise<number> {
+  const s = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } });
+  const port = s.port;
+  s.stop(true);
+  return port;
+}
+
+async function waitFor(url: string, timeoutMs = 20_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    const ok = await fetch(url).then((r) => r.ok, () => false);
+    if (ok) return;
+    await Bun.sleep(10);
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+}
+
+// ---------------------------------------------------------------- OtaFlux
+
+async function otafluxCommand(): Promise<string[]> {
+  if (opt.source) return [process.execPath, join(ROOT, 'src', 'main.ts')];
+  if (opt.binary) return [resolve(opt.binary)];
+  const dist = join(ROOT, 'dist', 'otaflux');
+  if (existsSync(dist)) return [dist];
+  console.log('building dist/otaflux …');
+  await buildBinary({ target: 'linux-x64', outfile: dist });
+  return [dist];
+}
+
+interface Proc {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+async function startOtaflux(cmd: string[], firmwareDir: string): Promise<Proc> {
+  const port = await freePort();
+  const cwd = mkdtempSync(join(work, 'otaflux-run-'));
+  const p = Bun.spawn(
+    [...cmd, '--firmware-dir', firmwareDir, '--listen-addr', `127.0.0.1:${port}`, '--metrics-listen-addr', '127.0.0.1:0', '--cache-dir', join(cwd, 'cache'), '--log-level', 'warn'],
+    { cwd, stdout: 'ignore', stderr: 'inherit' },
+  );
+  children.push(p);
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(`${url}/health`);
+  return { url, pid: p.pid, async stop() { p.kill('SIGTERM'); await p.exited; } };
+}
+
+// ---------------------------------------------------------------- nginx
+
+async function startNginx(root: string, workers: '1' | 'auto'): Promise<Proc> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(work, `nginx-${workers}-`));
+  chmodSync(dir, 0o755);
+  mkdirSync(join(dir, 'tmp'));
+  const conf = join(dir, 'nginx.conf');
+  writeFileSync(
+    conf,
+    `worker_processes ${workers};
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  keepalive_timeout 65;
+  client_body_temp_path ${dir}/tmp; proxy_temp_path ${dir}/tmp; fastcgi_temp_path ${dir}/tmp; uwsgi_temp_path ${dir}/tmp; scgi_temp_path ${dir}/tmp;
+  server {
+    listen 127.0.0.1:${port} backlog=4096;
+    root ${root};
+    location = /version { default_type 'text/plain; charset=utf-8'; etag off; try_files /version.txt =404; }
+    location = /firmware { default_type application/octet-stream; try_files /firmware.bin =404; }
+  }
+}
+`,
+  );
+  const p = Bun.spawn(['nginx', '-c', conf, '-p', dir], { stdout: 'ignore', stderr: 'inherit' });
+  children.push(p);
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(`${url}/version`);
+  return { url, pid: p.pid, async stop() { p.kill('SIGQUIT'); await p.exited; } };
+}
+
+// ---------------------------------------------------------------- wrk
+
+interface WrkResult {
+  rps: number;
+  bytesPerSec: number;
+  errors: string;
+}
+
+function parseSize(s: string): number {
+  const m = /^([\d.]+)([KMGT]?)B?$/.exec(s);
+  if (!m) return NaN;
+  const unit = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[m[2] as ''];
+  return Number(m[1]) * unit;
+}
+
+async function wrk(url: string, connections: number): Promise<WrkResult> {
+  const p = Bun.spawn(['wrk', '-t', THREADS, '-c', String(connections), '-d', DURATION, url], { stdout: 'pipe', stderr: 'pipe' });
+  const [out, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  const transfer = parseSize(/Transfer\/sec:\s+(\S+)/.exec(out)?.[1] ?? '');
+  if (!Number.isFinite(rps)) throw new Error(`wrk ${url}: no result\n${out}${err}`);
+  const errors = [/Socket errors:.*/.exec(out)?.[0], /Non-2xx or 3xx responses: \d+/.exec(out)?.[0]].filter(Boolean).join('; ');
+  return { rps, bytesPerSec: transfer, errors };
+}
+
+// ---------------------------------------------------------------- RSS
+
+function rssKiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+}
+
+/** Samples VmRSS every 50 ms while `load` runs; returns the peak in MiB. */
+async function peakRss(pid: number, load: () => Promise<unknown>): Promise<number> {
+  let peak = rssKiB(pid);
+  let running = true;
+  const sampler = (async () => {
+    while (running) {
+      peak = Math.max(peak, rssKiB(pid));
+      await Bun.sleep(50);
+    }
+  })();
+  await load();
+  peak = Math.max(peak, rssKiB(pid));
+  running = false;
+  await sampler;
+  return peak / 1024;
+}
+
+/**
+ * `clients` raw keep-alive sockets each GET /firmware and read slowly (a chunk, then a pause), like
+ * devices on a slow link, for `ms`. Returns the bytes read in total.
+ */
+async function slowDownloads(baseUrl: string, clients: number, ms: number): Promise<number> {
+  const { hostname, port } = new URL(baseUrl);
+  let total = 0;
+  const sockets = Array.from({ length: clients }, () => {
+    const s = connect(Number(port), hostname, () => s.write(`GET /firmware?device=${DEVICE} HTTP/1.1\r\nHost: bench\r\nConnection: keep-alive\r\n\r\n`));
+    s.on('data', (c: Buffer) => {
+      total += c.length;
+      s.pause();
+      setTimeout(() => s.resume(), 40);
+    });
+    s.on('error', () => {});
+    return s;
+  });
+  await Bun.sleep(ms);
+  for (const s of sockets) s.destroy();
+  return total;
+}
+
+// ---------------------------------------------------------------- start-up
+
+async function startupOnce(cmd: string[], firmwareDir: string): Promise<{ ms: number; idleRssMiB: number }> {
+  const port = await freePort();
+  const cwd = join(work, 'startup');
+  mkdirSync(cwd, { recursive: true });
+  // One cache dir for every run: the release is built by a warm-up run, as after a restart.
+  const url = `http://127.0.0.1:${port}/version?device=${DEVICE}`;
+  const t0 = performance.now();
+  const p = Bun.spawn([...cmd, '--firmware-dir', firmwareDir, '--listen-addr', `127.0.0.1:${port}`, '--metrics-listen-addr', '127.0.0.1:0', '--cache-dir', join(cwd, 'cache'), '--log-level', 'warn'], {
+    cwd,
+    stdout: 'ignore',
+    stderr: 'inherit',
+  });
+  children.push(p);
+  let ms = NaN;
+  for (;;) {
+    const ok = await fetch(url).then((r) => r.status === 200, () => false);
+    if (ok) { ms = performance.now() - t0; break; }
+    if (performance.now() - t0 > 20_000) throw new Error('start-up took over 20 s');
+    await Bun.sleep(1);
+  }
+  await Bun.sleep(1000);
+  const idleRssMiB = rssKiB(p.pid) / 1024;
+  p.kill('SIGTERM');
+  await p.exited;
+  return { ms, idleRssMiB };
+}
+
+// ---------------------------------------------------------------- main
+
+const fmtRate = (n: number) => `${(n / 1000).toFixed(1)}k req/s`;
+const fmtBytes = (n: number) => `${(n / 1024 ** 3).toFixed(2)} GiB/s`;
+
+const cmd = await otafluxCommand();
+console.log(`OtaFlux: ${cmd.join(' ')}`);
+console.log(`load average at start: ${loadavg().map((x) => x.toFixed(2)).join(' ')} (${navigator.hardwareConcurrency} CPUs); wrk -t${THREADS} -d${DURATION}, ${REPEAT} rounds, medians\n`);
+
+const firmwareDir = join(work, 'firmware');
+mkdirSync(join(firmwareDir, DEVICE), { recursive: true });
+const image = randomBytes(IMAGE_BYTES);
+writeFileSync(join(firmwareDir, DEVICE, '1.0.0.bin'), image);
+
+const ota = await startOtaflux(cmd, firmwareDir);
+const versionBody = await (await fetch(`${ota.url}/version?device=${DEVICE}`)).text();
+const served = Buffer.from(await (await fetch(`${ota.url}/firmware?device=${DEVICE}`)).arrayBuffer());
+if (!served.equals(image)) throw new Error('OtaFlux served other bytes than the image');
+
+const www = join(work, 'www');
+mkdirSync(www);
+writeFileSync(join(www, 'version.txt'), versionBody);
+writeFileSync(join(www, 'firmware.bin'), image);
+chmodSync(www, 0o755);
+const nginx1 = await startNginx(www, '1');
+const nginxAuto = await startNginx(www, 'auto');
+for (const n of [nginx1, nginxAuto]) {
+  const body = await (await fetch(`${n.url}/version?device=${DEVICE}`)).text();
+  if (body !== versionBody) throw new Error(`nginx /version body differs: ${JSON.stringify(body)}`);
+}
+
+const servers = { otaflux: ota, 'nginx 1 worker': nginx1, 'nginx auto': nginxAuto } as const;
+type Name = keyof typeof servers;
+const results: Record<string, Record<Name, number[]>> = {};
+const note = (metric: string, name: Name, v: number) => (((results[metric] ??= {} as Record<Name, number[]>)[name] ??= []).push(v));
+const errors: string[] = [];
+
+for (let round = 1; round <= REPEAT; round++) {
+  for (const name of Object.keys(servers) as Name[]) {
+    const base = servers[name].url;
+    if (ONLY.has('version')) {
+      const r = await wrk(`${base}/version?device=${DEVICE}`, 64);
+      note('version', name, r.rps);
+      if (r.errors) errors.push(`${name} /version: ${r.errors}`);
+    }
+    if (ONLY.has('firmware')) {
+      const r = await wrk(`${base}/firmware?device=${DEVICE}`, 64);
+      note('firmware', name, r.rps * IMAGE_BYTES);
+      if (r.errors) errors.push(`${name} /firmware: ${r.errors}`);
+    }
+  }
+  if (ONLY.has('rss')) {
+    note('rss-fast', 'otaflux', await peakRss(ota.pid, () => wrk(`${ota.url}/firmware?device=${DEVICE}`, 200)));
+    let bytes = 0;
+    note('rss-slow', 'otaflux', await peakRss(ota.pid, async () => (bytes = await slowDownloads(ota.url, 200, 5000))));
+    note('slow-throughput', 'otaflux', bytes / 5);
+  }
+  console.log(`round ${round}/${REPEAT} done (load ${loadavg()[0]!.toFixed(2)})`);
+}
+const idleAfterLoad = rssKiB(ota.pid) / 1024;
+await Promise.all([ota.stop(), nginx1.stop(), nginxAuto.stop()]);
+
+const startups: { ms: number; idleRssMiB: number }[] = [];
+if (ONLY.has('startup')) {
+  await startupOnce(cmd, firmwareDir);
+  for (let i = 0; i < Number(opt['startup-runs']); i++) startups.push(await startupOnce(cmd, firmwareDir));
+}
+
+console.log('');
+const row = (cells: string[]) => console.log(`| ${cells.join(' | ')} |`);
+if (results.version || results.firmware) {
+  row(['measure', 'OtaFlux', 'nginx 1 worker', 'nginx auto', 'OtaFlux / nginx 1w', 'OtaFlux / nginx auto', 'target']);
+  row(['---', '---', '---', '---', '---', '---', '---']);
+  const line = (metric: string, label: string, fmt: (n: number) => string, target: number) => {
+    const r = results[metric];
+    if (!r) return;
+    const [o, n1, na] = [median(r.otaflux), median(r['nginx 1 worker']), median(r['nginx auto'])];
+    const ok = (x: number) => (x >= target ? 'ok' : 'MISSED');
+    row([label, fmt(o), fmt(n1), fmt(na), `${(o / n1).toFixed(2)}× ${ok(o / n1)}`, `${(o / na).toFixed(2)}× ${ok(o / na)}`, `≥ ${target.toFixed(1)}×`]);
+  };
+  line('version', '/version, 64 conns', fmtRate, 1.0);
+  line('firmware', `/firmware ${IMAGE_BYTES >> 20} MiB, 64 conns`, fmtBytes, 0.9);
+}
+if (results['rss-fast']) {
+  console.log('');
+  console.log(`OtaFlux peak RSS, 200 fast downloads (wrk -c200):  ${median(results['rss-fast'].otaflux).toFixed(1)} MiB (target < 100 MB)`);
+  console.log(`OtaFlux peak RSS, 200 slow downloads (~1 MB/s each): ${median(results['rss-slow']!.otaflux).toFixed(1)} MiB, ${(median(results['slow-throughput']!.otaflux) / 1024 ** 2).toFixed(0)} MiB/s in total`);
+  console.log(`OtaFlux RSS after the load: ${idleAfterLoad.toFixed(1)} MiB`);
+}
+if (startups.length) {
+  console.log('');
+  console.log(`start-up to first answered /version: median ${median(startups.map((s) => s.ms)).toFixed(0)} ms (N=${startups.length}, min ${Math.min(...startups.map((s) => s.ms)).toFixed(0)}, max ${Math.max(...startups.map((s) => s.ms)).toFixed(0)})`);
+  console.log(`idle RSS 1 s after the first answer: median ${median(startups.map((s) => s.idleRssMiB)).toFixed(1)} MiB`);
+}
+if (!opt.source && !opt.binary && existsSync(cmd[0] as string)) console.log(`binary size: ${(Bun.file(cmd[0] as string).size / 1024 ** 2).toFixed(1)} MiB (${cmd[0]})`);
+if (errors.length) console.log(`\nerrors reported by wrk:\n  ${[...new Set(errors)].join('\n  ')}`);
+console.log(`\nload average at the end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+process.exit(0);

@@ -1,0 +1,371 @@
+/**
+ * The plain-HTTP device listener on `Bun.listen`: a small HTTP/1.1 server that answers `/version`,
+ * `/firmware` and `/health` itself and hands every other route to the Elysia app.
+ *
+ * Why not node:http or Bun.serve (bench/run.ts, same machine, same run): Bun.serve answers the
+ * ESP32 client's leading CRLF with 400; Bun's node:http accepts it but reaches only ≈ 0.5–1.0× of
+ * nginx on `/version` and holds ≈ 150 MB while 200 slow devices download a 4 MiB image. Raw
+ * sockets answer several times faster, and a firmware body is written straight from the shared
+ * in-memory image (or a 64 KiB file chunk) with backpressure, so a slow device holds no copy.
+ *
+ * What it speaks: HTTP/1.0 and 1.1, keep-alive (default for 1.1, `Connection: keep-alive` for 1.0),
+ * pipelined requests one after the other, leading empty lines before a request line (RFC 9112
+ * §2.2), CRLF or bare LF line ends, request bodies with Content-Length (up to 1 MiB, for the app's
+ * routes). Transfer-Encoding request bodies get 411, heads over 16 KiB 431, malformed requests 400,
+ * each followed by closing the connection. Response heads carry Date and Connection like node:http.
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import { STATUS_CODES } from 'node:http';
+import type { Socket, TCPSocketListener } from 'bun';
+import { firmwareRoute, versionRoute, type DeviceReply, type DeviceRequest } from './device-api.ts';
+import type { FrontDoorDeps } from './front-door.ts';
+import { parseListenAddr } from './listen.ts';
+
+const MAX_HEAD_BYTES = 16 * 1024;
+const MAX_BODY_BYTES = 1024 * 1024;
+const KEEP_ALIVE_SECONDS = 65;
+const FILE_CHUNK_BYTES = 64 * 1024;
+const WRITTEN: Promise<void> = Promise.resolve();
+
+interface ParsedRequest {
+  method: string;
+  target: string;
+  path: string;
+  query: string;
+  headers: Record<string, string>;
+  keepAlive: boolean;
+  body: Buffer | null;
+}
+
+type ParseOutcome = { kind: 'request'; request: ParsedRequest; consumed: number } | { kind: 'more' } | { kind: 'error'; status: number; message: string };
+
+/** Per-connection state. */
+interface Conn {
+  input: Buffer | null;
+  /** A request is being answered: later input waits (pipelining keeps order). */
+  busy: boolean;
+  closed: boolean;
+  /** Close once the current response is written (server shutting down). */
+  closing: boolean;
+  /** Bytes handed to `write` but not yet accepted by the socket. */
+  pending: { data: Uint8Array; offset: number; done: () => void; fail: (e: Error) => void } | null;
+  remoteAddress: string;
+}
+
+export interface RawListener {
+  port: number;
+  /** Stops accepting, lets responses in flight finish, closes idle connections. */
+  close(): Promise<void>;
+}
+
+let dateCache = '';
+let dateCachedAt = 0;
+function httpDate(): string {
+  const now = Date.now();
+  if (now - dateCachedAt >= 1000) {
+    dateCachedAt = now - (now % 1000);
+    dateCache = new Date(dateCachedAt).toUTCString();
+  }
+  return dateCache;
+}
+
+function indexOfHeadEnd(buf: Buffer, from: number): { end: number; sep: number } | null {
+  // The head ends at the first empty line: CRLF CRLF, or LF LF / LF CRLF for bare-LF clients.
+  const lf = buf.indexOf(10, from);
+  if (lf < 0) return null;
+  for (let i = lf; i >= 0 && i < buf.length; i = buf.indexOf(10, i + 1)) {
+    if (buf[i + 1] === 10) return { end: i, sep: 2 };
+    if (buf[i + 1] === 13 && buf[i + 2] === 10) return { end: i, sep: 3 };
+  }
+  return null;
+}
+
+const TOKEN = /^[A-Z]+$/;
+
+/** Parses one request from the start of `buf` (after any leading empty lines). */
+function parseRequest(buf: Buffer): ParseOutcome {
+  let start = 0;
+  while (start < buf.length && (buf[start] === 13 || buf[start] === 10)) start++;
+  if (start === buf.length) return { kind: 'more' };
+  const head = indexOfHeadEnd(buf, start);
+  if (!head) return buf.length - start > MAX_HEAD_BYTES ? { kind: 'error', status: 431, message: 'Request Header Fields Too Large' } : { kind: 'more' };
+  if (head.end - start > MAX_HEAD_BYTES) return { kind: 'error', status: 431, message: 'Request Header Fields Too Large' };
+  const text = buf.toString('latin1', start, head.end);
+  let eol = text.indexOf('\n');
+  if (eol < 0) eol = text.length;
+  const requestLine = text.charCodeAt(eol - 1) === 13 ? text.slice(0, eol - 1) : text.slice(0, eol);
+  const sp1 = requestLine.indexOf(' ');
+  const sp2 = requestLine.indexOf(' ', sp1 + 1);
+  const method = requestLine.slice(0, sp1);
+  const target = requestLine.slice(sp1 + 1, sp2);
+  const version = requestLine.slice(sp2 + 1);
+  if (sp1 <= 0 || sp2 <= sp1 + 1 || !TOKEN.test(method) || target.charCodeAt(0) !== 47 || (version !== 'HTTP/1.1' && version !== 'HTTP/1.0')) {
+    return { kind: 'error', status: 400, message: 'Bad Request' };
+  }
+  const headers: Record<string, string> = {};
+  let pos = eol + 1;
+  while (pos < text.length) {
+    let next = text.indexOf('\n', pos);
+    if (next < 0) next = text.length;
+    const lineEnd = text.charCodeAt(next - 1) === 13 ? next - 1 : next;
+    const colon = text.indexOf(':', pos);
+    const first = text.charCodeAt(pos);
+    if (colon <= pos || colon > lineEnd || first === 32 || first === 9) return { kind: 'error', status: 400, message: 'Bad Request' };
+    const name = text.slice(pos, colon).trim().toLowerCase();
+    const value = text.slice(colon + 1, lineEnd).trim();
+    const known = headers[name];
+    headers[name] = known === undefined ? value : `${known}, ${value}`;
+    pos = next + 1;
+  }
+  const connection = headers.connection;
+  const keepAlive = version === 'HTTP/1.1' ? !(connection && /close/i.test(connection)) : !!connection && /keep-alive/i.test(connection);
+  if (headers['transfer-encoding'] !== undefined) return { kind: 'error', status: 411, message: 'Length Required' };
+  const q = target.indexOf('?');
+  const path = q < 0 ? target : target.slice(0, q);
+  const query = q < 0 ? '' : target.slice(q + 1);
+  const bodyStart = head.end + head.sep;
+  const cl = headers['content-length'];
+  if (cl === undefined || cl === '0') return { kind: 'request', request: { method, target, path, query, headers, keepAlive, body: null }, consumed: bodyStart };
+  if (!/^\d+$/.test(cl)) return { kind: 'error', status: 400, message: 'Bad Request' };
+  const length = Number(cl);
+  if (length > MAX_BODY_BYTES) return { kind: 'error', status: 413, message: 'Payload Too Large' };
+  if (buf.length < bodyStart + length) return { kind: 'more' };
+  const body = Buffer.from(buf.subarray(bodyStart, bodyStart + length));
+  return { kind: 'request', request: { method, target, path, query, headers, keepAlive, body }, consumed: bodyStart + length };
+}
+
+function responseHead(status: number, headers: Record<string, string>, keepAlive: boolean): string {
+  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n`;
+  for (const name in headers) head += `${name}: ${headers[name]}\r\n`;
+  head += `Date: ${httpDate()}\r\n`;
+  head += keepAlive ? `Connection: keep-alive\r\nKeep-Alive: timeout=${KEEP_ALIVE_SECONDS}\r\n\r\n` : 'Connection: close\r\n\r\n';
+  return head;
+}
+
+/** Starts the listener on `host:port` (port 0: any free port). */
+export async function startRawListener(deps: FrontDoorDeps, addr: string): Promise<RawListener> {
+  const { host, port } = parseListenAddr(addr);
+  const conns = new Set<Socket<Conn>>();
+  let stopping = false;
+
+  /** Writes all of `data`, waiting for `drain` when the socket is backpressured. */
+  function send(s: Socket<Conn>, data: string | Uint8Array): Promise<void> {
+    const c = s.data;
+    if (c.closed) return Promise.reject(new Error('connection closed'));
+    const n = s.write(data);
+    const total = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+    if (n === total) return WRITTEN;
+    if (n < 0) return Promise.reject(new Error('connection closed'));
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    return new Promise((done, fail) => {
+      c.pending = { data: bytes, offset: n, done, fail };
+    });
+  }
+
+  function flush(s: Socket<Conn>): void {
+    const p = s.data.pending;
+    if (!p) return;
+    const n = s.write(p.data.subarray(p.offset));
+    if (n < 0) return;
+    p.offset += n;
+    if (p.offset >= p.data.byteLength) {
+      s.data.pending = null;
+      p.done();
+    }
+  }
+
+  async function sendFile(s: Socket<Conn>, path: string, start: number, end: number): Promise<void> {
+    let fh: FileHandle | undefined;
+    try {
+      fh = await open(path, 'r');
+      let pos = start;
+      while (pos <= end) {
+        const chunk = Buffer.allocUnsafe(Math.min(FILE_CHUNK_BYTES, end - pos + 1));
+        const { bytesRead } = await fh.read(chunk, 0, chunk.length, pos);
+        if (bytesRead === 0) throw new Error(`${path}: file ended before byte ${end}`);
+        await send(s, bytesRead === chunk.length ? chunk : chunk.subarray(0, bytesRead));
+        pos += bytesRead;
+      }
+    } finally {
+      await fh?.close();
+    }
+  }
+
+  async function writeDeviceReply(s: Socket<Conn>, reply: DeviceReply, keepAlive: boolean): Promise<number> {
+    const head = responseHead(reply.status, reply.headers, keepAlive);
+    const body = reply.body;
+    if (body === null) {
+      await send(s, head);
+      return 0;
+    }
+    if (typeof body === 'string') {
+      await send(s, head + body);
+      return Buffer.byteLength(body);
+    }
+    if (Buffer.isBuffer(body)) {
+      await send(s, head);
+      await send(s, body);
+      return body.byteLength;
+    }
+    await send(s, head);
+    await sendFile(s, body.path, body.start, body.end);
+    return body.end - body.start + 1;
+  }
+
+  async function bridge(s: Socket<Conn>, r: ParsedRequest): Promise<{ status: number; bytes: number; route: string }> {
+    const headers = new Headers();
+    for (const name in r.headers) headers.set(name, r.headers[name] as string);
+    const request = new Request(`http://localhost${r.target}`, { method: r.method, headers, ...(r.body ? { body: r.body } : {}) });
+    let response: Response;
+    try {
+      response = await deps.fallback(request);
+    } catch (e) {
+      deps.logger.error('request failed', { error: String(e) });
+      response = new Response('Internal error', { status: 500, headers: { 'content-type': 'text/plain; charset=utf-8' } });
+    }
+    const body = r.method === 'HEAD' ? new Uint8Array() : new Uint8Array(await response.arrayBuffer());
+    const out: Record<string, string> = {};
+    response.headers.forEach((v, k) => {
+      if (k !== 'content-length' && k !== 'transfer-encoding' && k !== 'connection' && k !== 'keep-alive' && k !== 'date') out[k] = v;
+    });
+    const length = r.method === 'HEAD' ? response.headers.get('content-length') : String(body.byteLength);
+    if (length !== null) out['content-length'] = length;
+    await send(s, responseHead(response.status, out, r.keepAlive));
+    if (body.byteLength) await send(s, body);
+    return { status: response.status, bytes: body.byteLength, route: response.status === 404 ? 'unmatched' : r.path };
+  }
+
+  /** Answers one request; resolves when its response is fully handed to the socket. */
+  async function answer(s: Socket<Conn>, r: ParsedRequest): Promise<void> {
+    const started = performance.now();
+    const remoteAddress = s.data.remoteAddress;
+    const done = (route: string, status: number, bytes: number, device?: string, errorCode?: string) =>
+      deps.events.emit('http-request', { method: r.method, route, status, bytes, durationMs: performance.now() - started, remoteAddress, ...(device ? { device } : {}), ...(errorCode ? { errorCode } : {}) });
+    const keepAlive = r.keepAlive && !s.data.closing && !stopping;
+    r.keepAlive = keepAlive;
+    if (r.path === '/version' || r.path === '/firmware') {
+      if (r.method !== 'GET' && r.method !== 'HEAD') {
+        await send(s, responseHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8', 'content-length': '18' }, keepAlive) + 'Method Not Allowed');
+        done(r.path, 405, 18);
+        return;
+      }
+      const dreq: DeviceRequest = { method: r.method, query: new URLSearchParams(r.query), headers: r.headers, remoteAddress };
+      let reply: DeviceReply;
+      try {
+        reply = await (r.path === '/version' ? versionRoute : firmwareRoute)(dreq, deps);
+      } catch (e) {
+        deps.logger.error('device API failed', { error: String(e) });
+        reply = { status: 500, headers: { 'content-type': 'text/plain; charset=utf-8', 'content-length': '14' }, body: 'Internal error' };
+      }
+      const bytes = await writeDeviceReply(s, reply, keepAlive);
+      done(r.path, reply.status, bytes, reply.device, reply.errorCode);
+      return;
+    }
+    if (r.path === '/health') {
+      await send(s, responseHead(200, { 'content-length': '0' }, keepAlive));
+      done(r.path, 200, 0);
+      return;
+    }
+    const { status, bytes, route } = await bridge(s, r);
+    done(route, status, bytes);
+  }
+
+  /** Answers the requests waiting in the connection's input, one at a time. */
+  function pump(s: Socket<Conn>): void {
+    const c = s.data;
+    while (!c.busy && !c.closed && c.input) {
+      const parsed = parseRequest(c.input);
+      if (parsed.kind === 'more') {
+        if (!stopping && !c.closing) return;
+        s.end();
+        return;
+      }
+      if (parsed.kind === 'error') {
+        const body = parsed.message;
+        c.busy = true;
+        c.input = null;
+        void send(s, responseHead(parsed.status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(body.length) }, false) + body)
+          .catch(() => {})
+          .finally(() => s.end());
+        return;
+      }
+      c.input = parsed.consumed >= c.input.length ? null : c.input.subarray(parsed.consumed);
+      c.busy = true;
+      const r = parsed.request;
+      answer(s, r).then(
+        () => {
+          c.busy = false;
+          if (!r.keepAlive) s.end();
+          else if (c.input) pump(s);
+          else if (stopping || c.closing) s.end();
+        },
+        () => {
+          c.busy = false;
+          s.end();
+        },
+      );
+    }
+  }
+
+  let listener: TCPSocketListener<Conn>;
+  try {
+    listener = Bun.listen<Conn>({
+      hostname: host,
+      port,
+      socket: {
+        open(s) {
+          s.data = { input: null, busy: false, closed: false, closing: false, pending: null, remoteAddress: s.remoteAddress ?? '' };
+          s.timeout(KEEP_ALIVE_SECONDS);
+          conns.add(s);
+        },
+        data(s, chunk) {
+          const c = s.data;
+          // Copied: the input may wait for an answer in flight (pipelining) or for the rest of a request.
+          c.input = c.input ? Buffer.concat([c.input, chunk]) : Buffer.from(chunk);
+          if (c.input.length > MAX_HEAD_BYTES + MAX_BODY_BYTES + 64 * 1024 && c.busy) {
+            // A client pipelining far ahead of the answers: stop reading its junk.
+            s.end();
+            return;
+          }
+          if (!c.busy) pump(s);
+        },
+        drain(s) {
+          flush(s);
+        },
+        timeout(s) {
+          if (!s.data.busy) s.end();
+          else s.timeout(KEEP_ALIVE_SECONDS);
+        },
+        close(s) {
+          const c = s.data;
+          c.closed = true;
+          conns.delete(s);
+          const p = c.pending;
+          c.pending = null;
+          p?.fail(new Error('connection closed'));
+        },
+        error(s) {
+          s.data.closed = true;
+        },
+      },
+    });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new Error(err.code === 'EADDRINUSE' ? `cannot listen on ${addr}: the address is in use (pick another with --listen-addr)` : `cannot listen on ${addr}: ${err.message}`);
+  }
+
+  return {
+    port: listener.port,
+    async close() {
+      stopping = true;
+      listener.stop(false);
+      for (const s of conns) {
+        if (!s.data.busy) s.end();
+        else s.data.closing = true;
+      }
+      const until = Date.now() + 5000;
+      while (conns.size > 0 && Date.now() < until) await Bun.sleep(10);
+      for (const s of conns) s.terminate();
+    },
+  };
+}
