@@ -13,6 +13,8 @@ import { Resolver } from './core/resolver.ts';
 import { DeviceService } from './core/device-service.ts';
 import { CoreEventBus } from './core/events.ts';
 import { PluginHost } from './core/plugin-host.ts';
+import { DeviceTracker } from './ops/device-tracker.ts';
+import { timeSource } from './ops/source-timing.ts';
 
 export interface Runtime {
   settings: Settings;
@@ -24,6 +26,8 @@ export interface Runtime {
   resolver: Resolver;
   devices: DeviceService;
   host: PluginHost;
+  /** What devices polled, were served and were refused (status API, metrics; issue 7). */
+  tracker: DeviceTracker;
   close(): Promise<void>;
 }
 
@@ -50,9 +54,15 @@ export async function startRuntime(settings: Settings, logger: Logger): Promise<
     logger.warn("devices are not authenticated: anyone can fetch their firmware (auth: 'none')", { devices: settings.unauthenticated });
   }
   const devices = new DeviceService(settings.composer, resolver, settings.repositoryPrefix);
+  // Operations (issue 7): source call latency/errors as 'upstream-request' events, device activity.
+  for (const c of settings.composer.all()) timeSource(c.source, events);
+  const tracker = new DeviceTracker(events);
   return {
-    settings, logger, events, content, releases, bodies, resolver, devices, host,
-    close: () => host.close(),
+    settings, logger, events, content, releases, bodies, resolver, devices, host, tracker,
+    close: async () => {
+      tracker.close();
+      await host.close();
+    },
   };
 }
 

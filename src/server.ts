@@ -12,6 +12,7 @@ import { listen, parseListenAddr } from './http/listen.ts';
 import { startRawListener, type RawListener } from './http/raw-listener.ts';
 import { join } from 'node:path';
 import { MqttPublisher } from './notify/mqtt-publisher.ts';
+import { startOps, DRAIN_TIMEOUT_MS, type Ops } from './ops/start-ops.ts';
 
 export interface RunningServer {
   runtime: Runtime;
@@ -28,10 +29,14 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
   const rawListeners: RawListener[] = [];
   const ports: Record<string, number> = {};
   let mqtt: MqttPublisher | undefined;
+  let ops: Ops | undefined;
   try {
     // MQTT notifications (issue 7): started before the listeners, so the first release found is published.
     if (settings.mqtt) mqtt = await MqttPublisher.start({ settings: settings.mqtt, events: runtime.events, ledgerDir: join(settings.cache.dir, 'notify', 'mqtt'), logger });
     const app = createApp(runtime);
+    // Operations (issue 7): request log, metrics listener, downloads in flight.
+    ops = await startOps(runtime, app.routes.map((r) => r.path));
+    if (ops.metricsPort !== undefined) ports.metrics = ops.metricsPort;
     const deps: FrontDoorDeps = {
       devices: runtime.devices, bodies: runtime.bodies, events: runtime.events, logger,
       fallback: (request) => app.handle(request),
@@ -52,6 +57,7 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
       logger.info('device API listening', { url: `http://${displayHost(settings.listenAddr)}:${ports.http}` });
     }
   } catch (e) {
+    await ops?.close();
     await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
     await Promise.all(rawListeners.map((l) => l.close()));
     await mqtt?.close();
@@ -63,8 +69,14 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
     ports,
     ...(mqtt ? { mqtt } : {}),
     async close() {
-      await Promise.all(servers.map((s) => new Promise<void>((r) => { s.close(() => r()); (s as unknown as { closeIdleConnections?(): void }).closeIdleConnections?.(); })));
+      // Graceful drain (issue 7): listeners stop accepting; downloads in flight get up to DRAIN_TIMEOUT_MS.
+      const closing = Promise.all(servers.map((s) => new Promise<void>((r) => { s.close(() => r()); (s as unknown as { closeIdleConnections?(): void }).closeIdleConnections?.(); })));
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([closing, new Promise<void>((r) => { timer = setTimeout(r, DRAIN_TIMEOUT_MS); })]);
+      clearTimeout(timer);
+      for (const s of servers) (s as unknown as { closeAllConnections?(): void }).closeAllConnections?.();
       await Promise.all(rawListeners.map((l) => l.close()));
+      await ops?.close();
       await mqtt?.close();
       await runtime.close();
     },

@@ -18,6 +18,8 @@ export interface CoreEvents {
   'device-seen': [{ device: string; route: 'version' | 'firmware'; release?: Release; remoteAddress: string }];
   /** An HTTP request was answered (any listener). `route` is the route template, never the raw path. */
   'http-request': [HttpRequestDone];
+  /** A call to a source finished (listing versions, pinning one, opening its bytes); for registry latency and error metrics. */
+  'upstream-request': [UpstreamRequestDone];
 }
 
 export class CoreEventBus extends EventEmitter<CoreEvents> {}
@@ -33,4 +35,18 @@ export interface HttpRequestDone {
   remoteAddress: string;
   /** Short code of a device error (`no-firmware`, `unauthorized`). */
   errorCode?: string;
+}
+
+/** One source operation (for `source.oci`: the registry requests behind it). */
+export interface UpstreamRequestDone {
+  /** Plugin id (`source.oci`): bounded, safe as a metric label. */
+  source: string;
+  /** `versions`, `resolve` or `open` (time until the byte stream is ready), or a source-specific short name. */
+  operation: string;
+  ok: boolean;
+  durationMs: number;
+  /** HTTP status, when the source knows it. */
+  status?: number;
+  /** Short error class on failure (`UpstreamUnavailable`, `RegistryError`), never a message with secrets. */
+  errorKind?: string;
 }

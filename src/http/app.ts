@@ -6,6 +6,9 @@ import { Elysia } from 'elysia';
 import type { Runtime } from '../runtime.ts';
 import { firmwareRoute, versionRoute, type DeviceReply, type DeviceRequest } from './device-api.ts';
 import { harborWebhook } from './webhook-harbor.ts';
+import { adminApi, readinessRoute } from './admin-api.ts';
+import { apiDocs } from './api-docs.ts';
+import { Readiness } from '../ops/readiness.ts';
 
 export function createApp(rt: Runtime) {
   const deps = { devices: rt.devices, bodies: rt.bodies, events: rt.events, logger: rt.logger };
@@ -20,6 +23,7 @@ export function createApp(rt: Runtime) {
         refresh: (id) => rt.devices.refresh(id).catch((e) => rt.logger.warn('webhook refresh failed', { device: id, error: String(e) })),
       })
     : undefined;
+  const readiness = new Readiness(rt);
   return new Elysia({ name: 'otaflux' })
     .get('/health', () => new Response(null, { status: 200 }), { detail: { summary: 'Liveness: 200 with an empty body' } })
     .get('/version', device(versionRoute), { detail: { summary: 'Latest version for a device: `version\\ncrc32\\nsize`' } })
@@ -27,7 +31,11 @@ export function createApp(rt: Runtime) {
     .post('/webhooks/harbor', ({ request }) => (harbor ? harbor(request) : new Response('Not Found', { status: 404 })), {
       parse: 'none',
       detail: { summary: "Harbor PUSH_ARTIFACT webhook: refreshes the pushed device now (needs server.webhookSecret / --webhook-secret)" },
-    });
+    })
+    // Operations (issue 7): readiness, the operator API (only with an admin token), offline docs.
+    .use(readinessRoute(readiness))
+    .use(adminApi(rt, rt.tracker, readiness))
+    .use(apiDocs());
 }
 
 export type OtaFluxApp = ReturnType<typeof createApp>;

@@ -1,0 +1,70 @@
+/**
+ * The operator API: read-only JSON under `/api`, behind `Authorization: Bearer <admin token>`
+ * (`--admin-token` / `server.adminToken`). Without a token configured, none of it exists (404).
+ * Also `GET /ready` (public readiness: check names and results only; details are in `/api/ready`).
+ *
+ *   GET /api/status            uptime, devices seen, cache size
+ *   GET /api/devices           every device polled or resolved: last poll, version, source digest
+ *   GET /api/devices/{id}      composition, resolved release, activity, and why (chosen/refused)
+ *   GET /api/releases          releases built into the cache
+ *   GET /api/ready             readiness with details
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Elysia } from 'elysia';
+import type { Runtime } from '../runtime.ts';
+import type { DeviceTracker } from '../ops/device-tracker.ts';
+import { Readiness } from '../ops/readiness.ts';
+import { Status } from '../ops/status.ts';
+
+const ADMIN = [{ adminToken: [] as string[] }];
+const TAGS = ['Operator API'];
+
+/** `GET /ready`, public: 200 when ready, 503 otherwise; body lists each check's name and result. */
+export function readinessRoute(readiness: Readiness) {
+  return new Elysia({ name: 'otaflux.ready' }).get(
+    '/ready',
+    async () => {
+      const r = await readiness.check();
+      return Response.json({ ready: r.ready, checks: r.checks.map(({ name, ok }) => ({ name, ok })) }, { status: r.ready ? 200 : 503 });
+    },
+    { detail: { summary: 'Readiness: config loaded, cache folder writable, each source reachable or served from the cache (503 when not)', tags: ['Probes'] } },
+  );
+}
+
+export function adminApi(rt: Runtime, tracker: DeviceTracker, readiness: Readiness) {
+  const token = rt.settings.adminToken;
+  const app = new Elysia({ name: 'otaflux.admin', prefix: '/api' });
+  if (!token) return app;
+  const status = new Status(rt, tracker);
+  const expected = digest(`Bearer ${token}`);
+  return app
+    .onBeforeHandle(({ request }) => {
+      const given = request.headers.get('authorization');
+      if (given && timingSafeEqual(digest(given.trim()), expected)) return undefined;
+      return new Response(JSON.stringify({ error: 'unauthorized: send Authorization: Bearer <admin token>' }), {
+        status: 401,
+        headers: { 'content-type': 'application/json', 'www-authenticate': 'Bearer realm="otaflux-admin"' },
+      });
+    })
+    .get('/status', () => status.summary(), { detail: { summary: 'Uptime, devices seen, cache size', tags: TAGS, security: ADMIN } })
+    .get('/devices', () => status.devices(), {
+      detail: { summary: 'Devices polled or resolved: last poll, version served, source digest', tags: TAGS, security: ADMIN },
+    })
+    .get(
+      '/devices/*',
+      ({ params }) => {
+        const found = status.device(decodeURIComponent(params['*']));
+        return found ?? Response.json({ error: 'unknown device' }, { status: 404 });
+      },
+      { detail: { summary: 'One device: resolved composition, release, activity and why a version was chosen or refused', tags: TAGS, security: ADMIN } },
+    )
+    .get('/releases', () => status.releases(), { detail: { summary: 'Releases built into the cache', tags: TAGS, security: ADMIN } })
+    .get('/ready', async () => {
+      const r = await readiness.check();
+      return Response.json(r, { status: r.ready ? 200 : 503 });
+    }, { detail: { summary: 'Readiness with the detail of each check', tags: TAGS, security: ADMIN } });
+}
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}

@@ -1,0 +1,105 @@
+/**
+ * OtaFlux's metrics, fed by the core's events. The Rust server's names come first, so its
+ * dashboards keep working: `http_requests_total{method,path,status}`,
+ * `http_requests_duration_seconds`, `firmware_cache_entries`, `firmware_cache_hit_total`,
+ * `firmware_cache_miss_total`. The rest are prefixed `otaflux_`.
+ *
+ * Labels are bounded: `path` is a route template, never a raw path; sources, verifiers and reasons
+ * are plugin ids and short codes. Device ids appear only in `otaflux_device_requests_total`, and only
+ * when `perDeviceLabels` is on (a fleet of 10 000 devices makes 10 000 series).
+ */
+import type { CoreEventBus } from '../core/events.ts';
+import { MetricsRegistry } from './registry.ts';
+
+export interface OtaFluxMetricsOptions {
+  events: CoreEventBus;
+  /** Maps a request path to its route template (see route-templates.ts). */
+  routeOf?: (path: string) => string;
+  /** Blobs in the firmware cache, read at scrape time. */
+  cacheBlobs?: () => Promise<readonly { size: number }[]>;
+  /** Devices that polled successfully, read at scrape time. */
+  devicesSeen?: () => number;
+  /** Firmware downloads being sent right now, read at scrape time. */
+  downloadsInFlight?: () => number;
+  /** Adds `otaflux_device_requests_total{device,route}` (opt-in: one series per device). */
+  perDeviceLabels?: boolean;
+  version?: string;
+}
+
+/** Seconds buckets for registry calls and downloads: slower than API calls. */
+const UPSTREAM_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+export class OtaFluxMetrics {
+  readonly registry = new MetricsRegistry();
+  private readonly detach: () => void;
+
+  readonly httpRequests = this.registry.counter({ name: 'http_requests_total', help: 'HTTP requests answered, by method, route template and status.', labelNames: ['method', 'path', 'status'] });
+  readonly httpDuration = this.registry.histogram({ name: 'http_requests_duration_seconds', help: 'Time to answer an HTTP request (until the response headers for streamed firmware).', labelNames: ['method', 'path', 'status'] });
+  readonly cacheEntries = this.registry.gauge({ name: 'firmware_cache_entries', help: 'Firmware images in the disk cache.' });
+  readonly cacheHits = this.registry.counter({ name: 'firmware_cache_hit_total', help: 'Releases found already built in the cache.' });
+  readonly cacheMisses = this.registry.counter({ name: 'firmware_cache_miss_total', help: 'Releases that had to be fetched from the source.' });
+  readonly cacheBytes = this.registry.gauge({ name: 'otaflux_cache_bytes', help: 'Bytes of firmware in the disk cache.' });
+  readonly servedBytes = this.registry.counter({ name: 'otaflux_served_bytes_total', help: 'Response body bytes sent, by route template.', labelNames: ['path'] });
+  readonly inFlight = this.registry.gauge({ name: 'otaflux_downloads_in_flight', help: 'Firmware downloads being sent now.' });
+  readonly devicesSeen = this.registry.gauge({ name: 'otaflux_devices_seen', help: 'Distinct devices served since start (bounded memory: at most 10 000 remembered).' });
+  readonly devicePolls = this.registry.counter({ name: 'otaflux_device_polls_total', help: 'Successful device polls, by route.', labelNames: ['route'] });
+  readonly upstreamRequests = this.registry.counter({ name: 'otaflux_upstream_requests_total', help: 'Calls to firmware sources (registry), by source, operation and outcome.', labelNames: ['source', 'operation', 'outcome'] });
+  readonly upstreamDuration = this.registry.histogram({ name: 'otaflux_upstream_request_duration_seconds', help: 'Latency of calls to firmware sources (registry).', labelNames: ['source', 'operation'], buckets: UPSTREAM_BUCKETS });
+  readonly upstreamErrors = this.registry.counter({ name: 'otaflux_upstream_errors_total', help: 'Failed calls to firmware sources, by source, operation and error kind.', labelNames: ['source', 'operation', 'kind'] });
+  readonly verifyFailures = this.registry.counter({ name: 'otaflux_verification_failures_total', help: 'Versions refused by a verifier, by verifier and reason (once per device and digest).', labelNames: ['verifier', 'reason'] });
+  readonly refreshFailures = this.registry.counter({ name: 'otaflux_refresh_failures_total', help: 'Failed refreshes, by whether a last good release was served instead.', labelNames: ['stale'] });
+  readonly releaseChanges = this.registry.counter({ name: 'otaflux_release_changes_total', help: 'Times a device\'s latest release changed (or was first found).' });
+  readonly deviceRequests = this.registry.counter({ name: 'otaflux_device_requests_total', help: 'Successful polls by device and route (only with per-device labels enabled).', labelNames: ['device', 'route'], maxSeries: 20_000 });
+  readonly buildInfo = this.registry.gauge({ name: 'otaflux_build_info', help: 'Always 1; the version label says which OtaFlux runs.', labelNames: ['version'] });
+
+  constructor(o: OtaFluxMetricsOptions) {
+    const routeOf = o.routeOf ?? ((p: string) => p);
+    this.buildInfo.set({ version: o.version ?? 'unknown' }, 1);
+    const ev = o.events;
+    const handlers = {
+      'http-request': (e: { method: string; route: string; status: number; bytes: number; durationMs: number }) => {
+        const labels = { method: e.method, path: routeOf(e.route), status: String(e.status) };
+        this.httpRequests.inc(labels);
+        this.httpDuration.observe(labels, e.durationMs / 1000);
+        if (e.bytes > 0) this.servedBytes.inc({ path: labels.path }, e.bytes);
+      },
+      'cache-lookup': (e: { hit: boolean }) => (e.hit ? this.cacheHits : this.cacheMisses).inc(),
+      'device-seen': (e: { device: string; route: string }) => {
+        this.devicePolls.inc({ route: e.route });
+        if (o.perDeviceLabels) this.deviceRequests.inc({ device: e.device, route: e.route });
+      },
+      'upstream-request': (e: { source: string; operation: string; ok: boolean; durationMs: number; errorKind?: string }) => {
+        this.upstreamRequests.inc({ source: e.source, operation: e.operation, outcome: e.ok ? 'ok' : 'error' });
+        this.upstreamDuration.observe({ source: e.source, operation: e.operation }, e.durationMs / 1000);
+        if (!e.ok) this.upstreamErrors.inc({ source: e.source, operation: e.operation, kind: e.errorKind ?? 'unknown' });
+      },
+      'verify-rejected': (e: { verifier: string; reason: string }) => this.verifyFailures.inc({ verifier: e.verifier, reason: e.reason }),
+      'refresh-failed': (e: { stale: boolean }) => this.refreshFailures.inc({ stale: String(e.stale) }),
+      'release-changed': () => this.releaseChanges.inc(),
+    } as const;
+    for (const [name, fn] of Object.entries(handlers)) ev.on(name as 'http-request', fn as never);
+    this.detach = () => {
+      for (const [name, fn] of Object.entries(handlers)) ev.off(name as 'http-request', fn as never);
+    };
+
+    this.registry.beforeScrape(async () => {
+      if (o.cacheBlobs) {
+        const blobs = await o.cacheBlobs();
+        this.cacheEntries.set(undefined, blobs.length);
+        this.cacheBytes.set(undefined, blobs.reduce((n, b) => n + b.size, 0));
+      }
+    });
+    this.registry.beforeScrape(() => {
+      if (o.devicesSeen) this.devicesSeen.set(undefined, o.devicesSeen());
+      if (o.downloadsInFlight) this.inFlight.set(undefined, o.downloadsInFlight());
+    });
+  }
+
+  render(): Promise<string> {
+    return this.registry.render();
+  }
+
+  close(): void {
+    this.detach();
+  }
+}
