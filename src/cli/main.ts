@@ -10,6 +10,8 @@ import { ConfigError } from '../config/load.ts';
 import { PluginStartError } from '../core/plugin-host.ts';
 import { createLogger } from '../log.ts';
 import { startServer } from '../server.ts';
+import { inspectCommand } from './commands/inspect.ts';
+import { prefetchCommand } from './commands/prefetch.ts';
 
 export const VERSION: string = pkg.version;
 
@@ -20,6 +22,8 @@ interface Command extends CommandSpec {
 const COMMANDS: Command[] = [
   { name: 'serve', usage: '[serve] [flags]', help: 'Start the server (the default command)', run: serve },
   { name: 'check-config', usage: 'check-config [--config PATH]', help: 'Load and check the configuration, then exit', run: checkConfig },
+  inspectCommand,
+  prefetchCommand,
 ];
 
 /** Registers an extra command (operator tools add theirs here). */
@@ -47,13 +51,27 @@ async function serve(flags: FlagValues): Promise<number> {
   logger.info('starting OtaFlux', { version: VERSION, config: settings.configFile ?? 'flags', cache: settings.cache.dir });
   const server = await startServer(settings, logger);
   await new Promise<void>((resolve) => {
+    // Graceful shutdown (issue 7): listeners stop accepting, downloads in flight finish (bounded),
+    // then exit 0. A second signal exits at once.
+    let stopping = false;
     const stop = (signal: string) => {
-      logger.info('shutting down', { signal });
-      void server.close().then(resolve);
+      if (stopping) {
+        logger.warn('second signal: exiting without waiting', { signal });
+        process.exit(0);
+      }
+      stopping = true;
+      logger.info('shutting down: draining downloads in flight', { signal });
+      server.close().then(resolve, (e: unknown) => {
+        logger.error('shutdown failed', { error: e instanceof Error ? e.message : String(e) });
+        resolve();
+      });
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
   });
+  logger.info('stopped');
+  // Whatever still holds the event loop (a registry keep-alive socket) must not hold the exit.
+  setTimeout(() => process.exit(0), 2000).unref();
   return 0;
 }
 

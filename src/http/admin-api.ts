@@ -52,10 +52,7 @@ export function adminApi(rt: Runtime, tracker: DeviceTracker, readiness: Readine
     })
     .get(
       '/devices/*',
-      ({ params }) => {
-        const found = status.device(decodeURIComponent(params['*']));
-        return found ?? Response.json({ error: 'unknown device' }, { status: 404 });
-      },
+      ({ params }) => status.device(decodeURIComponent(params['*'])),
       { detail: { summary: 'One device: resolved composition, release, activity and why a version was chosen or refused', tags: TAGS, security: ADMIN } },
     )
     .get('/releases', () => status.releases(), { detail: { summary: 'Releases built into the cache', tags: TAGS, security: ADMIN } })

@@ -49,12 +49,11 @@ export class Status {
     });
   }
 
-  /** One device: its composition, what the core resolved, its activity, and why. */
+  /** One device: its composition, what the core resolved, its activity, and why (also for ids never seen). */
   device(id: string) {
     const comp = this.rt.settings.composer.for(id);
     const r = this.rt.resolver.snapshot().find((s) => s.device === id);
     const activity: DeviceActivity | undefined = this.tracker.get(id);
-    if (!comp && !r && !activity) return undefined;
     return {
       device: id,
       composition: comp
