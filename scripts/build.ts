@@ -4,8 +4,11 @@
  *
  *     dist/otaflux                 linux-x64 (the machine it is built on)
  *     dist/otaflux-linux-arm64     linux-arm64 (Raspberry Pi 3/4/5, Zero 2 W; 64-bit OS)
+ *     dist/otaflux-types/          type declarations of the public API ('otaflux'), as an npm
+ *     dist/otaflux-types-<v>.tgz   package for plugin and config authors' editors
  *
- * Options: `--target linux-x64|linux-arm64` (repeatable; default both), `--outdir DIR`.
+ * Options: `--target linux-x64|linux-arm64` (repeatable; default both), `--types` (only the
+ * declarations, unless targets are given too), `--outdir DIR`.
  *
  * The binaries never read a `bunfig.toml`, `.env`, `tsconfig.json` or `package.json` from the
  * folder they run in (a `preload` in such a bunfig would run code before OtaFlux). The config file
@@ -17,7 +20,7 @@
  * shared node_modules tree is never reconciled or pruned; Bun is then given its path and does not
  * try to download anything itself.
  */
-import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 export type BinaryTarget = 'linux-x64' | 'linux-arm64';
@@ -86,24 +89,31 @@ export async function buildBinary(o: BuildOptions): Promise<BuildResult> {
   const started = performance.now();
   const executablePath = await runtimeFor(o.target);
   mkdirSync(resolve(o.outfile, '..'), { recursive: true });
-  const result = await Bun.build({
-    entrypoints: [ENTRY],
-    target: 'bun',
-    // ESM keeps the entry's top-level await; bytecode for ESM needs `compile`, which we use.
-    format: 'esm',
-    minify: o.minify ?? true,
-    bytecode: o.bytecode ?? true,
-    sourcemap: 'none',
-    compile: {
-      target: `bun-${o.target}` as Bun.Build.CompileTarget,
-      outfile: o.outfile,
-      executablePath,
-      autoloadBunfig: false,
-      autoloadDotenv: false,
-      autoloadTsconfig: false,
-      autoloadPackageJson: false,
-    },
-  });
+  let result: Bun.BuildOutput;
+  try {
+    result = await Bun.build({
+      entrypoints: [ENTRY],
+      target: 'bun',
+      // ESM keeps the entry's top-level await; bytecode for ESM needs `compile`, which we use.
+      format: 'esm',
+      minify: o.minify ?? true,
+      bytecode: o.bytecode ?? true,
+      sourcemap: 'none',
+      compile: {
+        target: `bun-${o.target}` as Bun.Build.CompileTarget,
+        outfile: o.outfile,
+        executablePath,
+        autoloadBunfig: false,
+        autoloadDotenv: false,
+        autoloadTsconfig: false,
+        autoloadPackageJson: false,
+      },
+    });
+  } catch (e) {
+    // Bun.build throws an AggregateError whose `errors` are the build messages.
+    const messages = e instanceof AggregateError ? e.errors.map((x) => String(x)).join('\n') : String(e);
+    throw new Error(`building ${o.target} binary failed:\n${messages}`);
+  }
   if (!result.success) {
     const messages = result.logs.map((l) => String(l)).join('\n');
     throw new Error(`building ${o.target} binary failed:\n${messages}`);
@@ -116,11 +126,50 @@ export function binaryName(target: BinaryTarget): string {
   return target === 'linux-x64' ? 'otaflux' : `otaflux-${target}`;
 }
 
-function parseCli(argv: string[]): { targets: BinaryTarget[]; outdir: string } {
+/**
+ * Emits the declarations of src/public-api.ts (and what it references) into `outdir` with a
+ * package.json naming the package `otaflux`, then packs it as `<outdir>-<version>.tgz`, so a plugin
+ * outside this repository gets types with `npm install --save-dev ./otaflux-types-<version>.tgz`.
+ */
+export async function buildTypes(outdir: string): Promise<{ dir: string; tarball: string }> {
+  rmSync(outdir, { recursive: true, force: true });
+  const tsc = join(ROOT, 'node_modules', '.bin', 'tsc');
+  await run(
+    [tsc, join(ROOT, 'src', 'public-api.ts'), '--declaration', '--emitDeclarationOnly', '--outDir', outdir, '--rootDir', join(ROOT, 'src'),
+      '--target', 'ESNext', '--module', 'ESNext', '--moduleResolution', 'bundler', '--strict', '--skipLibCheck', '--allowImportingTsExtensions',
+      '--verbatimModuleSyntax', '--resolveJsonModule', '--types', 'bun'],
+    ROOT,
+    'emitting the public API declarations',
+  );
+  const { version } = (await Bun.file(join(ROOT, 'package.json')).json()) as { version: string };
+  await Bun.write(
+    join(outdir, 'package.json'),
+    JSON.stringify({
+      name: 'otaflux',
+      version,
+      description: 'Types of the OtaFlux public API (defineConfig, the plugin contract, built-in factories) for otaflux.config.ts and plugins. The otaflux binary provides the code at run time.',
+      types: './public-api.d.ts',
+      license: 'MIT',
+    }, null, 2) + '\n',
+  );
+  await run(['npm', 'pack', '--silent', '--pack-destination', resolve(outdir, '..')], outdir, 'packing the declarations');
+  const tarball = resolve(outdir, '..', `otaflux-${version}.tgz`);
+  const named = resolve(outdir, '..', `otaflux-types-${version}.tgz`);
+  rmSync(named, { force: true });
+  renameSync(tarball, named);
+  return { dir: outdir, tarball: named };
+}
+
+function parseCli(argv: string[]): { targets: BinaryTarget[]; types: boolean; outdir: string } {
   const targets: BinaryTarget[] = [];
+  let types = false;
   let outdir = join(ROOT, 'dist');
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
+    if (a === '--types') {
+      types = true;
+      continue;
+    }
     const value = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
     if (a.startsWith('--target')) {
       if (value !== 'linux-x64' && value !== 'linux-arm64') throw new Error(`--target: expected linux-x64 or linux-arm64, got '${value}'`);
@@ -128,18 +177,23 @@ function parseCli(argv: string[]): { targets: BinaryTarget[]; outdir: string } {
     } else if (a.startsWith('--outdir') && value) {
       outdir = resolve(value);
     } else {
-      throw new Error(`unknown argument '${a}'; usage: bun run build [--target linux-x64|linux-arm64]... [--outdir DIR]`);
+      throw new Error(`unknown argument '${a}'; usage: bun run build [--target linux-x64|linux-arm64]... [--types] [--outdir DIR]`);
     }
   }
-  return { targets: targets.length ? targets : ['linux-x64', 'linux-arm64'], outdir };
+  if (!targets.length && !types) return { targets: ['linux-x64', 'linux-arm64'], types: true, outdir };
+  return { targets, types, outdir };
 }
 
 if (import.meta.main) {
   try {
-    const { targets, outdir } = parseCli(process.argv.slice(2));
+    const { targets, types, outdir } = parseCli(process.argv.slice(2));
     for (const target of targets) {
       const r = await buildBinary({ target, outfile: join(outdir, binaryName(target)) });
       console.log(`${r.outfile}  ${(r.bytes / 1024 / 1024).toFixed(1)} MiB  ${target}  built in ${(r.ms / 1000).toFixed(1)} s`);
+    }
+    if (types) {
+      const t = await buildTypes(join(outdir, 'otaflux-types'));
+      console.log(`${t.dir}/  ${t.tarball}  types of 'otaflux' for plugin authors`);
     }
   } catch (e) {
     console.error(`build: ${e instanceof Error ? e.message : String(e)}`);
