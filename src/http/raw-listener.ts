@@ -50,6 +50,8 @@ interface Conn {
   /** Bytes handed to `write` but not yet accepted by the socket. */
   pending: { data: Uint8Array; offset: number; done: () => void; fail: (e: Error) => void } | null;
   remoteAddress: string;
+  /** When the socket last accepted bytes of a backpressured write. */
+  progressAt: number;
 }
 
 export interface RawListener {
@@ -157,6 +159,7 @@ export async function startRawListener(deps: FrontDoorDeps, addr: string): Promi
     if (n === total) return WRITTEN;
     if (n < 0) return Promise.reject(new Error('connection closed'));
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    c.progressAt = Date.now();
     return new Promise((done, fail) => {
       c.pending = { data: bytes, offset: n, done, fail };
     });
@@ -168,6 +171,7 @@ export async function startRawListener(deps: FrontDoorDeps, addr: string): Promi
     const n = s.write(p.data.subarray(p.offset));
     if (n < 0) return;
     p.offset += n;
+    s.data.progressAt = Date.now();
     if (p.offset >= p.data.byteLength) {
       s.data.pending = null;
       p.done();
@@ -314,7 +318,7 @@ export async function startRawListener(deps: FrontDoorDeps, addr: string): Promi
       port,
       socket: {
         open(s) {
-          s.data = { input: null, busy: false, closed: false, closing: false, pending: null, remoteAddress: s.remoteAddress ?? '' };
+          s.data = { input: null, busy: false, closed: false, closing: false, pending: null, remoteAddress: s.remoteAddress ?? '', progressAt: 0 };
           s.timeout(KEEP_ALIVE_SECONDS);
           conns.add(s);
         },
@@ -333,7 +337,10 @@ export async function startRawListener(deps: FrontDoorDeps, addr: string): Promi
           flush(s);
         },
         timeout(s) {
-          if (!s.data.busy) s.end();
+          const c = s.data;
+          if (!c.busy) s.end();
+          // A download to a device that stopped reading: give up after a full period without progress.
+          else if (c.pending && Date.now() - c.progressAt > KEEP_ALIVE_SECONDS * 1000) s.terminate();
           else s.timeout(KEEP_ALIVE_SECONDS);
         },
         close(s) {
@@ -345,7 +352,11 @@ export async function startRawListener(deps: FrontDoorDeps, addr: string): Promi
           p?.fail(new Error('connection closed'));
         },
         error(s) {
-          s.data.closed = true;
+          const c = s.data;
+          c.closed = true;
+          const p = c.pending;
+          c.pending = null;
+          p?.fail(new Error('connection error'));
         },
       },
     });
