@@ -52,7 +52,7 @@ export function adminApi(rt: Runtime, tracker: DeviceTracker, readiness: Readine
     })
     .get(
       '/devices/*',
-      ({ params }) => status.device(decodeURIComponent(params['*'])),
+      ({ params }) => status.device(safeDecode(params['*'])),
       { detail: { summary: 'One device: resolved composition, release, activity and why a version was chosen or refused', tags: TAGS, security: ADMIN } },
     )
     .get('/releases', () => status.releases(), { detail: { summary: 'Releases built into the cache', tags: TAGS, security: ADMIN } })
@@ -60,6 +60,15 @@ export function adminApi(rt: Runtime, tracker: DeviceTracker, readiness: Readine
       const r = await readiness.check();
       return Response.json(r, { status: r.ready ? 200 : 503 });
     }, { detail: { summary: 'Readiness with the detail of each check', tags: TAGS, security: ADMIN } });
+}
+
+/** Elysia hands the wildcard still percent-encoded; a malformed escape is kept as given. */
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
 }
 
 function digest(s: string): Buffer {

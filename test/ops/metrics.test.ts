@@ -149,3 +149,17 @@ test('registry: text format, escaping, and the series cap', async () => {
   expect(text).toContain('wait_seconds_bucket{le="0.1"} 1\nwait_seconds_bucket{le="1"} 2\nwait_seconds_bucket{le="+Inf"} 3\nwait_seconds_sum 5.55\nwait_seconds_count 3\n');
   expect(() => c.inc({ kind: 'x' }, -1)).toThrow('cannot decrease');
 });
+
+test('per-device labels only when opted in', async () => {
+  const { CoreEventBus } = await import('../../src/core/events.ts');
+  const { OtaFluxMetrics } = await import('../../src/metrics/otaflux-metrics.ts');
+  for (const perDeviceLabels of [false, true]) {
+    const events = new CoreEventBus();
+    const m = new OtaFluxMetrics({ events, perDeviceLabels });
+    events.emit('device-seen', { device: 'esp32-kitchen', route: 'version', remoteAddress: '127.0.0.1' });
+    const text = await m.render();
+    expect(text).toContain('otaflux_device_polls_total{route="version"} 1');
+    expect(text.includes('otaflux_device_requests_total{device="esp32-kitchen",route="version"} 1')).toBe(perDeviceLabels);
+    m.close();
+  }
+});
