@@ -12,10 +12,11 @@
  * Each measurement is repeated (`--repeat 3`, interleaved) and the median is reported.
  *
  *     bun run bench [--binary PATH | --source] [--repeat 3] [--duration 5] [--threads 1]
- *                   [--only version,firmware,rss,startup] [--startup-runs 10]
+ *                   [--only version,firmware,rss,startup] [--startup-runs 10] [--with-node-front-door]
  *
  * Default OtaFlux: the compiled binary dist/otaflux (built first when missing); `--source` runs
- * `bun src/main.ts` instead. Other work on the machine skews the numbers: the load average is
+ * `bun src/main.ts` instead. `--with-node-front-door` adds a second OtaFlux on the node:http front
+ * door (OTAFLUX_FRONT_DOOR=node) to the /version and /firmware rows. Other work on the machine skews the numbers: the load average is
  * printed at the start and the end.
  */
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -36,6 +37,7 @@ const { values: opt } = parseArgs({
     only: { type: 'string', default: 'version,firmware,rss,startup' },
     'startup-runs': { type: 'string', default: '10' },
     'image-mib': { type: 'string', default: '4' },
+    'with-node-front-door': { type: 'boolean', default: false },
   },
 });
 const REPEAT = Number(opt.repeat);
@@ -96,12 +98,12 @@ interface Proc {
   stop(): Promise<void>;
 }
 
-async function startOtaflux(cmd: string[], firmwareDir: string): Promise<Proc> {
+async function startOtaflux(cmd: string[], firmwareDir: string, env: Record<string, string> = {}): Promise<Proc> {
   const port = await freePort();
   const cwd = mkdtempSync(join(work, 'otaflux-run-'));
   const p = Bun.spawn(
-    [...cmd, '--firmware-dir', firmwareDir, '--listen-addr', `127.0.0.1:${port}`, '--metrics-listen-addr', '127.0.0.1:0', '--cache-dir', join(cwd, 'cache'), '--log-level', 'warn'],
-    { cwd, stdout: 'ignore', stderr: 'inherit' },
+    [...cmd, '--firmware-dir', firmwareDir, '--listen-addr', `127.0.0.1:${port}`, '--metrics-listen-addr', '127.0.0.1:0', '--cache-dir', join(cwd, 'cache'), '--log-level', 'error'],
+    { cwd, stdout: 'ignore', stderr: 'inherit', env: { ...process.env, ...env } },
   );
   children.push(p);
   const url = `http://127.0.0.1:${port}`;
@@ -227,7 +229,7 @@ async function startupOnce(cmd: string[], firmwareDir: string): Promise<{ ms: nu
   // One cache dir for every run: the release is built by a warm-up run, as after a restart.
   const url = `http://127.0.0.1:${port}/version?device=${DEVICE}`;
   const t0 = performance.now();
-  const p = Bun.spawn([...cmd, '--firmware-dir', firmwareDir, '--listen-addr', `127.0.0.1:${port}`, '--metrics-listen-addr', '127.0.0.1:0', '--cache-dir', join(cwd, 'cache'), '--log-level', 'warn'], {
+  const p = Bun.spawn([...cmd, '--firmware-dir', firmwareDir, '--listen-addr', `127.0.0.1:${port}`, '--metrics-listen-addr', '127.0.0.1:0', '--cache-dir', join(cwd, 'cache'), '--log-level', 'error'], {
     cwd,
     stdout: 'ignore',
     stderr: 'inherit',
@@ -278,15 +280,17 @@ for (const n of [nginx1, nginxAuto]) {
   if (body !== versionBody) throw new Error(`nginx /version body differs: ${JSON.stringify(body)}`);
 }
 
-const servers = { otaflux: ota, 'nginx 1 worker': nginx1, 'nginx auto': nginxAuto } as const;
-type Name = keyof typeof servers;
+const otaNode = opt['with-node-front-door'] ? await startOtaflux(cmd, firmwareDir, { OTAFLUX_FRONT_DOOR: 'node' }) : undefined;
+if (otaNode) await (await fetch(`${otaNode.url}/firmware?device=${DEVICE}`)).arrayBuffer();
+type Name = 'otaflux' | 'otaflux node:http' | 'nginx 1 worker' | 'nginx auto';
+const servers: Partial<Record<Name, Proc>> = { otaflux: ota, ...(otaNode ? { 'otaflux node:http': otaNode } : {}), 'nginx 1 worker': nginx1, 'nginx auto': nginxAuto };
 const results: Record<string, Record<Name, number[]>> = {};
 const note = (metric: string, name: Name, v: number) => (((results[metric] ??= {} as Record<Name, number[]>)[name] ??= []).push(v));
 const errors: string[] = [];
 
 for (let round = 1; round <= REPEAT; round++) {
   for (const name of Object.keys(servers) as Name[]) {
-    const base = servers[name].url;
+    const base = (servers[name] as Proc).url;
     if (ONLY.has('version')) {
       const r = await wrk(`${base}/version?device=${DEVICE}`, 64);
       note('version', name, r.rps);
@@ -307,7 +311,7 @@ for (let round = 1; round <= REPEAT; round++) {
   console.log(`round ${round}/${REPEAT} done (load ${loadavg()[0]!.toFixed(2)})`);
 }
 const idleAfterLoad = rssKiB(ota.pid) / 1024;
-await Promise.all([ota.stop(), nginx1.stop(), nginxAuto.stop()]);
+await Promise.all([ota.stop(), otaNode?.stop(), nginx1.stop(), nginxAuto.stop()]);
 
 const startups: { ms: number; idleRssMiB: number }[] = [];
 if (ONLY.has('startup')) {
@@ -318,14 +322,16 @@ if (ONLY.has('startup')) {
 console.log('');
 const row = (cells: string[]) => console.log(`| ${cells.join(' | ')} |`);
 if (results.version || results.firmware) {
-  row(['measure', 'OtaFlux', 'nginx 1 worker', 'nginx auto', 'OtaFlux / nginx 1w', 'OtaFlux / nginx auto', 'target']);
-  row(['---', '---', '---', '---', '---', '---', '---']);
+  const extra = otaNode ? ['OtaFlux node:http'] : [];
+  row(['measure', 'OtaFlux', ...extra, 'nginx 1 worker', 'nginx auto', 'OtaFlux / nginx 1w', 'OtaFlux / nginx auto', ...(otaNode ? ['node:http / nginx 1w'] : []), 'target']);
+  row(Array(7 + extra.length * 2).fill('---'));
   const line = (metric: string, label: string, fmt: (n: number) => string, target: number) => {
     const r = results[metric];
     if (!r) return;
     const [o, n1, na] = [median(r.otaflux), median(r['nginx 1 worker']), median(r['nginx auto'])];
+    const node = r['otaflux node:http'] ? median(r['otaflux node:http']) : undefined;
     const ok = (x: number) => (x >= target ? 'ok' : 'MISSED');
-    row([label, fmt(o), fmt(n1), fmt(na), `${(o / n1).toFixed(2)}× ${ok(o / n1)}`, `${(o / na).toFixed(2)}× ${ok(o / na)}`, `≥ ${target.toFixed(1)}×`]);
+    row([label, fmt(o), ...(node !== undefined ? [fmt(node)] : []), fmt(n1), fmt(na), `${(o / n1).toFixed(2)}× ${ok(o / n1)}`, `${(o / na).toFixed(2)}× ${ok(o / na)}`, ...(node !== undefined ? [`${(node / n1).toFixed(2)}×`] : []), `≥ ${target.toFixed(1)}×`]);
   };
   line('version', '/version, 64 conns', fmtRate, 1.0);
   line('firmware', `/firmware ${IMAGE_BYTES >> 20} MiB, 64 conns`, fmtBytes, 0.9);
