@@ -34,10 +34,10 @@ export class OtaFluxMetrics {
   private readonly detach: () => void;
 
   readonly httpRequests = this.registry.counter({ name: 'http_requests_total', help: 'HTTP requests answered, by method, route template and status.', labelNames: ['method', 'path', 'status'] });
-  readonly httpDuration = this.registry.histogram({ name: 'http_requests_duration_seconds', help: 'Time to answer an HTTP request (until the response headers for streamed firmware).', labelNames: ['method', 'path', 'status'] });
+  readonly httpDuration = this.registry.histogram({ name: 'http_requests_duration_seconds', help: 'Time to answer an HTTP request, until the whole body is handed to the socket.', labelNames: ['method', 'path', 'status'] });
   readonly cacheEntries = this.registry.gauge({ name: 'firmware_cache_entries', help: 'Firmware images in the disk cache.' });
-  readonly cacheHits = this.registry.counter({ name: 'firmware_cache_hit_total', help: 'Releases found already built in the cache.' });
-  readonly cacheMisses = this.registry.counter({ name: 'firmware_cache_miss_total', help: 'Releases that had to be fetched from the source.' });
+  readonly cacheHits = this.registry.counter({ name: 'firmware_cache_hit_total', help: 'Lookups (on refresh) that found the release already built in the cache.' });
+  readonly cacheMisses = this.registry.counter({ name: 'firmware_cache_miss_total', help: 'Lookups (on refresh) that had to download and build the release.' });
   readonly cacheBytes = this.registry.gauge({ name: 'otaflux_cache_bytes', help: 'Bytes of firmware in the disk cache.' });
   readonly servedBytes = this.registry.counter({ name: 'otaflux_served_bytes_total', help: 'Response body bytes sent, by route template.', labelNames: ['path'] });
   readonly inFlight = this.registry.gauge({ name: 'otaflux_downloads_in_flight', help: 'Firmware downloads being sent now.' });

@@ -163,3 +163,8 @@ test('per-device labels only when opted in', async () => {
     m.close();
   }
 });
+
+// Known gap (src/http/raw-listener.ts): a device that disconnects mid-download gets no
+// 'http-request' event, so no request log line, no http_requests_total count, and the
+// in-flight gauge keeps counting it. Fix: report the cut download (errorCode 'aborted') there.
+test.todo('a download cut by the device is logged and leaves the in-flight gauge');
