@@ -168,3 +168,16 @@ test('per-device labels only when opted in', async () => {
 // 'http-request' event, so no request log line, no http_requests_total count, and the
 // in-flight gauge keeps counting it. Fix: report the cut download (errorCode 'aborted') there.
 test.todo('a download cut by the device is logged and leaves the in-flight gauge');
+
+test('a busy metrics address stops start-up with a message naming the flag', async () => {
+  const { createServer } = await import('node:net');
+  const blocker = createServer();
+  await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+  const port = (blocker.address() as { port: number }).port;
+  try {
+    await expect(startTestServer({ flags: { 'firmware-dir': firmwareDir({ x: {} }).root, 'metrics-listen-addr': `127.0.0.1:${port}` } }))
+      .rejects.toThrow(`cannot listen on 127.0.0.1:${port}: the address is in use (pick another with --metrics-listen-addr)`);
+  } finally {
+    blocker.close();
+  }
+});
