@@ -261,7 +261,14 @@ export async function startRawListener(deps: FrontDoorDeps, addr: string): Promi
         deps.logger.error('device API failed', { error: String(e) });
         reply = { status: 500, headers: { 'content-type': 'text/plain; charset=utf-8', 'content-length': '14' }, body: 'Internal error' };
       }
-      const bytes = await writeDeviceReply(s, reply, keepAlive);
+      let bytes: number;
+      try {
+        bytes = await writeDeviceReply(s, reply, keepAlive);
+      } catch (e) {
+        // Reported even when cut short: listeners (downloads in flight) wait for this event.
+        done(r.path, reply.status, 0, reply.device, 'aborted');
+        throw e;
+      }
       done(r.path, reply.status, bytes, reply.device, reply.errorCode);
       return;
     }

@@ -129,11 +129,17 @@ for (const [name, server] of [['memory', () => mem], ['disk', () => disk]] as co
   });
 }
 
-test('a client that disconnects mid-download does not disturb the next one', async () => {
+test('a client that disconnects mid-download is reported as aborted and does not disturb the next one', async () => {
+  const seen: { route: string; device?: string; errorCode?: string }[] = [];
+  const onRequest = (e: { route: string; device?: string; errorCode?: string }) => void seen.push(e);
+  disk.runtime.events.on('http-request', onRequest);
   const s = await openSocket(disk.ports.http as number);
   s.write('GET /firmware?device=dev1 HTTP/1.1\r\nHost: x\r\n\r\n');
   await readAtLeast(s, 100_000);
   s.destroy();
+  for (let i = 0; i < 100 && !seen.length; i++) await Bun.sleep(10);
+  disk.runtime.events.off('http-request', onRequest);
+  expect(seen).toEqual([expect.objectContaining({ route: '/firmware', device: 'dev1', errorCode: 'aborted' })]);
   const r = await fetch(`${disk.url}/firmware?device=dev1`);
   expect(Buffer.from(await r.arrayBuffer()).equals(Buffer.from(fw.bytes('dev1', '1.0.0.bin')))).toBe(true);
 });
