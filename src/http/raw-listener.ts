@@ -19,6 +19,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket, TCPSocketListener } from 'bun';
 import { firmwareRoute, versionRoute, type DeviceReply, type DeviceRequest } from './device-api.ts';
 import type { FrontDoorDeps } from './front-door.ts';
+import type { HttpRequestDone } from '../core/events.ts';
 import { parseListenAddr } from './listen.ts';
 
 const MAX_HEAD_BYTES = 16 * 1024;
@@ -243,8 +244,12 @@ export async function startRawListener(deps: FrontDoorDeps, addr: string): Promi
   async function answer(s: Socket<Conn>, r: ParsedRequest): Promise<void> {
     const started = performance.now();
     const remoteAddress = s.data.remoteAddress;
-    const done = (route: string, status: number, bytes: number, device?: string, errorCode?: string) =>
-      deps.events.emit('http-request', { method: r.method, route, status, bytes, durationMs: performance.now() - started, remoteAddress, ...(device ? { device } : {}), ...(errorCode ? { errorCode } : {}) });
+    const done = (route: string, status: number, bytes: number, device?: string, errorCode?: string) => {
+      const e: HttpRequestDone = { method: r.method, route, status, bytes, durationMs: performance.now() - started, remoteAddress };
+      if (device) e.device = device;
+      if (errorCode) e.errorCode = errorCode;
+      deps.events.emit('http-request', e);
+    };
     const keepAlive = r.keepAlive && !s.data.closing && !stopping;
     r.keepAlive = keepAlive;
     if (r.path === '/version' || r.path === '/firmware') {
