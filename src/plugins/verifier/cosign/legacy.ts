@@ -1,0 +1,73 @@
+/**
+ * Cosign's legacy signature layout: the tag `sha256-<hex>.sig` beside the image holds a manifest
+ * whose every `simplesigning` layer is one signature. The layer's blob is the signed payload
+ * (`{"critical":{"identity":…,"image":{"docker-manifest-digest":"sha256:…"},"type":"cosign container
+ * image signature"},"optional":…}`) and its annotation `dev.cosignproject.cosign/signature` is the
+ * base64 signature over those exact bytes.
+ *
+ * The tag is only a place to look: what counts is a payload, signed by a trusted key, that names
+ * exactly the digest being verified. Other layers are skipped; every simplesigning layer is tried.
+ */
+import { checkSignature, decodeBase64, keyLabel, looksLikeSignature, type TrustedKey } from './keys.ts';
+import { LIMITS, MEDIA, digestTag, isFinding, isRecord, smallBlob, smallManifest, type Where } from './fetch.ts';
+import { fail, type Finding } from './outcome.ts';
+
+const SIGNATURE_ANNOTATION = 'dev.cosignproject.cosign/signature';
+const SIGNATURE_TYPE = 'cosign container image signature';
+
+/** Findings for every simplesigning layer of the digest's `.sig` manifest (none when it is absent). */
+export async function legacyFindings(w: Where, digest: string, keys: readonly TrustedKey[]): Promise<Finding[]> {
+  const tag = `${digestTag(digest)}.sig`;
+  const manifest = await smallManifest(w, tag, [MEDIA.ociManifest, MEDIA.dockerManifest], `signature manifest ${tag}`);
+  if (manifest === null) return [];
+  if (isFinding(manifest)) return [manifest];
+  const layers = manifest.json.layers;
+  if (!Array.isArray(layers)) return [fail('bad-payload', `signature manifest ${tag} has no layers`)];
+  if (layers.length > LIMITS.layers) return [fail('too-large', `signature manifest ${tag} has ${layers.length} layers (limit ${LIMITS.layers})`)];
+  const findings: Finding[] = [];
+  for (const [i, layer] of layers.entries()) {
+    if (!isRecord(layer) || layer.mediaType !== MEDIA.simpleSigning) continue;
+    const f = await layerFinding(w, layer, `${tag} layer ${i}`, digest, keys);
+    if (f.ok) return [f];
+    findings.push(f);
+  }
+  return findings;
+}
+
+async function layerFinding(w: Where, layer: Record<string, unknown>, what: string, digest: string, keys: readonly TrustedKey[]): Promise<Finding> {
+  if (typeof layer.digest !== 'string' || typeof layer.size !== 'number') return fail('bad-payload', `${what}: not a descriptor`);
+  const annotations = isRecord(layer.annotations) ? layer.annotations : {};
+  const signature = decodeBase64(annotations[SIGNATURE_ANNOTATION]);
+  const payload = await smallBlob(w, layer.digest, layer.size, LIMITS.payloadBytes, `${what} payload`);
+  if (isFinding(payload)) return payload;
+  const claim = payloadClaim(payload);
+  if (!signature) return fail('bad-signature', `${what}: no base64 signature in ${SIGNATURE_ANNOTATION}`);
+
+  const checks = keys.map((k) => ({ k, result: checkSignature(k, payload, signature) }));
+  const signer = checks.find((c) => c.result === 'valid')?.k;
+  if (!signer) {
+    if (!looksLikeSignature(signature)) return fail('bad-signature', `${what}: the signature is neither DER ECDSA, Ed25519 nor RSA`);
+    if (typeof claim === 'string') return fail('bad-payload', `${what}: unsigned payload that ${claim}`);
+    return fail('wrong-key', `${what}: no trusted key made this signature`);
+  }
+  if (typeof claim === 'string') return fail('bad-payload', `${what}: signed payload that ${claim}`);
+  if (claim.digest !== digest) return fail('digest-mismatch', `${what}: signed for ${claim.digest.slice(0, 80)}, not ${digest}`);
+  return { ok: true, by: `verifier.cosign key:${keyLabel(signer)} (legacy .sig)` };
+}
+
+/** The digest a payload claims, or a phrase saying why it is not a cosign image signature. */
+function payloadClaim(bytes: Uint8Array): { digest: string } | string {
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch {
+    return 'is not JSON';
+  }
+  const critical = isRecord(json) ? json.critical : undefined;
+  if (!isRecord(critical)) return "has no 'critical' section";
+  if (critical.type !== SIGNATURE_TYPE) return `has type '${String(critical.type).slice(0, 60)}', not '${SIGNATURE_TYPE}'`;
+  const image = critical.image;
+  const digest = isRecord(image) ? image['docker-manifest-digest'] : undefined;
+  if (typeof digest !== 'string') return "names no 'docker-manifest-digest'";
+  return { digest };
+}
