@@ -153,6 +153,7 @@ http {
 
 interface WrkResult {
   rps: number;
+  requests: number;
   bytesPerSec: number;
   errors: string;
 }
@@ -168,10 +169,26 @@ async function wrk(url: string, connections: number): Promise<WrkResult> {
   const p = Bun.spawn(['wrk', '-t', THREADS, '-c', String(connections), '-d', DURATION, url], { stdout: 'pipe', stderr: 'pipe' });
   const [out, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
   const transfer = parseSize(/Transfer\/sec:\s+(\S+)/.exec(out)?.[1] ?? '');
   if (!Number.isFinite(rps)) throw new Error(`wrk ${url}: no result\n${out}${err}`);
   const errors = [/Socket errors:.*/.exec(out)?.[0], /Non-2xx or 3xx responses: \d+/.exec(out)?.[0]].filter(Boolean).join('; ');
-  return { rps, bytesPerSec: transfer, errors };
+  return { rps, requests, bytesPerSec: transfer, errors };
+}
+
+// ---------------------------------------------------------------- CPU
+
+/**
+ * CPU time (user + system, in clock ticks of 10 ms) used so far by a process and its children
+ * (nginx workers). Unlike requests/s, CPU per request hardly depends on what else runs.
+ */
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  let ticks = Number(fields[11]) + Number(fields[12]);
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+  for (const child of children ? children.split(' ') : []) ticks += cpuTicks(Number(child));
+  return ticks;
 }
 
 // ---------------------------------------------------------------- RSS
@@ -292,8 +309,11 @@ for (let round = 1; round <= REPEAT; round++) {
   for (const name of Object.keys(servers) as Name[]) {
     const base = (servers[name] as Proc).url;
     if (ONLY.has('version')) {
+      const pid = (servers[name] as Proc).pid;
+      const before = cpuTicks(pid);
       const r = await wrk(`${base}/version?device=${DEVICE}`, 64);
       note('version', name, r.rps);
+      note('version-cpu', name, ((cpuTicks(pid) - before) * 10_000) / r.requests);
       if (r.errors) errors.push(`${name} /version: ${r.errors}`);
     }
     if (ONLY.has('firmware')) {
@@ -334,6 +354,11 @@ if (results.version || results.firmware) {
     row([label, fmt(o), ...(node !== undefined ? [fmt(node)] : []), fmt(n1), fmt(na), `${(o / n1).toFixed(2)}× ${ok(o / n1)}`, `${(o / na).toFixed(2)}× ${ok(o / na)}`, ...(node !== undefined ? [`${(node / n1).toFixed(2)}×`] : []), `≥ ${target.toFixed(1)}×`]);
   };
   line('version', '/version, 64 conns', fmtRate, 1.0);
+  const cpu = results['version-cpu'];
+  if (cpu) {
+    const per = (n: Name) => (cpu[n] ? `${median(cpu[n]).toFixed(1)} µs` : '');
+    console.log(`\nCPU per /version request (user+system, /proc/<pid>/stat; lower is better): OtaFlux ${per('otaflux')}${otaNode ? `, OtaFlux node:http ${per('otaflux node:http')}` : ''}, nginx 1 worker ${per('nginx 1 worker')}, nginx auto ${per('nginx auto')}\n`);
+  }
   line('firmware', `/firmware ${IMAGE_BYTES >> 20} MiB, 64 conns`, fmtBytes, 0.9);
 }
 if (results['rss-fast']) {
