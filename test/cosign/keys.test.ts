@@ -88,7 +88,7 @@ describe('factories', () => {
     expect(() => cosign(undefined as never)).toThrow("cosign(): pass the trusted public keys, e.g. cosign({ keys: ['cosign.pub'] })");
     expect(() => cosign({ keys: [] })).toThrow('cosign(): pass the trusted public keys');
     expect(() => cosign({ keys: [''] })).toThrow('cosign(): pass the trusted public keys');
-    expect(() => cosign({ keys: ['a.pub'], key: 'x' } as never)).toThrow("cosign(): unknown option 'key' (known: keys, layouts)");
+    expect(() => cosign({ keys: ['a.pub'], key: 'x' } as never)).toThrow("cosign(): unknown option 'key' (known: keys, layouts, keyless)");
     expect(() => cosign({ keys: ['a.pub'], layouts: ['v2' as never] })).toThrow("layouts must list 'legacy' and/or 'bundle'");
     const v = cosign({ keys: ['a.pub'] });
     expect([v.kind, v.id, v.apiVersion]).toEqual(['verifier', 'verifier.cosign', 1]);

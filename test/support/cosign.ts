@@ -54,12 +54,12 @@ export function cosignBinary(): Promise<string> {
 let home: string | undefined;
 
 /** Runs cosign with a private HOME/TUF dir and the test key password; returns exit code and output. */
-export async function runCosign(args: string[], cwd?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function runCosign(args: string[], cwd?: string, extraEnv: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   const bin = await cosignBinary();
   home ??= tempDir('otaflux-cosign-home-');
   const p = Bun.spawn([bin, ...args], {
     cwd: cwd ?? home,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, TUF_ROOT: join(home, 'tuf'), COSIGN_PASSWORD: PASSWORD, COSIGN_YES: 'true' },
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, TUF_ROOT: join(home, 'tuf'), COSIGN_PASSWORD: PASSWORD, COSIGN_YES: 'true', ...extraEnv },
     stdout: 'pipe',
     stderr: 'pipe',
   });
@@ -129,15 +129,16 @@ export function signBytes(privateKey: KeyObject, bytes: Uint8Array): Uint8Array 
 // The real cosign: sign and verify
 
 /** Signs `repository@digest` with the real cosign in one layout (no transparency log). */
-export async function cosignSign(reg: TestRegistry, kp: Pick<CosignKeyPair, 'key'>, repository: string, digest: string, layout: 'legacy' | 'bundle'): Promise<void> {
+export async function cosignSign(reg: TestRegistry, kp: Pick<CosignKeyPair, 'key'>, repository: string, digest: string, layout: 'legacy' | 'bundle', cert?: { certificate: string; chain: string }): Promise<void> {
   const ref = `${reg.host}/${repository}@${digest}`;
+  const certArgs = cert ? ['--certificate', cert.certificate, '--certificate-chain', cert.chain] : [];
   if (layout === 'legacy') {
-    await mustCosign(['sign', '-y', '--key', kp.key, '--tlog-upload=false', '--allow-http-registry', ref]);
+    await mustCosign(['sign', '-y', '--key', kp.key, ...certArgs, '--tlog-upload=false', '--allow-http-registry', ref]);
     return;
   }
   const predicate = join(tempDir('otaflux-cosign-pred-'), 'empty.json');
   writeFileSync(predicate, '{}');
-  await mustCosign(['attest', '-y', '--new-bundle-format', '--type', SIGN_PREDICATE, '--predicate', predicate, '--key', kp.key, '--tlog-upload=false', '--allow-http-registry', ref]);
+  await mustCosign(['attest', '-y', '--new-bundle-format', '--type', SIGN_PREDICATE, '--predicate', predicate, '--key', kp.key, ...certArgs, '--tlog-upload=false', '--allow-http-registry', ref]);
 }
 
 let trustedRoot: string | undefined;
@@ -158,7 +159,66 @@ export async function cosignVerify(reg: TestRegistry, pub: string, repository: s
       ? ['verify', '--key', pub, '--insecure-ignore-tlog', '--allow-http-registry', ref]
       : ['verify-attestation', '--new-bundle-format', '--trusted-root', emptyTrustedRoot(), '--type', SIGN_PREDICATE, '--key', pub, '--insecure-ignore-tlog', '--allow-http-registry', ref];
   const r = await runCosign(args);
-  if (r.code !== 0 && /tuf|dial tcp|no such host/i.test(r.stderr)) throw new Error(`cosign tried the network: ${r.stderr.slice(-400)}`);
+  if (r.code !== 0 && /dial tcp|no such host|tuf refresh|tuf-repo/i.test(r.stderr)) throw new Error(`cosign tried the network: ${r.stderr.slice(-400)}`);
+  return r.code === 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keyless: a private CA standing in for Fulcio
+
+export interface FakeFulcio {
+  /** PEM of the CA certificate. */
+  caFile: string;
+  /** Sigstore trusted root JSON holding the CA (no logs). */
+  trustedRoot: string;
+  /** Issues a code-signing certificate for the public key in `pubFile` to `identity` (e-mail or URI) from OIDC `issuer`. */
+  issue(pubFile: string, identity: string, issuer: string, o?: { extendedKeyUsage?: string; days?: number }): Promise<string>;
+}
+
+async function openssl(args: string[], cwd: string): Promise<void> {
+  const p = Bun.spawn(['openssl', ...args], { cwd, stdout: 'ignore', stderr: 'pipe' });
+  const code = await p.exited;
+  if (code !== 0) throw new Error(`openssl ${args[0]} failed (${code}): ${await new Response(p.stderr).text()}`);
+}
+
+/** An openssl-made CA that issues Fulcio-shaped certificates (SAN identity, issuer extensions 57264.1.1 and 1.8). */
+export async function fakeFulcio(name = 'otaflux test fulcio'): Promise<FakeFulcio> {
+  const dir = tempDir('otaflux-fulcio-');
+  await openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '3', '-subj', `/O=otaflux tests/CN=${name}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign'], dir);
+  const der = Buffer.from((await Bun.file(join(dir, 'ca.pem')).text()).replace(/-----[^-]+-----|\s/g, ''), 'base64');
+  const trustedRoot = join(dir, 'trusted_root.json');
+  writeFileSync(trustedRoot, JSON.stringify({
+    mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1', tlogs: [], ctlogs: [], timestampAuthorities: [],
+    certificateAuthorities: [{ subject: { organization: 'otaflux tests', commonName: name }, uri: 'https://fulcio.invalid', certChain: { certificates: [{ rawBytes: der.toString('base64') }] }, validFor: { start: '2020-01-01T00:00:00Z' } }],
+  }));
+  let n = 0;
+  return {
+    caFile: join(dir, 'ca.pem'),
+    trustedRoot,
+    async issue(pubFile, identity, issuer, o = {}) {
+      n++;
+      const san = identity.includes('://') ? `URI:${identity}` : `email:${identity}`;
+      const rawIssuer = [...Buffer.from(issuer)].map((b) => b.toString(16).padStart(2, '0')).join(':');
+      writeFileSync(join(dir, `leaf${n}.ext`), [
+        'basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature',
+        `extendedKeyUsage=${o.extendedKeyUsage ?? 'codeSigning'}`,
+        `subjectAltName=${san}`, `1.3.6.1.4.1.57264.1.1=DER:${rawIssuer}`, `1.3.6.1.4.1.57264.1.8=ASN1:UTF8String:${issuer}`,
+      ].join('\n') + '\n');
+      await openssl(['x509', '-new', '-force_pubkey', pubFile, '-subj', '/', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-days', String(o.days ?? 1), '-extfile', `leaf${n}.ext`, '-out', `leaf${n}.pem`], dir);
+      return join(dir, `leaf${n}.pem`);
+    },
+  };
+}
+
+/** What the real cosign says about a keyless signature, trusting only the fake Fulcio (no tlog, no SCT). */
+export async function cosignVerifyKeyless(reg: TestRegistry, ca: FakeFulcio, identity: string, issuer: string, repository: string, digest: string, layout: 'legacy' | 'bundle'): Promise<boolean> {
+  const ref = `${reg.host}/${repository}@${digest}`;
+  const who = ['--certificate-identity', identity, '--certificate-oidc-issuer', issuer, '--insecure-ignore-tlog', '--insecure-ignore-sct', '--allow-http-registry'];
+  const args = layout === 'legacy'
+    ? ['verify', '--certificate-chain', ca.caFile, ...who, ref]
+    : ['verify-attestation', '--new-bundle-format', '--trusted-root', ca.trustedRoot, '--type', SIGN_PREDICATE, ...who, ref];
+  const r = await runCosign(args, undefined, { SIGSTORE_ROOT_FILE: ca.caFile });
+  if (r.code !== 0 && /dial tcp|no such host|tuf refresh|tuf-repo/i.test(r.stderr)) throw new Error(`cosign tried the network: ${r.stderr.slice(-400)}`);
   return r.code === 0;
 }
 

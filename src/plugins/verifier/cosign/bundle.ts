@@ -18,16 +18,15 @@ import { isRegistryError } from '../../source/oci/errors.ts';
 import { checkSignature, keyLabel, looksLikeSignature, type TrustedKey } from './keys.ts';
 import { LIMITS, MEDIA, digestTag, isFinding, isRecord, smallBlob, smallManifest, type Where } from './fetch.ts';
 import { fail, type Finding } from './outcome.ts';
+import type { KeylessPolicy } from './keyless.ts';
 
 const IN_TOTO = 'application/vnd.in-toto+json';
 const STATEMENT_TYPES = new Set(['https://in-toto.io/Statement/v0.1', 'https://in-toto.io/Statement/v1']);
 export const COSIGN_SIGN_PREDICATE = 'https://sigstore.dev/cosign/sign/v1';
 
-/** Verifies a bundle signed with a certificate (keyless); absent when keyless is not configured. */
-export type CertificateCheck = (bundle: Bundle, what: string) => Finding;
 
 /** Findings for every Sigstore bundle attached to the digest (none when there is none). */
-export async function bundleFindings(w: Where, digest: string, keys: readonly TrustedKey[], keyless?: CertificateCheck): Promise<Finding[]> {
+export async function bundleFindings(w: Where, digest: string, keys: readonly TrustedKey[], keyless?: KeylessPolicy): Promise<Finding[]> {
   const listed = await bundleManifests(w, digest);
   if (isFinding(listed)) return [listed];
   const findings: Finding[] = [];
@@ -73,7 +72,7 @@ async function bundleManifests(w: Where, digest: string): Promise<Descriptor[] |
   return entries.filter((e): e is Descriptor => isRecord(e) && typeof e.digest === 'string' && /^sha256:[a-f0-9]{64}$/.test(e.digest) && typeof e.size === 'number' && typeof e.mediaType === 'string');
 }
 
-async function layerFinding(w: Where, layer: Record<string, unknown>, what: string, digest: string, keys: readonly TrustedKey[], keyless?: CertificateCheck): Promise<Finding> {
+async function layerFinding(w: Where, layer: Record<string, unknown>, what: string, digest: string, keys: readonly TrustedKey[], keyless?: KeylessPolicy): Promise<Finding> {
   if (typeof layer.digest !== 'string' || typeof layer.size !== 'number') return fail('bad-payload', `${what}: not a descriptor`);
   const bytes = await smallBlob(w, layer.digest, layer.size, LIMITS.bundleBytes, what);
   if (isFinding(bytes)) return bytes;
@@ -92,7 +91,7 @@ async function layerFinding(w: Where, layer: Record<string, unknown>, what: stri
   if (material === 'publicKey') {
     verified = keySigned(envelope, keys, what);
   } else if (keyless) {
-    verified = keyless(bundle, what);
+    verified = keylessSigned(bundle, envelope, keyless, what);
   } else {
     verified = fail('wrong-key', `${what}: signed with a certificate (keyless), and only public keys are trusted`);
   }
@@ -105,8 +104,26 @@ async function layerFinding(w: Where, layer: Record<string, unknown>, what: stri
   return { ok: true, by: `${verified.by} (bundle)` };
 }
 
+/** Checks a certificate-signed bundle against the keyless policy. */
+function keylessSigned(bundle: Bundle, envelope: Envelope, keyless: KeylessPolicy, what: string): Finding {
+  if (keyless.requireTlog) {
+    const signer = keyless.verifyWithTlog(bundle, what);
+    return 'key' in signer ? { ok: true, by: `verifier.cosign identity:${signer.identity} issuer:${signer.issuer}` } : signer;
+  }
+  const material = bundle.verificationMaterial.content;
+  const der = material.$case === 'certificate' ? material.certificate.rawBytes : material.$case === 'x509CertificateChain' ? material.x509CertificateChain.certificates[0]?.rawBytes : undefined;
+  if (!der) return fail('bad-signature', `${what}: the bundle carries no certificate`);
+  const signer = keyless.certified(der, what);
+  if (!('key' in signer)) return signer;
+  const signed = keySigned(envelope, [signer.key], what);
+  if (!signed.ok) return signed;
+  return { ok: true, by: `verifier.cosign identity:${signer.identity} issuer:${signer.issuer}` };
+}
+
+type Envelope = { payloadType: string; payload: Buffer; signatures: { sig: Buffer }[] };
+
 /** Checks the envelope's signatures against the trusted keys. */
-function keySigned(envelope: { payloadType: string; payload: Buffer; signatures: { sig: Buffer }[] }, keys: readonly TrustedKey[], what: string): Finding {
+function keySigned(envelope: Envelope, keys: readonly TrustedKey[], what: string): Finding {
   const pae = dsse.preAuthEncoding(envelope.payloadType, envelope.payload);
   if (envelope.signatures.length === 0) return fail('bad-signature', `${what}: the envelope has no signature`);
   let shaped = false;

@@ -24,26 +24,31 @@ import type { OciArtifactMeta } from '../../source/oci/index.ts';
 import { bundleFindings } from './bundle.ts';
 import { isRecord, type Where } from './fetch.ts';
 import { loadKeys, type TrustedKey } from './keys.ts';
+import { KeylessPolicy, checkKeylessOptions, type KeylessOptions } from './keyless.ts';
 import { legacyFindings } from './legacy.ts';
 import { combine } from './outcome.ts';
 
 export interface CosignOptions {
   /** Trusted public keys: PEM file paths (relative to the config file) or PEM text. Any of them may sign. */
-  keys: string[];
+  keys?: string[];
   /** Which signature layouts count. Default both: `['legacy', 'bundle']`. */
   layouts?: Array<'legacy' | 'bundle'>;
+  /** Also accept certificates (Fulcio or a private CA) issued to these identities: see keyless.ts. */
+  keyless?: KeylessOptions;
 }
 
-const KNOWN_OPTIONS = new Set(['keys', 'layouts']);
+const KNOWN_OPTIONS = new Set(['keys', 'layouts', 'keyless']);
 const DIGEST = /^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
 
 export function cosign(options: CosignOptions): VerifierPlugin {
   checkOptions(options);
   const layouts = new Set(options.layouts ?? ['legacy', 'bundle']);
   let keys: TrustedKey[] | undefined;
+  let keyless: KeylessPolicy | undefined;
 
   function trusted(baseDir = process.cwd()): TrustedKey[] {
-    keys ??= loadKeys(options.keys, baseDir);
+    keys ??= loadKeys(options.keys ?? [], baseDir);
+    if (options.keyless) keyless ??= new KeylessPolicy(options.keyless, baseDir);
     return keys;
   }
 
@@ -54,7 +59,7 @@ export function cosign(options: CosignOptions): VerifierPlugin {
 
     setup(ctx: PluginContext) {
       const loaded = trusted(ctx.configDir);
-      ctx.logger.info('cosign keys loaded', { keys: loaded.map((k) => `${k.kind} SHA256:${k.fingerprint.slice(0, 16)}`), layouts: [...layouts] });
+      ctx.logger.info('cosign keys loaded', { keys: loaded.map((k) => `${k.kind} SHA256:${k.fingerprint.slice(0, 16)}`), layouts: [...layouts], keyless: keyless ? { identities: options.keyless?.identities.length, requireTlog: keyless.requireTlog } : false });
     },
 
     async verify(_device: DeviceRef, artifact: Artifact, signal?: AbortSignal): Promise<Verdict> {
@@ -68,9 +73,9 @@ export function cosign(options: CosignOptions): VerifierPlugin {
       const where: Where = { client: oci.client, repository: oci.repository, ...(signal ? { signal } : {}) };
       try {
         const k = trusted();
-        const findings = layouts.has('legacy') ? await legacyFindings(where, digest, k) : [];
+        const findings = layouts.has('legacy') ? await legacyFindings(where, digest, k, keyless) : [];
         if (findings.some((f) => f.ok)) return combine(findings);
-        if (layouts.has('bundle')) findings.push(...(await bundleFindings(where, digest, k)));
+        if (layouts.has('bundle')) findings.push(...(await bundleFindings(where, digest, k, keyless)));
         return combine(findings);
       } catch (e) {
         if (e instanceof UpstreamUnavailable || signal?.aborted || (e as Error)?.name === 'AbortError') throw e;
@@ -84,7 +89,9 @@ function checkOptions(options: CosignOptions): void {
   const usage = "cosign(): pass the trusted public keys, e.g. cosign({ keys: ['cosign.pub'] })";
   if (!isRecord(options)) throw new TypeError(usage);
   for (const k of Object.keys(options)) if (!KNOWN_OPTIONS.has(k)) throw new TypeError(`cosign(): unknown option '${k}' (known: ${[...KNOWN_OPTIONS].join(', ')})`);
-  if (!Array.isArray(options.keys) || options.keys.length === 0 || options.keys.some((k) => typeof k !== 'string' || k.trim() === '')) throw new TypeError(usage);
+  if (options.keyless !== undefined) checkKeylessOptions(options.keyless);
+  const keys = options.keys ?? [];
+  if (!Array.isArray(keys) || (keys.length === 0 && !options.keyless) || keys.some((k) => typeof k !== 'string' || k.trim() === '')) throw new TypeError(usage);
   if (options.layouts !== undefined) {
     if (!Array.isArray(options.layouts) || options.layouts.length === 0 || options.layouts.some((l) => l !== 'legacy' && l !== 'bundle')) {
       throw new TypeError("cosign(): layouts must list 'legacy' and/or 'bundle'");

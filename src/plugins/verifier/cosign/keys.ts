@@ -62,13 +62,14 @@ export function parsePem(text: string, origin: string): TrustedKey[] {
     } catch {
       throw new Error(`cosign public key ${origin}: the ${label} block cannot be parsed`);
     }
-    out.push(describe(key, origin));
+    out.push(describeKey(key, origin));
   }
   if (out.length === 0) throw new Error(`cosign public key ${origin}: no PEM 'PUBLIC KEY' block found`);
   return out;
 }
 
-function describe(key: KeyObject, origin: string): TrustedKey {
+/** A trusted key from a parsed public key (also used for keys that certificates vouch for). */
+export function describeKey(key: KeyObject, origin: string): TrustedKey {
   const kind = kindOf(key, origin);
   const der = key.export({ type: 'spki', format: 'der' });
   const sha = createHash('sha256').update(der).digest();

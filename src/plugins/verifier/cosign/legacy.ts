@@ -11,12 +11,14 @@
 import { checkSignature, decodeBase64, keyLabel, looksLikeSignature, type TrustedKey } from './keys.ts';
 import { LIMITS, MEDIA, digestTag, isFinding, isRecord, smallBlob, smallManifest, type Where } from './fetch.ts';
 import { fail, type Finding } from './outcome.ts';
+import type { CertifiedSigner, KeylessPolicy } from './keyless.ts';
 
 const SIGNATURE_ANNOTATION = 'dev.cosignproject.cosign/signature';
+const CERTIFICATE_ANNOTATION = 'dev.sigstore.cosign/certificate';
 const SIGNATURE_TYPE = 'cosign container image signature';
 
 /** Findings for every simplesigning layer of the digest's `.sig` manifest (none when it is absent). */
-export async function legacyFindings(w: Where, digest: string, keys: readonly TrustedKey[]): Promise<Finding[]> {
+export async function legacyFindings(w: Where, digest: string, keys: readonly TrustedKey[], keyless?: KeylessPolicy): Promise<Finding[]> {
   const tag = `${digestTag(digest)}.sig`;
   const manifest = await smallManifest(w, tag, [MEDIA.ociManifest, MEDIA.dockerManifest], `signature manifest ${tag}`);
   if (manifest === null) return [];
@@ -27,14 +29,14 @@ export async function legacyFindings(w: Where, digest: string, keys: readonly Tr
   const findings: Finding[] = [];
   for (const [i, layer] of layers.entries()) {
     if (!isRecord(layer) || layer.mediaType !== MEDIA.simpleSigning) continue;
-    const f = await layerFinding(w, layer, `${tag} layer ${i}`, digest, keys);
+    const f = await layerFinding(w, layer, `${tag} layer ${i}`, digest, keys, keyless);
     if (f.ok) return [f];
     findings.push(f);
   }
   return findings;
 }
 
-async function layerFinding(w: Where, layer: Record<string, unknown>, what: string, digest: string, keys: readonly TrustedKey[]): Promise<Finding> {
+async function layerFinding(w: Where, layer: Record<string, unknown>, what: string, digest: string, keys: readonly TrustedKey[], keyless?: KeylessPolicy): Promise<Finding> {
   if (typeof layer.digest !== 'string' || typeof layer.size !== 'number') return fail('bad-payload', `${what}: not a descriptor`);
   const annotations = isRecord(layer.annotations) ? layer.annotations : {};
   const signature = decodeBase64(annotations[SIGNATURE_ANNOTATION]);
@@ -43,16 +45,30 @@ async function layerFinding(w: Where, layer: Record<string, unknown>, what: stri
   const claim = payloadClaim(payload);
   if (!signature) return fail('bad-signature', `${what}: no base64 signature in ${SIGNATURE_ANNOTATION}`);
 
-  const checks = keys.map((k) => ({ k, result: checkSignature(k, payload, signature) }));
-  const signer = checks.find((c) => c.result === 'valid')?.k;
+  const candidates = keys.map((k) => ({ key: k, by: `key:${keyLabel(k)}` }));
+  let certificateRefusal: Finding | undefined;
+  if (keyless && typeof annotations[CERTIFICATE_ANNOTATION] === 'string') {
+    const signer = certifiedSigner(annotations[CERTIFICATE_ANNOTATION], keyless, what);
+    if ('key' in signer) candidates.push({ key: signer.key, by: `identity:${signer.identity} issuer:${signer.issuer}` });
+    else certificateRefusal = signer;
+  }
+  const signer = candidates.find((c) => checkSignature(c.key, payload, signature) === 'valid');
   if (!signer) {
     if (!looksLikeSignature(signature)) return fail('bad-signature', `${what}: the signature is neither DER ECDSA, Ed25519 nor RSA`);
     if (typeof claim === 'string') return fail('bad-payload', `${what}: unsigned payload that ${claim}`);
-    return fail('wrong-key', `${what}: no trusted key made this signature`);
+    return certificateRefusal ?? fail('wrong-key', `${what}: no trusted key made this signature`);
   }
   if (typeof claim === 'string') return fail('bad-payload', `${what}: signed payload that ${claim}`);
   if (claim.digest !== digest) return fail('digest-mismatch', `${what}: signed for ${claim.digest.slice(0, 80)}, not ${digest}`);
-  return { ok: true, by: `verifier.cosign key:${keyLabel(signer)} (legacy .sig)` };
+  return { ok: true, by: `verifier.cosign ${signer.by} (legacy .sig)` };
+}
+
+/** The signer a layer's certificate annotation vouches for under the keyless policy, or why not. */
+function certifiedSigner(pem: string, keyless: KeylessPolicy, what: string): CertifiedSigner | Finding {
+  if (keyless.requireTlog) return fail('wrong-key', `${what}: transparency-log proof is required, and legacy keyless signatures are only accepted without it (use the bundle layout)`);
+  const m = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+)-----END CERTIFICATE-----/.exec(pem);
+  if (!m) return fail('bad-signature', `${what}: the certificate annotation is not a PEM certificate`);
+  return keyless.certified(new Uint8Array(Buffer.from((m[1] ?? '').replace(/\s+/g, ''), 'base64')), what);
 }
 
 /** The digest a payload claims, or a phrase saying why it is not a cosign image signature. */
