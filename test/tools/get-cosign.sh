@@ -16,6 +16,15 @@ if [[ -x "$bin" ]] && "$bin" version >/dev/null 2>&1; then
   exit 0
 fi
 
+# One fetch at a time (several test runs may start together); re-check once the lock is ours.
+mkdir -p "$cache"
+exec 9>"$cache/.get-cosign.lock"
+flock 9
+if [[ -x "$bin" ]] && "$bin" version >/dev/null 2>&1; then
+  echo "$bin"
+  exit 0
+fi
+
 mirror=http://deb.debian.org/debian
 for f in /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list; do
   [[ -r "$f" ]] || continue
