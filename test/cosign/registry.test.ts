@@ -10,7 +10,8 @@ import type { Artifact } from '../../src/plugin.ts';
 import { cosign } from '../../src/plugins/verifier/cosign/index.ts';
 import { device, ociFor } from '../oci/helpers.ts';
 import { pushArtifact, startRegistry, type TestRegistry } from '../support/registry.ts';
-import { cosignSign, generateKeyPair, sigTag, type CosignKeyPair } from '../support/cosign.ts';
+import { MEDIA, copyTag, cosignSign, generateKeyPair, pushLegacySignature, sigTag, type CosignKeyPair } from '../support/cosign.ts';
+import { pushBlob, pushManifest } from '../support/registry.ts';
 
 let reg: TestRegistry;
 let operator: CosignKeyPair;
@@ -85,6 +86,34 @@ test('registry unreachable while verifying: UpstreamUnavailable is thrown (the c
   } finally {
     await other.close();
   }
+});
+
+test('a payload declaring more than the bound is refused as too-large without being fetched', async () => {
+  const repo = 'fw/bigpayload';
+  const d = await pushArtifact(reg, repo, '1.0.0', [{ name: 'fw.bin', data: 'big' }]);
+  const big = new Uint8Array(100 << 10).fill(0x20);
+  const blob = await pushBlob(reg, repo, big);
+  const cfg = await pushBlob(reg, repo, '{}');
+  await pushManifest(reg, repo, sigTag(d), { schemaVersion: 2, mediaType: MEDIA.ociManifest, config: { mediaType: MEDIA.ociConfig, size: 2, digest: cfg }, layers: [{ mediaType: MEDIA.simpleSigning, size: big.byteLength, digest: blob, annotations: { 'dev.cosignproject.cosign/signature': 'MEUCIQ==' } }] }, MEDIA.ociManifest);
+  const verdict = await cosign({ keys: [operator.pub] }).verify(device('bigpayload'), await resolveTag('bigpayload', '1.0.0'));
+  expect(verdict).toMatchObject({ ok: false, reason: 'too-large' });
+  expect(await reg.blobGets({ digest: blob })).toBe(0);
+});
+
+test('both layouts present: a good bundle wins over a bad legacy signature; two bad ones report the most telling', async () => {
+  const repo = 'fw/mixed';
+  const signed = await pushArtifact(reg, repo, '1.0.0', [{ name: 'fw.bin', data: 'one' }]);
+  const d = await pushArtifact(reg, repo, '2.0.0', [{ name: 'fw.bin', data: 'two' }]);
+  await cosignSign(reg, operator, repo, signed, 'legacy');
+  await copyTag(reg, repo, sigTag(signed), sigTag(d), MEDIA.ociManifest); // legacy: digest-mismatch
+  const stranger = await generateKeyPair();
+  await cosignSign(reg, stranger, repo, d, 'bundle'); // bundle: wrong-key
+  const artifact = await resolveTag('mixed', '2.0.0');
+  expect(await cosign({ keys: [operator.pub] }).verify(device('mixed'), artifact)).toMatchObject({ ok: false, reason: 'digest-mismatch' });
+  await cosignSign(reg, operator, repo, d, 'bundle');
+  expect(await cosign({ keys: [operator.pub] }).verify(device('mixed'), artifact)).toMatchObject({ ok: true, by: expect.stringContaining('(bundle)') });
+  await pushLegacySignature(reg, repo, d, []); // an empty .sig manifest is no signature
+  expect(await cosign({ keys: [operator.pub], layouts: ['legacy'] }).verify(device('mixed'), artifact)).toMatchObject({ ok: false, reason: 'unsigned' });
 });
 
 /**
