@@ -1,8 +1,13 @@
 /**
- * Runs a device's extractor chain over an artifact's bytes.
- * (Minimal first version: raw pass-through. The extractor work replaces the body, keeping the signature.)
+ * Runs a device's extractor chain over an artifact's bytes: either the pinned list as given, or
+ * `'auto'`, which sniffs the content layer by layer (`.tar.zst` → zstd, then tar) with the
+ * available extractors' `detect()`. Media type and name are passed to `detect()` as hints only.
+ * The whole chain's output is held to `ctx.limits` against the artifact's stored size, so stacked
+ * layers cannot multiply their ratios past the limit.
  */
-import type { ExtractContext, ExtractorPlugin } from '../plugin.ts';
+import type { ExtractContext, ExtractorPlugin, ExtractHints } from '../plugin.ts';
+import { limitOutput } from '../plugins/extractor/limits.ts';
+import { erroredStream, InputCounter, peekHead } from '../plugins/extractor/stream-guard.ts';
 
 /** `'auto'` sniffs the content; a list pins the chain (`[raw()]` means "raw, do not sniff"). */
 export type ExtractSpec = 'auto' | readonly ExtractorPlugin[];
@@ -13,19 +18,58 @@ export interface ExtractOutcome {
   applied: string[];
 }
 
+/** Bytes handed to `detect()` (a tar header is 512; its magic sits at 257). */
+const SNIFF_BYTES = 512;
+/** Layers `'auto'` peels at most, so a detector that always says yes cannot loop forever. */
+const MAX_AUTO_LAYERS = 4;
+
 export async function extractChain(
   input: ReadableStream<Uint8Array>,
   spec: ExtractSpec,
   available: readonly ExtractorPlugin[],
   ctx: ExtractContext,
 ): Promise<ExtractOutcome> {
-  if (spec === 'auto') return { stream: input, applied: [] };
-  let stream = input;
+  const stored = new InputCounter();
+  let stream = stored.wrap(input);
   const applied: string[] = [];
-  for (const x of spec) {
-    stream = x.extract(stream, ctx);
+  let name = ctx.name;
+  let mediaType = ctx.mediaType;
+  const stepCtx = (): ExtractContext => {
+    const { name: _n, mediaType: _m, ...rest } = ctx;
+    return { ...rest, ...(name !== undefined ? { name } : {}), ...(mediaType !== undefined ? { mediaType } : {}) };
+  };
+  const apply = (x: ExtractorPlugin) => {
+    stream = x.extract(stream, stepCtx());
     if (x.id !== 'extractor.raw') applied.push(x.id);
+    name = nameAfter(name, x.id);
+    mediaType = undefined; // the media type described the stored layer, not what is inside it
+  };
+
+  if (spec !== 'auto') {
+    for (const x of spec) apply(x);
+  } else {
+    try {
+      for (let layer = 0; layer < MAX_AUTO_LAYERS; layer++) {
+        const peeked = await peekHead(stream, SNIFF_BYTES);
+        stream = peeked.stream;
+        const hints: ExtractHints = { head: peeked.head, ...(name !== undefined ? { name } : {}), ...(mediaType !== undefined ? { mediaType } : {}) };
+        const found = available.find((x) => x.detect?.(hints) ?? false);
+        if (!found) break;
+        apply(found);
+      }
+    } catch (err) {
+      await stream.cancel(err).catch(() => {});
+      return { stream: erroredStream(err), applied };
+    }
   }
-  void available;
-  return { stream, applied };
+  return { stream: limitOutput(stream, ctx.limits, () => stored.bytes, 'extracting'), applied };
+}
+
+/** The name hint for the next layer: `fw.bin.gz` → `fw.bin`, `fw.tgz` → `fw.tar`; unknown after a tar member. */
+function nameAfter(name: string | undefined, id: string): string | undefined {
+  if (name === undefined) return undefined;
+  if (id === 'extractor.gzip') return name.replace(/\.tgz$/i, '.tar').replace(/\.gz$/i, '');
+  if (id === 'extractor.zstd') return name.replace(/\.(tzst|tzstd)$/i, '.tar').replace(/\.(zst|zstd)$/i, '');
+  if (id === 'extractor.tar') return undefined;
+  return id === 'extractor.raw' ? name : undefined;
 }
