@@ -354,12 +354,12 @@ if (results.version || results.firmware) {
     row([label, fmt(o), ...(node !== undefined ? [fmt(node)] : []), fmt(n1), fmt(na), `${(o / n1).toFixed(2)}× ${ok(o / n1)}`, `${(o / na).toFixed(2)}× ${ok(o / na)}`, ...(node !== undefined ? [`${(node / n1).toFixed(2)}×`] : []), `≥ ${target.toFixed(1)}×`]);
   };
   line('version', '/version, 64 conns', fmtRate, 1.0);
+  line('firmware', `/firmware ${IMAGE_BYTES >> 20} MiB, 64 conns`, fmtBytes, 0.9);
   const cpu = results['version-cpu'];
   if (cpu) {
     const per = (n: Name) => (cpu[n] ? `${median(cpu[n]).toFixed(1)} µs` : '');
-    console.log(`\nCPU per /version request (user+system, /proc/<pid>/stat; lower is better): OtaFlux ${per('otaflux')}${otaNode ? `, OtaFlux node:http ${per('otaflux node:http')}` : ''}, nginx 1 worker ${per('nginx 1 worker')}, nginx auto ${per('nginx auto')}\n`);
+    console.log(`\nCPU per /version request (user+system, /proc/<pid>/stat; lower is better): OtaFlux ${per('otaflux')}${otaNode ? `, OtaFlux node:http ${per('otaflux node:http')}` : ''}, nginx 1 worker ${per('nginx 1 worker')}, nginx auto ${per('nginx auto')}`);
   }
-  line('firmware', `/firmware ${IMAGE_BYTES >> 20} MiB, 64 conns`, fmtBytes, 0.9);
 }
 if (results['rss-fast']) {
   console.log('');
