@@ -11,8 +11,9 @@
  * What it speaks: HTTP/1.0 and 1.1, keep-alive (default for 1.1, `Connection: keep-alive` for 1.0),
  * pipelined requests one after the other, leading empty lines before a request line (RFC 9112
  * §2.2), CRLF or bare LF line ends, request bodies with Content-Length (up to 1 MiB, for the app's
- * routes). Transfer-Encoding request bodies get 411, heads over 16 KiB 431, malformed requests 400,
- * each followed by closing the connection. Response heads carry Date and Connection like node:http.
+ * routes; `Expect: 100-continue` is answered). Transfer-Encoding request bodies get 411, heads
+ * over 16 KiB 431, malformed requests 400, each followed by closing the connection. Response heads
+ * carry Date and Connection like node:http.
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { STATUS_CODES } from 'node:http';
@@ -38,7 +39,11 @@ interface ParsedRequest {
   body: Buffer | null;
 }
 
-type ParseOutcome = { kind: 'request'; request: ParsedRequest; consumed: number } | { kind: 'more' } | { kind: 'error'; status: number; message: string };
+type ParseOutcome =
+  | { kind: 'request'; request: ParsedRequest; consumed: number }
+  /** `expectContinue`: the head is complete and asks for `100 Continue` before sending its body. */
+  | { kind: 'more'; expectContinue?: boolean }
+  | { kind: 'error'; status: number; message: string };
 
 /** Per-connection state. */
 interface Conn {
@@ -53,6 +58,8 @@ interface Conn {
   remoteAddress: string;
   /** When the socket last accepted bytes of a backpressured write. */
   progressAt: number;
+  /** `100 Continue` was sent for the request being received. */
+  continued: boolean;
 }
 
 export interface RawListener {
@@ -132,7 +139,7 @@ function parseRequest(buf: Buffer): ParseOutcome {
   if (!/^\d+$/.test(cl)) return { kind: 'error', status: 400, message: 'Bad Request' };
   const length = Number(cl);
   if (length > MAX_BODY_BYTES) return { kind: 'error', status: 413, message: 'Payload Too Large' };
-  if (buf.length < bodyStart + length) return { kind: 'more' };
+  if (buf.length < bodyStart + length) return { kind: 'more', expectContinue: headers.expect?.toLowerCase() === '100-continue' };
   const body = Buffer.from(buf.subarray(bodyStart, bodyStart + length));
   return { kind: 'request', request: { method, target, path, query, headers, keepAlive, body }, consumed: bodyStart + length };
 }
@@ -292,6 +299,10 @@ export async function startRawListener(deps: FrontDoorDeps, addr: string): Promi
     while (!c.busy && !c.closed && c.input) {
       const parsed = parseRequest(c.input);
       if (parsed.kind === 'more') {
+        if (parsed.expectContinue && !c.continued) {
+          c.continued = true;
+          s.write('HTTP/1.1 100 Continue\r\n\r\n');
+        }
         if (!stopping && !c.closing) return;
         s.end();
         return;
@@ -306,6 +317,7 @@ export async function startRawListener(deps: FrontDoorDeps, addr: string): Promi
         return;
       }
       c.input = parsed.consumed >= c.input.length ? null : c.input.subarray(parsed.consumed);
+      c.continued = false;
       c.busy = true;
       const r = parsed.request;
       answer(s, r).then(
@@ -330,7 +342,7 @@ export async function startRawListener(deps: FrontDoorDeps, addr: string): Promi
       port,
       socket: {
         open(s) {
-          s.data = { input: null, busy: false, closed: false, closing: false, pending: null, remoteAddress: s.remoteAddress ?? '', progressAt: 0 };
+          s.data = { input: null, busy: false, closed: false, closing: false, pending: null, remoteAddress: s.remoteAddress ?? '', progressAt: 0, continued: false };
           s.timeout(KEEP_ALIVE_SECONDS);
           conns.add(s);
         },

@@ -109,6 +109,17 @@ test('the app behind the listener gets request bodies and answers HEAD without a
   expect(text.slice(text.indexOf('\r\n\r\n') + 4, second)).toBe('');
 });
 
+test('Expect: 100-continue gets 100 Continue, then the answer once the body has arrived', async () => {
+  const body = JSON.stringify({ type: 'PUSH_ARTIFACT' });
+  const s = await openSocket(mem.ports.http as number);
+  s.write(`POST /webhooks/harbor HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\n\r\n`);
+  expect((await readAtLeast(s, 25)).toString('latin1')).toBe('HTTP/1.1 100 Continue\r\n\r\n');
+  s.write(body);
+  const r = await readOneResponse(s);
+  expect(r.response.status).toBe(404);
+  s.destroy();
+});
+
 for (const [name, server] of [['memory', () => mem], ['disk', () => disk]] as const) {
   test(`/firmware from ${name} reaches a slow reader whole, and a Range from ${name} is exact`, async () => {
     const image = Buffer.from(fw.bytes('dev1', '1.0.0.bin'));
