@@ -26,7 +26,8 @@ beforeAll(() => {
       'tar -cf - firmware.bin | gzip | zstd -q > fw.tar.gz.zst',
       'tar -cf - README | gzip > notes.tar.gz',
       'tar -czf empty.tar.gz -T /dev/null',
-      'printf "\\037\\213" > gz-magic.bin && head -c 700 firmware.bin >> gz-magic.bin',
+      'printf "\\037\\213\\010\\000" > gz-magic.bin && head -c 700 firmware.bin >> gz-magic.bin',
+      'printf "\\037\\213\\077\\000" > gz-unlikely.bin && head -c 700 firmware.bin >> gz-unlikely.bin',
     ].join(' && '),
     dir,
   );
@@ -78,6 +79,18 @@ describe('auto', () => {
     const { stream, applied } = await run('gz-magic.bin', 'auto');
     expect(applied).toEqual(['extractor.gzip']);
     expect((await failureOf(stream)).message).toStartWith('extractor.gzip: ');
+  });
+
+  test('bytes that only start like gzip (1f 8b, but no deflate method) are served raw', async () => {
+    const { stream, applied } = await run('gz-unlikely.bin', 'auto');
+    expect(applied).toEqual([]);
+    expect((await collect(stream)).byteLength).toBe(704);
+  });
+
+  test('a ustar magic in a header with a bad checksum is not a tar', async () => {
+    const head = new Uint8Array(1024);
+    head.set(new TextEncoder().encode('ustar'), 257);
+    expect(available.find((x) => x.detect!({ head }))).toBeUndefined();
   });
 
   test('configured extra extractors take part in detection, in order, with name hints', async () => {

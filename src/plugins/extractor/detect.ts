@@ -1,4 +1,5 @@
 /** Content sniffing for the built-in formats. Names and media types are only hints; bytes decide. */
+import { decodeHeader } from './tar/header.ts';
 
 export const GZIP_MAGIC = Uint8Array.of(0x1f, 0x8b);
 export const ZSTD_MAGIC = Uint8Array.of(0x28, 0xb5, 0x2f, 0xfd);
@@ -13,8 +14,9 @@ export function hasMagic(bytes: Uint8Array, magic: Uint8Array, offset = 0): bool
   return true;
 }
 
+/** gzip: `1f 8b`, compression method 8 (deflate, the only one defined) and no reserved flag bits. */
 export function looksLikeGzip(head: Uint8Array): boolean {
-  return hasMagic(head, GZIP_MAGIC);
+  return hasMagic(head, GZIP_MAGIC) && head[2] === 8 && (head[3]! & 0xe0) === 0;
 }
 
 export function looksLikeZstd(head: Uint8Array): boolean {
@@ -22,12 +24,12 @@ export function looksLikeZstd(head: Uint8Array): boolean {
 }
 
 /**
- * Whether `head` is a tar archive: the ustar magic at 257, or (only when the file name says `.tar`)
+ * Whether `head` is a tar archive: the ustar magic at 257 in a header whose checksum holds, or (only when the file name says `.tar`)
  * the two zero blocks of an empty archive, so that an empty release tarball fails loudly instead of
  * being served as 10 KiB of zeros.
  */
 export function looksLikeTar(head: Uint8Array, name?: string): boolean {
-  if (hasMagic(head, USTAR, TAR_MAGIC_OFFSET)) return true;
+  if (hasMagic(head, USTAR, TAR_MAGIC_OFFSET)) return head.byteLength >= 512 && typeof decodeHeader(head.subarray(0, 512)) !== 'string';
   if (!name || !/\.tar$/i.test(name) || head.byteLength < 1024) return false;
   for (let i = 0; i < 1024; i++) if (head[i] !== 0) return false;
   return true;
