@@ -60,6 +60,8 @@ interface Conn {
   progressAt: number;
   /** `100 Continue` was sent for the request being received. */
   continued: boolean;
+  /** The client half-closed: no more requests will come. */
+  peerEnded: boolean;
 }
 
 export interface RawListener {
@@ -303,7 +305,7 @@ export async function startRawListener(deps: FrontDoorDeps, addr: string): Promi
           c.continued = true;
           s.write('HTTP/1.1 100 Continue\r\n\r\n');
         }
-        if (!stopping && !c.closing) return;
+        if (!stopping && !c.closing && !c.peerEnded) return;
         s.end();
         return;
       }
@@ -325,7 +327,7 @@ export async function startRawListener(deps: FrontDoorDeps, addr: string): Promi
           c.busy = false;
           if (!r.keepAlive) s.end();
           else if (c.input) pump(s);
-          else if (stopping || c.closing) s.end();
+          else if (stopping || c.closing || c.peerEnded) s.end();
         },
         () => {
           c.busy = false;
@@ -340,9 +342,11 @@ export async function startRawListener(deps: FrontDoorDeps, addr: string): Promi
     listener = Bun.listen<Conn>({
       hostname: host,
       port,
+      // A client that half-closes after its request still gets the answer.
+      allowHalfOpen: true,
       socket: {
         open(s) {
-          s.data = { input: null, busy: false, closed: false, closing: false, pending: null, remoteAddress: s.remoteAddress ?? '', progressAt: 0, continued: false };
+          s.data = { input: null, busy: false, closed: false, closing: false, pending: null, remoteAddress: s.remoteAddress ?? '', progressAt: 0, continued: false, peerEnded: false };
           s.timeout(KEEP_ALIVE_SECONDS);
           conns.add(s);
         },
@@ -359,6 +363,14 @@ export async function startRawListener(deps: FrontDoorDeps, addr: string): Promi
         },
         drain(s) {
           flush(s);
+        },
+        end(s) {
+          // The client sent FIN (e.g. `printf 'GET …' | nc`): answer what it sent, then close.
+          const c = s.data;
+          c.peerEnded = true;
+          if (c.busy) return;
+          if (c.input) pump(s);
+          else s.end();
         },
         timeout(s) {
           const c = s.data;

@@ -166,3 +166,11 @@ test('close() ends idle keep-alive connections and stops accepting', async () =>
   expect((await ended).length).toBe(0);
   await expect(fetch(`${server.url}/health`)).rejects.toThrow();
 });
+
+test('a client that half-closes after its request (printf … | nc) still gets the answer', async () => {
+  const s = await openSocket(mem.ports.http as number);
+  s.end('GET /version?device=dev2 HTTP/1.1\r\nHost: x\r\n\r\n');
+  const r = parseResponse(await readToEnd(s));
+  expect(r.status).toBe(200);
+  expect(r.body.toString()).toBe(versionOf('dev2', '2.0.0.bin'));
+});
