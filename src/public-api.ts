@@ -12,3 +12,5 @@ export { verifyDigestStream } from './core/hashing.ts';
 export { dir } from './plugins/source/dir.ts';
 export { none } from './plugins/verifier/none.ts';
 export { raw } from './plugins/extractor/raw.ts';
+// Device authenticators (issue 6).
+export { token, mtls, type TokenOptions, type MtlsOptions, type CertField } from './plugins/auth/index.ts';

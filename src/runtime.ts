@@ -11,6 +11,7 @@ import { MemoryTier } from './core/memory-tier.ts';
 import { ReleaseBodies } from './core/release-bodies.ts';
 import { Resolver } from './core/resolver.ts';
 import { DeviceService } from './core/device-service.ts';
+import { AuthAttempts } from './core/auth-attempts.ts';
 import { CoreEventBus } from './core/events.ts';
 import { PluginHost } from './core/plugin-host.ts';
 import { DeviceTracker } from './ops/device-tracker.ts';
@@ -53,7 +54,7 @@ export async function startRuntime(settings: Settings, logger: Logger): Promise<
   if (settings.unauthenticated.length > 0) {
     logger.warn("devices are not authenticated: anyone can fetch their firmware (auth: 'none')", { devices: settings.unauthenticated });
   }
-  const devices = new DeviceService(settings.composer, resolver, settings.repositoryPrefix);
+  const devices = new DeviceService(settings.composer, resolver, settings.repositoryPrefix, new AuthAttempts(events, logger));
   // Operations (issue 7): source call latency/errors as 'upstream-request' events, device activity.
   for (const c of settings.composer.all()) timeSource(c.source, events);
   const tracker = new DeviceTracker(events);

@@ -10,6 +10,7 @@ import { createApp } from './http/app.ts';
 import { createHttpServer, createRequestHandler, type FrontDoorDeps } from './http/front-door.ts';
 import { listen, parseListenAddr } from './http/listen.ts';
 import { startRawListener, type RawListener } from './http/raw-listener.ts';
+import { HttpsListener } from './http/tls/https-listener.ts';
 import { join } from 'node:path';
 import { MqttPublisher } from './notify/mqtt-publisher.ts';
 import { startOps, DRAIN_TIMEOUT_MS, type Ops } from './ops/start-ops.ts';
@@ -55,6 +56,13 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
         ports.http = raw.port;
       }
       logger.info('device API listening', { url: `http://${displayHost(settings.listenAddr)}:${ports.http}` });
+    }
+    if (settings.tls) {
+      // HTTPS, with mutual TLS when a client CA is set (issue 6): src/http/tls/https-listener.ts.
+      const https = HttpsListener.start({ tls: settings.tls, configDir: settings.configDir, deps, logger });
+      rawListeners.push(https);
+      ports.https = https.port;
+      logger.info('device API listening', { url: `https://${displayHost(settings.tls.listenAddr)}:${ports.https}`, clientCertificates: settings.tls.clientCa ? (settings.tls.requireClientCert === false ? 'optional' : 'required') : 'off' });
     }
   } catch (e) {
     await ops?.close();

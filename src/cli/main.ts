@@ -12,6 +12,7 @@ import { createLogger } from '../log.ts';
 import { startServer } from '../server.ts';
 import { inspectCommand } from './commands/inspect.ts';
 import { prefetchCommand } from './commands/prefetch.ts';
+import { hashTokenCommand } from './commands/hash-token.ts';
 
 export const VERSION: string = pkg.version;
 
@@ -24,6 +25,7 @@ const COMMANDS: Command[] = [
   { name: 'check-config', usage: 'check-config [--config PATH]', help: 'Load and check the configuration, then exit', run: checkConfig },
   inspectCommand,
   prefetchCommand,
+  hashTokenCommand,
 ];
 
 /** Registers an extra command (operator tools add theirs here). */

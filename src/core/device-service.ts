@@ -10,6 +10,7 @@ import type { Release } from './release.ts';
 import { validateDeviceId } from './device-id.ts';
 import { Forbidden, MissingDevice, NoFirmware, Unauthorized } from './errors.ts';
 import { authorize } from './authorize.ts';
+import type { AuthAttempts } from './auth-attempts.ts';
 
 export interface DeviceQuery {
   device: string | null;
@@ -24,6 +25,8 @@ export class DeviceService {
     private readonly composer: Composer,
     private readonly resolver: Resolver,
     private readonly repositoryPrefix: string,
+    /** Counts, logs and rate-limits refused credentials (issue 6); without it refusals are only thrown. */
+    private readonly attempts?: AuthAttempts,
   ) {}
 
   /** The release this device may fetch now; throws a DeviceError otherwise. */
@@ -34,8 +37,12 @@ export class DeviceService {
     if (!comp) throw new NoFirmware(id);
     if (comp.auth !== 'none') {
       const req: AuthRequest = { deviceId: id, headers: q.headers, query: q.query, remoteAddress: q.remoteAddress, ...(q.peerCertificate ? { peerCertificate: q.peerCertificate } : {}) };
+      this.attempts?.check(q.remoteAddress, id);
       const decision = await authorize(comp.auth, req);
-      if (decision.outcome === 'deny') throw decision.status === 403 ? new Forbidden(decision.reason) : new Unauthorized(decision.reason);
+      if (decision.outcome === 'deny') {
+        this.attempts?.failed({ device: id, remoteAddress: q.remoteAddress, status: decision.status, reason: decision.reason, ...(decision.presented ? { presented: decision.presented } : {}) });
+        throw decision.status === 403 ? new Forbidden(decision.reason) : new Unauthorized(decision.reason);
+      }
     }
     return this.resolver.current(deviceRef(id, comp), comp);
   }

@@ -80,6 +80,18 @@ export class Forbidden extends DeviceError {
   constructor(readonly reason: string) { super(`forbidden: ${reason}`); }
 }
 
+/** Too many refused credentials from one address (issue 6): the request is refused unseen until `retryAfter` seconds pass. */
+export class TooManyAttempts extends DeviceError {
+  readonly status = 429;
+  readonly code = 'rate-limited';
+  readonly body = 'Too many failed attempts, retry later';
+  override readonly headers: Record<string, string>;
+  constructor(readonly retryAfter: number) {
+    super(`too many failed authentication attempts: retry after ${retryAfter}s`);
+    this.headers = { 'retry-after': String(retryAfter) };
+  }
+}
+
 /** Thrown by sources when the upstream cannot be reached or answers 5xx: devices get a stale copy or 503. */
 export class UpstreamUnavailable extends Error {
   override readonly name = 'UpstreamUnavailable';

@@ -20,6 +20,8 @@ export interface CoreEvents {
   'http-request': [HttpRequestDone];
   /** A call to a source finished (listing versions, pinning one, opening its bytes); for registry latency and error metrics. */
   'upstream-request': [UpstreamRequestDone];
+  /** A device credential was refused: at the TLS handshake (bad, revoked, expired certificate) or by the device's authenticators (issue 6). */
+  'auth-failed': [AuthFailed];
 }
 
 export class CoreEventBus extends EventEmitter<CoreEvents> {}
@@ -49,4 +51,16 @@ export interface UpstreamRequestDone {
   status?: number;
   /** Short error class on failure (`UpstreamUnavailable`, `RegistryError`), never a message with secrets. */
   errorKind?: string;
+}
+
+/** One refused credential. `presented` names what was shown (certificate CN/serial, token owner), never a secret. */
+export interface AuthFailed {
+  remoteAddress: string;
+  /** `tls`: refused at the handshake; `request`: refused by the device's authenticators; `rate-limited`: refused unseen. */
+  stage: 'tls' | 'request' | 'rate-limited';
+  reason: string;
+  device?: string;
+  /** 401, 403 or 429 for `request`/`rate-limited`; absent for `tls` (the connection is closed). */
+  status?: number;
+  presented?: string;
 }
