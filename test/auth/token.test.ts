@@ -1,0 +1,122 @@
+// Bearer tokens end to end: hashes made by `otaflux hash-token`, tokens by header and by query
+// parameter, over HTTPS (curl, the ESP32 sequence) and plain HTTP; gateway tokens; a device that
+// accepts a certificate or a token; refusals logged without the token and limited per address.
+import { afterAll, beforeAll, expect, test } from 'bun:test';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startTestServer, type TestServer } from '../support/server.ts';
+import { firmwareDir } from '../support/firmware-dir.ts';
+import { tempDir } from '../support/tmp.ts';
+import { TestPki, type ClientCert } from './pki.ts';
+import { curl, esp32Sequence, split } from './tls-clients.ts';
+
+const MAIN = join(import.meta.dir, '../../src/main.ts');
+let pki: TestPki;
+let server: TestServer;
+let fw: ReturnType<typeof firmwareDir>;
+let cert1: ClientCert;
+const tokens: Record<string, string> = {};
+const https = () => server.ports.https as number;
+
+async function hashToken(stdin?: string): Promise<{ token?: string; hash: string }> {
+  const p = Bun.spawn(['bun', MAIN, 'hash-token', ...(stdin ? ['-'] : [])], { stdin: stdin ? new TextEncoder().encode(`${stdin}\n`) : 'ignore', stdout: 'pipe', stderr: 'pipe' });
+  const [out, code] = await Promise.all([new Response(p.stdout).text(), p.exited]);
+  expect(code).toBe(0);
+  if (stdin) return { hash: out.trim() };
+  const m = /^token: (\S+)\nhash: +(\S+)\n$/.exec(out);
+  if (!m) throw new Error(`unexpected hash-token output: ${out}`);
+  return { token: m[1] as string, hash: m[2] as string };
+}
+
+beforeAll(async () => {
+  pki = new TestPki();
+  cert1 = pki.client('mixed-1', '/CN=mixed-1');
+  fw = firmwareDir({ 'gw-1': { '1.0.0.bin': 3000 }, 'gw-2': { '1.1.0.bin': 2000 }, 'site-a': { '3.0.0.bin': 500 }, 'mixed-1': { '0.5.0.bin': 50 } });
+  const made = await Promise.all([hashToken(), hashToken(), hashToken()]);
+  tokens['gw-1'] = made[0]?.token as string;
+  tokens['gw-2'] = made[1]?.token as string;
+  tokens.gateway = made[2]?.token as string;
+  tokens.mixed = 'a-token-chosen-by-an-operator-0123456789';
+  const mixedHash = (await hashToken(tokens.mixed)).hash;
+  const dir = tempDir('otaflux-token-config-');
+  const config = join(dir, 'otaflux.config.ts');
+  writeFileSync(config, `import { defineConfig, dir, mtls, token } from 'otaflux';
+const source = dir({ root: ${JSON.stringify(fw.root)} });
+export default defineConfig({
+  server: { tls: { listenAddr: '127.0.0.1:0', cert: ${JSON.stringify(pki.serverCert)}, key: ${JSON.stringify(pki.serverKey)}, clientCa: ${JSON.stringify(pki.caCert)}, requireClientCert: false } },
+  devices: {
+    'gw-*': { source, auth: token({ devices: { 'gw-1': ${JSON.stringify(made[0]?.hash)}, 'gw-2': ${JSON.stringify(made[1]?.hash)} } }) },
+    'site-*': { source, auth: token({ gateway: ${JSON.stringify(made[2]?.hash)} }) },
+    'mixed-*': { source, auth: [mtls(), token({ devices: { 'mixed-1': ${JSON.stringify(mixedHash)} }, queryParam: false })] },
+  },
+});
+`);
+  server = await startTestServer({ config });
+});
+afterAll(() => server?.close());
+
+const bearer = (t: string) => ['-H', `Authorization: Bearer ${t}`];
+
+test('the right token by header, over curl and the ESP32 sequence', async () => {
+  const image = fw.bytes('gw-1', '1.0.0.bin');
+  const v = await curl(https(), '/version?device=gw-1', { ca: pki.caCert, args: bearer(tokens['gw-1'] as string) });
+  expect(v.status).toBe(200);
+  expect(v.body).toBe(`1.0.0\n${Bun.hash.crc32(image) >>> 0}\n${image.length}`);
+  const { version, firmware } = await esp32Sequence(https(), `gw-1&token=${tokens['gw-1']}`);
+  expect(split(version).status).toBe(200);
+  expect(Buffer.compare(split(firmware).body, Buffer.from(image))).toBe(0);
+});
+
+test('the right token as ?token= over plain HTTP', async () => {
+  const r = await fetch(`${server.url}/version?device=gw-2&token=${tokens['gw-2']}`);
+  expect(r.status).toBe(200);
+  expect((await r.text()).split('\n')[0]).toBe('1.1.0');
+});
+
+test('missing → 401 with a challenge; wrong → 401; another device\'s → 403; short bodies', async () => {
+  const missing = await curl(https(), '/version?device=gw-1', { ca: pki.caCert });
+  expect(missing.status).toBe(401);
+  expect(missing.body).toBe('Unauthorized');
+  expect(missing.headers).toMatch(/www-authenticate: Bearer realm="otaflux"/i);
+  const wrong = await curl(https(), '/firmware?device=gw-1', { ca: pki.caCert, args: bearer('x'.repeat(43)) });
+  expect(wrong.status).toBe(401);
+  const other = await curl(https(), '/firmware?device=gw-1', { ca: pki.caCert, args: bearer(tokens['gw-2'] as string) });
+  expect(other.status).toBe(403);
+  expect(other.body).toBe('Forbidden');
+  const otherByQuery = await fetch(`${server.url}/firmware?device=gw-2&token=${tokens['gw-1']}`);
+  expect(otherByQuery.status).toBe(403);
+  // Logged with who was presented, never the secret.
+  const lines = server.logs.filter((l) => l.includes('device authentication failed'));
+  expect(lines.some((l) => l.includes('token of gw-2') && l.includes('"device":"gw-1"'))).toBe(true);
+  for (const t of Object.values(tokens)) expect(server.logs.some((l) => l.includes(t))).toBe(false);
+});
+
+test('a gateway token fetches for every device of its group', async () => {
+  const r = await curl(https(), '/version?device=site-a', { ca: pki.caCert, args: bearer(tokens.gateway as string) });
+  expect(r.status).toBe(200);
+  expect((await curl(https(), '/version?device=gw-1', { ca: pki.caCert, args: bearer(tokens.gateway as string) })).status).toBe(401);
+});
+
+test('a device that accepts a certificate or a token (hash of an operator-chosen token, from stdin)', async () => {
+  expect((await curl(https(), '/version?device=mixed-1', { ca: pki.caCert, client: cert1 })).status).toBe(200);
+  expect((await curl(https(), '/version?device=mixed-1', { ca: pki.caCert, args: bearer(tokens.mixed as string) })).status).toBe(200);
+  // queryParam: false: the query is not read.
+  expect((await fetch(`${server.url}/version?device=mixed-1&token=${tokens.mixed}`)).status).toBe(401);
+});
+
+test('refusals are counted per address: after the burst, 429 with Retry-After, even for a good token', async () => {
+  const events: number[] = [];
+  server.runtime.events.on('auth-failed', (e) => events.push(e.status ?? 0));
+  let limited: Response | undefined;
+  for (let i = 0; i < 20 && !limited; i++) {
+    const r = await fetch(`${server.url}/version?device=gw-1&token=wrong-token-${i}-xxxxxxxxxxxxxxxxxx`);
+    if (r.status === 429) limited = r;
+    else expect(r.status).toBe(401);
+  }
+  expect(limited).toBeDefined();
+  expect(Number(limited?.headers.get('retry-after'))).toBeGreaterThan(0);
+  expect(await limited?.text()).toBe('Too many failed attempts, retry later');
+  expect((await fetch(`${server.url}/version?device=gw-1&token=${tokens['gw-1']}`)).status).toBe(429);
+  expect(events).toContain(401);
+  expect(events).toContain(429);
+});
