@@ -150,7 +150,11 @@ export class HttpsListener {
           s.data.writer?.closed();
           this.sockets.delete(s);
         },
-        timeout: (s) => { s.end(); },
+        timeout: (s) => {
+          // Idle keep-alive connections close; one answering a request (a slow download) gets another period.
+          if (s.data.busy) s.timeout(IDLE_SECONDS);
+          else s.end();
+        },
         error: (s, e) => this.opts.logger.debug('TLS connection error', { remoteAddress: s.remoteAddress, error: e.message }),
       },
     });
@@ -159,9 +163,17 @@ export class HttpsListener {
   private handshake(s: Socket<Conn>, m: TlsMaterial, success: boolean, authError: Error | null): void {
     const remoteAddress = s.remoteAddress;
     if (!success) {
-      this.refuse(s, 'TLS handshake failed', { remoteAddress, error: authError?.message ?? 'unknown' });
+      const error = authError?.message ?? 'unknown';
+      // TLS-stack refusals read `error:…:SSL routines:…` (no certificate, unknown CA, expired); a client that
+      // went away mid-handshake is not an authentication failure.
+      if (/SSL routines|certificate/i.test(error)) this.refuse(s, 'client certificate refused', { remoteAddress, error });
+      else {
+        this.opts.logger.debug('TLS handshake not completed', { remoteAddress, error });
+        s.end();
+      }
       return;
     }
+    if (authError) this.opts.logger.debug('TLS handshake', { remoteAddress, error: authError.message });
     if (m.ca) {
       const peer = toPeerCertificate((s as unknown as { getPeerCertificate(): SocketCertificate | null }).getPeerCertificate());
       if (authError && peer) {
@@ -216,7 +228,6 @@ export class HttpsListener {
     const body = c.buf.subarray(r.consumed, r.consumed + r.head.bodyLength);
     c.buf = c.buf.subarray(r.consumed + r.head.bodyLength);
     c.busy = true;
-    s.timeout(0);
     this.answer(s, r.head, body).then(
       () => this.afterResponse(s, r.head.keepAlive),
       (e) => {
@@ -234,7 +245,6 @@ export class HttpsListener {
       void c.writer?.flushed().then(() => s.end());
       return;
     }
-    s.timeout(IDLE_SECONDS);
     if (c.buf.length > 0) this.next(s);
   }
 
@@ -294,13 +304,23 @@ export class HttpsListener {
 
   /** Writes a device reply, streaming file bodies with backpressure; returns the body bytes sent. */
   private async writeReply(c: Conn, reply: DeviceReply, head: RequestHead): Promise<number> {
-    this.writeHead(c, reply.status, reply.headers, head.keepAlive, head.version);
     const body = reply.body;
-    if (body === null) return 0;
-    if (typeof body === 'string' || Buffer.isBuffer(body)) {
-      c.writer?.write(typeof body === 'string' ? Buffer.from(body) : body);
-      return typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+    const headText = this.headText(reply.status, reply.headers, head.keepAlive, head.version);
+    if (body === null) {
+      c.writer?.write(headText);
+      return 0;
     }
+    if (typeof body === 'string' || Buffer.isBuffer(body)) {
+      // Head and a small body in one write: one TLS record and one syscall for a /version answer.
+      const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+      if (bytes.byteLength <= 64 * 1024) c.writer?.write(Buffer.concat([Buffer.from(headText, 'latin1'), bytes]));
+      else {
+        c.writer?.write(headText);
+        c.writer?.write(bytes);
+      }
+      return bytes.byteLength;
+    }
+    c.writer?.write(headText);
     const reader = Bun.file(body.path).slice(body.start, body.end + 1).stream().getReader();
     let sent = 0;
     try {
@@ -318,12 +338,16 @@ export class HttpsListener {
   }
 
   private writeHead(c: Conn, status: number, headers: Record<string, string>, keepAlive: boolean, version: '1.0' | '1.1' = '1.1'): void {
+    c.writer?.write(this.headText(status, headers, keepAlive, version));
+  }
+
+  private headText(status: number, headers: Record<string, string>, keepAlive: boolean, version: '1.0' | '1.1'): string {
     let head = `HTTP/1.1 ${status} ${REASONS[status] ?? 'Unknown'}\r\n`;
     for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
     head += `date: ${httpDate()}\r\n`;
     if (!keepAlive) head += 'connection: close\r\n';
     else if (version === '1.0') head += 'connection: keep-alive\r\n';
-    c.writer?.write(`${head}\r\n`);
+    return `${head}\r\n`;
   }
 }
 
