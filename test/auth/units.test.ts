@@ -1,0 +1,114 @@
+// The pieces of device auth without a server: certificate mapping, token hashes, the request-head
+// parser of the TLS listener, the per-address refusal bucket, and CRL checks.
+import { expect, test } from 'bun:test';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { mtls } from '../../src/plugins/auth/mtls.ts';
+import { token } from '../../src/plugins/auth/token.ts';
+import { hashToken, newToken } from '../../src/plugins/auth/token-hash.ts';
+import { parseRequestHead } from '../../src/http/tls/http1.ts';
+import { loadTlsMaterial } from '../../src/http/tls/tls-material.ts';
+import { AuthAttempts } from '../../src/core/auth-attempts.ts';
+import { CoreEventBus } from '../../src/core/events.ts';
+import { TooManyAttempts } from '../../src/core/errors.ts';
+import { createLogger } from '../../src/log.ts';
+import type { AuthRequest, PeerCertificate } from '../../src/plugin.ts';
+import { TestPki } from './pki.ts';
+
+function cert(cn: string | undefined, sans: string[] = [], serial = '1A2B', fingerprint = 'AA:BB'): PeerCertificate {
+  return { subject: cn ? { CN: cn } : {}, issuer: { CN: 'ca' }, subjectAltNames: sans, serialNumber: serial, fingerprint256: fingerprint, validFrom: new Date(0), validTo: new Date(8e15), raw: new Uint8Array([1]) };
+}
+function req(deviceId: string, extra: Partial<AuthRequest> = {}): AuthRequest {
+  return { deviceId, headers: {}, query: new URLSearchParams(), remoteAddress: '10.0.0.1', ...extra };
+}
+
+test('mtls maps CN, templates and regex groups; another device is 403; no certificate is a skip', () => {
+  expect(mtls().authenticate(req('esp32-a', { peerCertificate: cert('esp32-a') }))).toMatchObject({ outcome: 'allow' });
+  expect(mtls().authenticate(req('esp32-b', { peerCertificate: cert('esp32-a') }))).toMatchObject({ outcome: 'deny', status: 403, presented: 'CN=esp32-a serial=1A2B' });
+  expect(mtls().authenticate(req('esp32-a'))).toEqual({ outcome: 'skip' });
+  const tpl = mtls({ from: 'dns', device: 'fleet-{value}' });
+  expect(tpl.authenticate(req('fleet-x.example', { peerCertificate: cert('nope', ['DNS:x.example']) }))).toMatchObject({ outcome: 'allow' });
+  const re = mtls({ from: ['email', 'uri'], match: /^(?<site>[a-z]+)\.(?<n>\d+)@fleet$/, device: '{site}-{n}' });
+  expect(re.authenticate(req('berlin-7', { peerCertificate: cert(undefined, ['email:berlin.7@fleet']) }))).toMatchObject({ outcome: 'allow' });
+  expect(re.authenticate(req('berlin-7', { peerCertificate: cert('berlin-7', ['email:nope']) }))).toMatchObject({ outcome: 'deny', status: 403, reason: 'client certificate maps to no device' });
+});
+
+test('mtls deny list by serial (any leading zeros, case) and by fingerprint (colons optional)', () => {
+  const a = mtls({ deny: { serials: ['001a2b'], fingerprints: ['ccdd'] } });
+  expect(a.authenticate(req('d', { peerCertificate: cert('d', [], '1A2B') }))).toMatchObject({ outcome: 'deny', status: 401 });
+  expect(a.authenticate(req('d', { peerCertificate: cert('d', [], '99', 'CC:DD') }))).toMatchObject({ outcome: 'deny', status: 401 });
+  expect(a.authenticate(req('d', { peerCertificate: cert('d', [], '99', 'CC:DE') }))).toMatchObject({ outcome: 'allow' });
+});
+
+test('mtls and token options are checked when the config is built', () => {
+  expect(() => mtls({ device: '{nope}' })).toThrow('auth.mtls: device: unknown placeholder {nope}');
+  expect(() => mtls({ from: 'serial' as never })).toThrow('auth.mtls: from: expected one of cn, dns, uri, email');
+  expect(() => token({ devices: { d: 'plaintext-token-here' } })).toThrow('auth.token: devices["d"]: expected a token hash');
+  expect(() => token({})).toThrow('auth.token: give devices');
+  expect(() => hashToken('short')).toThrow('token too short');
+});
+
+test('token: header beats query, malformed bearer is 401, other schemes are skipped', () => {
+  const t = newToken();
+  const a = token({ devices: { d: hashToken(t) } });
+  expect(a.authenticate(req('d', { headers: { authorization: `Bearer ${t}` } }))).toMatchObject({ outcome: 'allow' });
+  expect(a.authenticate(req('d', { query: new URLSearchParams({ token: t }) }))).toMatchObject({ outcome: 'allow' });
+  expect(a.authenticate(req('d', { headers: { authorization: 'Bearer' } }))).toMatchObject({ outcome: 'deny', status: 401 });
+  expect(a.authenticate(req('d', { headers: { authorization: 'Basic eDp5' } }))).toEqual({ outcome: 'skip' });
+  // Two hashes of one token differ (salted) and both match.
+  const h1 = hashToken(t), h2 = hashToken(t);
+  expect(h1).not.toBe(h2);
+  expect(token({ devices: { d: [h1, h2] } }).authenticate(req('d', { query: new URLSearchParams({ token: t }) }))).toMatchObject({ outcome: 'allow' });
+});
+
+test('request heads: leading CRLF, bare LF, HTTP/1.0 keep-alive; chunked 411, oversized 431', () => {
+  const ok = parseRequestHead(Buffer.from('\r\nGET /version?device=x HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\n\r\nGET'));
+  expect(ok).toMatchObject({ kind: 'head', head: { method: 'GET', url: '/version?device=x', keepAlive: true, headers: { host: 'h' } } });
+  expect(ok.kind === 'head' && ok.consumed).toBe(Buffer.byteLength('\r\nGET /version?device=x HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\n\r\n'));
+  expect(parseRequestHead(Buffer.from('GET / HTTP/1.0\n\n'))).toMatchObject({ kind: 'head', head: { keepAlive: false } });
+  expect(parseRequestHead(Buffer.from('GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n'))).toMatchObject({ kind: 'head', head: { keepAlive: true } });
+  expect(parseRequestHead(Buffer.from('GET / HTTP/1.1\r\nHost: h\r\n'))).toEqual({ kind: 'incomplete' });
+  expect(parseRequestHead(Buffer.from('POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n'))).toMatchObject({ kind: 'error', status: 411 });
+  expect(parseRequestHead(Buffer.from(`GET / HTTP/1.1\r\nX: ${'a'.repeat(17000)}`))).toMatchObject({ kind: 'error', status: 431 });
+  expect(parseRequestHead(Buffer.from('GET / HTTP/2\r\n\r\n'))).toMatchObject({ kind: 'error', status: 505 });
+});
+
+test('refusals: a burst of 10 per address, then 429 with Retry-After until a token refills', () => {
+  let now = 0;
+  const events = new CoreEventBus();
+  const seen: string[] = [];
+  events.on('auth-failed', (e) => seen.push(`${e.stage}:${e.status}`));
+  const a = new AuthAttempts(events, createLogger({ level: 'off' }), { now: () => now });
+  for (let i = 0; i < 10; i++) {
+    a.check('10.0.0.1', 'd');
+    a.failed({ device: 'd', remoteAddress: '10.0.0.1', status: 401, reason: 'unknown token' });
+  }
+  let thrown: unknown;
+  try { a.check('10.0.0.1', 'd'); } catch (e) { thrown = e; }
+  expect(thrown).toBeInstanceOf(TooManyAttempts);
+  expect((thrown as TooManyAttempts).headers['retry-after']).toBe('6');
+  a.check('10.0.0.2', 'd'); // other addresses are not affected
+  now += 6000;
+  a.check('10.0.0.1', 'd');
+  expect(seen.filter((s) => s === 'request:401').length).toBe(10);
+  expect(seen).toContain('rate-limited:429');
+  expect(a.refused).toBe(10);
+});
+
+test('TLS files: a CRL not signed by the client CA, a key of another certificate, a missing file are refused with the file named', () => {
+  const pki = new TestPki();
+  const other = new TestPki();
+  const base = { cert: pki.serverCert, key: pki.serverKey, clientCa: pki.caCert };
+  expect(loadTlsMaterial({ ...base, crl: pki.crl }, pki.dir).revoked?.serials.size).toBe(0);
+  expect(() => loadTlsMaterial({ ...base, crl: other.crl }, pki.dir)).toThrow(`reading TLS CRL ${other.crl}: CRL signature does not verify`);
+  expect(() => loadTlsMaterial({ ...base, key: other.serverKey }, pki.dir)).toThrow('the key does not match the certificate');
+  expect(() => loadTlsMaterial({ ...base, clientCa: 'nope.pem' }, pki.dir)).toThrow(`reading TLS client CA ${join(pki.dir, 'nope.pem')}: ENOENT`);
+  // A revoked serial shows up normalised like the peer certificate's.
+  const c = pki.client('r', '/CN=r');
+  pki.revoke(c);
+  const m = loadTlsMaterial({ ...base, crl: pki.crl }, pki.dir);
+  expect([...(m.revoked?.serials ?? [])]).toEqual([c.serial.toUpperCase().replace(/^0+/, '')]);
+  // A CRL in DER form works too.
+  writeFileSync(join(pki.dir, 'crl.der'), Buffer.from(readFileSync(pki.crl).toString().replace(/-----[^-]+-----|\s/g, ''), 'base64'));
+  expect(loadTlsMaterial({ ...base, crl: 'crl.der' }, pki.dir).revoked?.serials.size).toBe(1);
+});
