@@ -8,7 +8,7 @@ import { startTestServer, type TestServer } from '../support/server.ts';
 import { firmwareDir } from '../support/firmware-dir.ts';
 import { tempDir } from '../support/tmp.ts';
 import { TestPki, type ClientCert } from './pki.ts';
-import { curl, esp32Sequence, split } from './tls-clients.ts';
+import { bytesAnswered, curl, esp32Sequence, readToEof, split, tlsConnect } from './tls-clients.ts';
 
 const MAIN = join(import.meta.dir, '../../src/main.ts');
 let pki: TestPki;
@@ -102,6 +102,22 @@ test('a device that accepts a certificate or a token (hash of an operator-chosen
   expect((await curl(https(), '/version?device=mixed-1', { ca: pki.caCert, args: bearer(tokens.mixed as string) })).status).toBe(200);
   // queryParam: false: the query is not read.
   expect((await fetch(`${server.url}/version?device=mixed-1&token=${tokens.mixed}`)).status).toBe(401);
+});
+
+test('optional client certificates: none is fine, one from another CA is still refused before any HTTP', async () => {
+  const foreign = pki.foreignClient('foreign', '/CN=mixed-1');
+  expect((await curl(https(), '/version?device=mixed-1', { ca: pki.caCert, client: foreign, args: bearer(tokens.mixed as string) })).status).toBe(0);
+  expect((await bytesAnswered(https(), `mixed-1`, foreign)).length).toBe(0);
+  expect((await curl(https(), '/version?device=mixed-1', { ca: pki.caCert, args: bearer(tokens.mixed as string) })).status).toBe(200);
+});
+
+test('pipelined requests over TLS are answered in order on one connection', async () => {
+  const s = await tlsConnect(https());
+  const auth = `Authorization: Bearer ${tokens['gw-1']}\r\n`;
+  s.write(`GET /version?device=gw-1 HTTP/1.1\r\nHost: h\r\n${auth}\r\nGET /health HTTP/1.1\r\nHost: h\r\n\r\nGET /version?device=gw-2 HTTP/1.1\r\nHost: h\r\n${auth}Connection: close\r\n\r\n`);
+  const raw = (await readToEof(s)).toString('latin1');
+  expect([...raw.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1])).toEqual(['200', '200', '403']);
+  expect(raw).toContain('1.0.0\n');
 });
 
 test('refusals are counted per address: after the burst, 429 with Retry-After, even for a good token', async () => {

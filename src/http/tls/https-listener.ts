@@ -14,7 +14,7 @@ import type { TlsConfig } from '../../config/define.ts';
 import { firmwareRoute, versionRoute, type DeviceReply } from '../device-api.ts';
 import type { FrontDoorDeps } from '../front-door.ts';
 import { parseListenAddr } from '../listen.ts';
-import { parseRequestHead, type RequestHead } from './http1.ts';
+import { MAX_BODY_BYTES, MAX_HEAD_BYTES, parseRequestHead, type RequestHead } from './http1.ts';
 import { SocketWriter } from './socket-writer.ts';
 import { toPeerCertificate, type SocketCertificate } from './peer-certificate.ts';
 import { loadTlsMaterial, watchTlsFiles, type TlsMaterial } from './tls-material.ts';
@@ -41,6 +41,8 @@ interface Conn {
 }
 
 const IDLE_SECONDS = 65;
+/** Bytes a connection may have waiting: one largest head and body, plus slack. */
+const MAX_BUFFERED = MAX_HEAD_BYTES + MAX_BODY_BYTES + 64 * 1024;
 const REASONS: Record<number, string> = {
   200: 'OK', 204: 'No Content', 206: 'Partial Content', 304: 'Not Modified', 400: 'Bad Request', 401: 'Unauthorized',
   403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 411: 'Length Required', 413: 'Content Too Large',
@@ -53,6 +55,7 @@ export class HttpsListener {
   private material: TlsMaterial;
   private stopWatching: () => void = () => {};
   private readonly sockets = new Set<Socket<Conn>>();
+  private stopping = false;
 
   private constructor(private readonly opts: HttpsListenerOptions, material: TlsMaterial, listener: TCPSocketListener<Conn>) {
     this.material = material;
@@ -114,6 +117,7 @@ export class HttpsListener {
 
   /** Stops accepting, closes idle connections, and waits for none to be open. */
   async close(): Promise<void> {
+    this.stopping = true;
     this.stopWatching();
     this.listener.stop(false);
     for (const s of this.sockets) if (!s.data.busy) s.end();
@@ -142,7 +146,14 @@ export class HttpsListener {
         handshake: (s, success, authError) => this.handshake(s, m, success, authError),
         data: (s, chunk) => {
           const c = s.data;
-          c.buf = c.buf.length === 0 ? chunk : Buffer.concat([c.buf, chunk]);
+          // Copied: the bytes may wait for the answer in flight (pipelining) or for the rest of a request.
+          c.buf = c.buf.length === 0 ? Buffer.from(chunk) : Buffer.concat([c.buf, chunk]);
+          if (c.buf.length > MAX_BUFFERED) {
+            // A client sending far ahead of the answers: stop reading it.
+            c.closing = true;
+            s.end();
+            return;
+          }
           if (c.ready && !c.busy) this.next(s);
         },
         drain: (s) => s.data.writer?.drain(),
@@ -240,7 +251,7 @@ export class HttpsListener {
   private afterResponse(s: Socket<Conn>, keepAlive: boolean): void {
     const c = s.data;
     c.busy = false;
-    if (!keepAlive || c.closing) {
+    if (!keepAlive || c.closing || this.stopping) {
       c.closing = true;
       void c.writer?.flushed().then(() => s.end());
       return;
