@@ -14,15 +14,16 @@ export class SocketWriter {
   /** Queues bytes; returns false when the socket is gone. */
   write(bytes: Uint8Array | string): boolean {
     if (this.dead) return false;
-    const data = typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes;
-    if (data.byteLength === 0) return true;
+    if (bytes.length === 0) return true;
     if (this.queue.length > 0) {
-      this.queue.push(data);
+      this.queue.push(typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes);
       return true;
     }
-    const n = this.socket.write(data);
+    // Strings (response heads, ASCII) go to the socket as they are: no Buffer on the common path.
+    const n = this.socket.write(bytes);
     if (n < 0) return this.fail();
-    if (n < data.byteLength) this.queue.push(data.subarray(n));
+    const total = typeof bytes === 'string' ? bytes.length : bytes.byteLength;
+    if (n < total) this.queue.push((typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes).subarray(n));
     return true;
   }
 
