@@ -7,7 +7,8 @@ import { mtls } from '../../src/plugins/auth/mtls.ts';
 import { token } from '../../src/plugins/auth/token.ts';
 import { hashToken, newToken } from '../../src/plugins/auth/token-hash.ts';
 import { parseRequestHead } from '../../src/http/tls/http1.ts';
-import { loadTlsMaterial } from '../../src/http/tls/tls-material.ts';
+import { loadTlsMaterial, watchTlsFiles } from '../../src/http/tls/tls-material.ts';
+import { tempDir } from '../support/tmp.ts';
 import { AuthAttempts } from '../../src/core/auth-attempts.ts';
 import { CoreEventBus } from '../../src/core/events.ts';
 import { TooManyAttempts } from '../../src/core/errors.ts';
@@ -111,4 +112,23 @@ test('TLS files: a CRL not signed by the client CA, a key of another certificate
   // A CRL in DER form works too.
   writeFileSync(join(pki.dir, 'crl.der'), Buffer.from(readFileSync(pki.crl).toString().replace(/-----[^-]+-----|\s/g, ''), 'base64'));
   expect(loadTlsMaterial({ ...base, crl: 'crl.der' }, pki.dir).revoked?.serials.size).toBe(1);
+});
+
+test('SIGHUP and a change of a watched file each trigger one (debounced) reload', async () => {
+  const dir = tempDir('otaflux-watch-');
+  const file = join(dir, 'server.crt');
+  writeFileSync(file, 'a');
+  const reasons: string[] = [];
+  const stop = watchTlsFiles([file], createLogger({ level: 'off' }), (why) => reasons.push(why));
+  try {
+    process.emit('SIGHUP', 'SIGHUP');
+    await Bun.sleep(300);
+    expect(reasons).toEqual(['SIGHUP']);
+    writeFileSync(join(dir, 'unrelated.txt'), 'x');
+    writeFileSync(file, 'b');
+    await Bun.sleep(400);
+    expect(reasons).toEqual(['SIGHUP', 'server.crt changed']);
+  } finally {
+    stop();
+  }
 });
