@@ -120,6 +120,14 @@ test('pipelined requests over TLS are answered in order on one connection', asyn
   expect(raw).toContain('1.0.0\n');
 });
 
+test('a client that half-closes after its request still gets the answer', async () => {
+  const s = await tlsConnect(https());
+  s.end(`GET /version?device=gw-2 HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer ${tokens['gw-2']}\r\n\r\n`);
+  const r = split(await readToEof(s));
+  expect(r.status).toBe(200);
+  expect(r.body.toString().split('\n')[0]).toBe('1.1.0');
+});
+
 test('refusals are counted per address: after the burst, 429 with Retry-After, even for a good token', async () => {
   const events: number[] = [];
   server.runtime.events.on('auth-failed', (e) => events.push(e.status ?? 0));

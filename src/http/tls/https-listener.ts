@@ -38,6 +38,8 @@ interface Conn {
   /** Set after the handshake passed our own checks. */
   ready: boolean;
   closing: boolean;
+  /** The client half-closed: answer what it sent, then close. */
+  peerEnded: boolean;
 }
 
 const IDLE_SECONDS = 65;
@@ -131,6 +133,8 @@ export class HttpsListener {
     return Bun.listen<Conn>({
       hostname,
       port,
+      // A client that half-closes after its request still gets the answer.
+      allowHalfOpen: true,
       tls: {
         cert: m.cert,
         key: m.key,
@@ -138,7 +142,7 @@ export class HttpsListener {
       },
       socket: {
         open: (s) => {
-          s.data = { buf: Buffer.alloc(0), busy: false, ready: false, closing: false };
+          s.data = { buf: Buffer.alloc(0), busy: false, ready: false, closing: false, peerEnded: false };
           s.data.writer = new SocketWriter(s as Socket<unknown>);
           this.sockets.add(s);
           s.timeout(IDLE_SECONDS);
@@ -157,6 +161,13 @@ export class HttpsListener {
           if (c.ready && !c.busy) this.next(s);
         },
         drain: (s) => s.data.writer?.drain(),
+        end: (s) => {
+          const c = s.data;
+          c.peerEnded = true;
+          if (c.busy) return;
+          if (c.ready && c.buf.length > 0) this.next(s);
+          if (!c.busy) s.end();
+        },
         close: (s) => {
           s.data.writer?.closed();
           this.sockets.delete(s);
@@ -251,7 +262,7 @@ export class HttpsListener {
   private afterResponse(s: Socket<Conn>, keepAlive: boolean): void {
     const c = s.data;
     c.busy = false;
-    if (!keepAlive || c.closing || this.stopping) {
+    if (!keepAlive || c.closing || this.stopping || (c.peerEnded && c.buf.length === 0)) {
       c.closing = true;
       void c.writer?.flushed().then(() => s.end());
       return;
