@@ -136,7 +136,7 @@ export async function buildTypes(outdir: string): Promise<{ dir: string; tarball
   const tsc = join(ROOT, 'node_modules', '.bin', 'tsc');
   await run(
     [tsc, join(ROOT, 'src', 'public-api.ts'), '--declaration', '--emitDeclarationOnly', '--outDir', outdir, '--rootDir', join(ROOT, 'src'),
-      '--target', 'ESNext', '--module', 'ESNext', '--moduleResolution', 'bundler', '--strict', '--skipLibCheck', '--allowImportingTsExtensions',
+      '--target', 'ESNext', '--lib', 'ESNext', '--module', 'ESNext', '--moduleResolution', 'bundler', '--strict', '--skipLibCheck', '--allowImportingTsExtensions',
       '--verbatimModuleSyntax', '--resolveJsonModule', '--types', 'bun'],
     ROOT,
     'emitting the public API declarations',

@@ -137,7 +137,7 @@ export interface ExtractorPlugin extends PluginBase<'extractor'> {
   /**
    * Turns the input into the output. Errors (corrupt, truncated, over a limit) surface as an
    * errored stream; the host then keeps the previous good release.
-   * May return a new name hint for the next extractor in the chain (e.g. `fw.bin.gz` → `fw.bin`).
+   * The host derives the next extractor's name hint itself (`fw.bin.gz` → `fw.bin`; unknown after a tar member).
    */
   extract(input: ReadableStream<Uint8Array>, ctx: ExtractContext): ReadableStream<Uint8Array>;
 }

@@ -9,8 +9,11 @@ export type { Release } from './core/release.ts';
 export { UpstreamUnavailable } from './core/errors.ts';
 export { parseVersionTag } from './core/versions.ts';
 export { verifyDigestStream } from './core/hashing.ts';
-export { dir } from './plugins/source/dir.ts';
+// Built-in plugins, for compositions in otaflux.config.ts.
+export { dir, type DirOptions } from './plugins/source/dir.ts';
+export { oci, type OciOptions } from './plugins/source/oci/index.ts';
 export { none } from './plugins/verifier/none.ts';
-export { raw } from './plugins/extractor/raw.ts';
+export { cosign, type CosignOptions } from './plugins/verifier/cosign/index.ts';
+export { raw, gzip, zstd, tar, type TarOptions } from './plugins/extractor/index.ts';
 // Device authenticators (issue 6).
 export { token, mtls, type TokenOptions, type MtlsOptions, type CertField } from './plugins/auth/index.ts';

@@ -46,12 +46,17 @@ test('the emitted package is named otaflux and carries only declarations', () =>
 });
 
 test('the example plugin, the guide example and a config using them type-check outside the repo', async () => {
-  writeFileSync(join(project, 'otaflux.config.ts'), `import { defineConfig, none } from 'otaflux';
+  writeFileSync(join(project, 'otaflux.config.ts'), `import { cosign, defineConfig, gzip, none, oci, tar, token, zstd, type OciOptions } from 'otaflux';
 import { urlList } from './plugins/url-list-source.ts';
 import { staticImage } from './plugins/static-source.ts';
+const registry: OciOptions = { url: 'https://harbor.example', prefix: 'firmware' };
 export default defineConfig({
   defaults: { source: staticImage({ file: './fw.bin', version: '1.0.0' }), verifier: none(), auth: 'none' },
-  devices: { 'cdn-*': { source: urlList({ devices: {} }) } },
+  devices: {
+    'cdn-*': { source: urlList({ devices: {} }) },
+    'gw-*': { source: oci(registry), verifier: cosign({ keys: ['./cosign.pub'] }), extract: [zstd(), tar({ member: '*.bin' })], auth: token({ devices: { 'gw-1': 'sha256:00' } }) },
+    'esp-*': { source: oci(registry), extract: [gzip()] },
+  },
 });
 `);
   const r = await runBinary([TSC, '-p', project], { cwd: project, timeoutMs: 60_000 });
