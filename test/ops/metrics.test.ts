@@ -164,10 +164,27 @@ test('per-device labels only when opted in', async () => {
   }
 });
 
-// Known gap (src/http/raw-listener.ts): a device that disconnects mid-download gets no
-// 'http-request' event, so no request log line, no http_requests_total count, and the
-// in-flight gauge keeps counting it. Fix: report the cut download (errorCode 'aborted') there.
-test.todo('a download cut by the device is logged and leaves the in-flight gauge');
+test('a download cut by the device is counted and leaves the in-flight gauge', async () => {
+  const big = randomBytes(24 * 1024 * 1024);
+  const s = await serve(memorySource({ '1.0.0': big }), [big]);
+  expect((await fetch(`${s.url}/version?device=dev`)).status).toBe(200);
+  const sock = connect(s.ports.http as number, '127.0.0.1');
+  await new Promise<void>((r) => sock.once('connect', () => r()));
+  sock.write('GET /firmware?device=dev HTTP/1.1\r\nHost: x\r\n\r\n');
+  // Read the first megabyte, then hang up like a device losing Wi-Fi.
+  let got = 0;
+  await new Promise<void>((r) => sock.on('data', (c: Buffer) => { got += c.length; if (got >= 1024 * 1024) r(); }));
+  expect((await scrape(s)).get('otaflux_downloads_in_flight')).toBe(1);
+  sock.destroy();
+  let m = await scrape(s);
+  for (let i = 0; i < 100 && m.get('otaflux_downloads_in_flight') !== 0; i++) {
+    await Bun.sleep(20);
+    m = await scrape(s);
+  }
+  expect(m.get('otaflux_downloads_in_flight')).toBe(0);
+  expect(m.get('http_requests_total{method="GET",path="/firmware",status="200"}')).toBe(1);
+  expect(m.get('otaflux_served_bytes_total{path="/firmware"}')).toBeLessThan(big.length);
+});
 
 test('a busy metrics address stops start-up with a message naming the flag', async () => {
   const { createServer } = await import('node:net');
