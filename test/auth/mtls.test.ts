@@ -22,7 +22,7 @@ beforeAll(async () => {
   pki = new TestPki();
   devA = pki.client('dev-a', '/CN=esp32-a');
   devB = pki.client('dev-b', '/CN=esp32-b');
-  fw = firmwareDir({ 'esp32-a': { '1.0.0.bin': 1000, '1.2.0.bin': 70_000 }, 'esp32-b': { '2.0.0.bin': 5000 }, 'uri-x1': { '0.1.0.bin': 100 }, 'open-lab': { '0.0.1.bin': 10 } });
+  fw = firmwareDir({ 'esp32-a': { '1.0.0.bin': 1000, '1.2.0.bin': 70_000 }, 'esp32-b': { '2.0.0.bin': 5000 }, 'uri-x1': { '0.1.0.bin': 100 }, 'open-lab': { '0.0.1.bin': 10 }, 'esp32-big': { '3.0.0.bin': 48 * 1024 * 1024 } });
   const dir = tempDir('otaflux-mtls-config-');
   const config = join(dir, 'otaflux.config.ts');
   writeFileSync(config, `import { defineConfig, dir, mtls } from 'otaflux';
@@ -135,3 +135,23 @@ async function waitFor(cond: () => boolean | Promise<boolean>, ms = 5000): Promi
   }
   throw new Error('condition not met in time');
 }
+
+test('a download over TLS cut by the device is counted and leaves the in-flight gauge', async () => {
+  const inFlightBecomes = async (want: number) => {
+    let n = -1;
+    for (let i = 0; i < 100 && n !== want; i++) {
+      if (i > 0) await Bun.sleep(20);
+      const text = await (await fetch(`http://127.0.0.1:${server.ports.metrics}/metrics`)).text();
+      n = Number(/^otaflux_downloads_in_flight (\d+)$/m.exec(text)?.[1]);
+    }
+    return n;
+  };
+  // A device that asks and stops reading (48 MiB outgrow every socket buffer), then hangs up.
+  const s = await tlsConnect(port(), pki.client('dev-big', '/CN=esp32-big'));
+  s.pause();
+  s.write('GET /firmware?device=esp32-big HTTP/1.1\r\nHost: h\r\n\r\n');
+  expect(await inFlightBecomes(1)).toBe(1);
+  s.destroy();
+  expect(await inFlightBecomes(0)).toBe(0);
+  expect(server.logs.some((l) => l.includes('esp32-big') && l.includes('aborted'))).toBe(true);
+});

@@ -44,6 +44,16 @@ async function scrape(s: TestServer): Promise<{ text: string; get(series: string
   return { text, get: (series) => values.get(series) ?? 0 };
 }
 
+/** Scrapes until `series` reads `value` (up to about 2 s); returns the last scrape. */
+async function scrapeUntil(s: TestServer, series: string, value: number): Promise<Awaited<ReturnType<typeof scrape>>> {
+  let m = await scrape(s);
+  for (let i = 0; i < 100 && m.get(series) !== value; i++) {
+    await Bun.sleep(20);
+    m = await scrape(s);
+  }
+  return m;
+}
+
 test('every metric moves with traffic', async () => {
   const good = randomBytes(3000), unsigned = randomBytes(100);
   const src = memorySource({ '1.0.0': good, '2.0.0': unsigned });
@@ -103,24 +113,14 @@ test('a firmware download being sent shows in otaflux_downloads_in_flight', asyn
   await new Promise<void>((r) => sock.once('connect', () => r()));
   sock.write('GET /firmware?device=dev HTTP/1.1\r\nHost: x\r\n\r\n');
   sock.pause();
-  let seen = 0;
-  for (let i = 0; i < 50 && seen === 0; i++) {
-    await Bun.sleep(50);
-    seen = (await scrape(s)).get('otaflux_downloads_in_flight');
-  }
-  expect(seen).toBe(1);
+  expect((await scrapeUntil(s, 'otaflux_downloads_in_flight', 1)).get('otaflux_downloads_in_flight')).toBe(1);
   // Now read it all: the download completes and the gauge falls back to 0.
   let got = 0;
   const finished = new Promise<void>((r) => sock.on('data', (c: Buffer) => { got += c.length; if (got >= big.length) r(); }));
   sock.resume();
   await finished;
   sock.destroy();
-  let after = 1;
-  for (let i = 0; i < 50 && after !== 0; i++) {
-    await Bun.sleep(20);
-    after = (await scrape(s)).get('otaflux_downloads_in_flight');
-  }
-  expect(after).toBe(0);
+  expect((await scrapeUntil(s, 'otaflux_downloads_in_flight', 0)).get('otaflux_downloads_in_flight')).toBe(0);
 });
 
 test('the metrics listener answers only /metrics', async () => {
@@ -173,14 +173,10 @@ test('a download cut by the device is counted and leaves the in-flight gauge', a
   sock.write('GET /firmware?device=dev HTTP/1.1\r\nHost: x\r\n\r\n');
   // Read the first megabyte, then hang up like a device losing Wi-Fi.
   let got = 0;
-  await new Promise<void>((r) => sock.on('data', (c: Buffer) => { got += c.length; if (got >= 1024 * 1024) r(); }));
+  await new Promise<void>((r) => sock.on('data', (c: Buffer) => { got += c.length; if (got >= 1024 * 1024) { sock.pause(); r(); } }));
   expect((await scrape(s)).get('otaflux_downloads_in_flight')).toBe(1);
   sock.destroy();
-  let m = await scrape(s);
-  for (let i = 0; i < 100 && m.get('otaflux_downloads_in_flight') !== 0; i++) {
-    await Bun.sleep(20);
-    m = await scrape(s);
-  }
+  const m = await scrapeUntil(s, 'otaflux_downloads_in_flight', 0);
   expect(m.get('otaflux_downloads_in_flight')).toBe(0);
   expect(m.get('http_requests_total{method="GET",path="/firmware",status="200"}')).toBe(1);
   expect(m.get('otaflux_served_bytes_total{path="/firmware"}')).toBeLessThan(big.length);

@@ -253,7 +253,8 @@ export class HttpsListener {
     this.answer(s, r.head, body).then(
       () => this.afterResponse(s, r.head.keepAlive),
       (e) => {
-        this.opts.logger.error('HTTPS request failed', { error: (e as Error).message });
+        // A device that hung up is already reported (http-request, errorCode 'aborted').
+        if (!c.writer?.isDead) this.opts.logger.error('HTTPS request failed', { error: (e as Error).message });
         s.end();
       },
     );
@@ -295,8 +296,21 @@ export class HttpsListener {
         remoteAddress,
         ...(c.peer ? { peerCertificate: c.peer } : {}),
       };
-      const reply = await (path === '/version' ? versionRoute : firmwareRoute)(dreq, deps);
-      const bytes = await this.writeReply(c, reply, head);
+      let reply: DeviceReply;
+      try {
+        reply = await (path === '/version' ? versionRoute : firmwareRoute)(dreq, deps);
+      } catch (e) {
+        deps.logger.error('device API failed', { error: String(e) });
+        reply = { status: 500, headers: { 'content-type': 'text/plain; charset=utf-8', 'content-length': '14' }, body: 'Internal error' };
+      }
+      let bytes: number;
+      try {
+        bytes = await this.writeReply(c, reply, head);
+      } catch (e) {
+        // Reported even when cut short: listeners (downloads in flight) wait for this event.
+        done(path, reply.status, 0, reply.device, 'aborted');
+        throw e;
+      }
       done(path, reply.status, bytes, reply.device, reply.errorCode);
       return;
     }
@@ -349,10 +363,11 @@ export class HttpsListener {
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
-        if (!c.writer?.write(value)) break;
+        if (!c.writer?.write(value)) throw new Error('connection closed');
         sent += value.byteLength;
         if (c.writer.pending) await c.writer.flushed();
       }
+      if (c.writer?.isDead) throw new Error('connection closed');
     } finally {
       reader.releaseLock();
     }
