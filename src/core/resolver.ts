@@ -26,6 +26,9 @@ const MAX_CANDIDATES = 10;
 /** Remembered answers kept at most (polls for random ids must not grow memory without bound). */
 const MAX_REMEMBERED_DEVICES = 100_000;
 
+/** Verdicts remembered at most per verifier, and rejections remembered for logging once. */
+const MAX_REMEMBERED_VERDICTS = 10_000;
+
 export interface ResolverOptions {
   content: ContentStore;
   releases: ReleaseStore;
@@ -53,8 +56,10 @@ export class Resolver {
   private readonly latest = new Map<string, LatestEntry>();
   private readonly lookups = new SingleFlight<Release>();
   private readonly builds = new SingleFlight<Release>();
-  private readonly verdicts = new WeakMap<VerifierPlugin, Map<string, Verdict>>();
+  private readonly verdicts = new WeakMap<VerifierPlugin, Map<string, { verdict: Verdict; at: number }>>();
   private readonly rejectionsLogged = new Set<string>();
+  /** Rejections remembered before this instant are asked again (set by invalidate). */
+  private rejectionsUntil = 0;
 
   constructor(private readonly o: ResolverOptions) {}
 
@@ -69,22 +74,29 @@ export class Resolver {
         throw entry.error;
       }
       if (entry.release) {
-        const refreshing = this.refresh(device, comp);
+        const refreshing = this.lookupShared(device, comp);
         const timeout = Bun.sleep(this.o.staleAfterMs).then(() => entry.release as Release);
         return Promise.race([refreshing.catch(() => entry.release as Release), timeout]);
       }
     }
-    return this.refresh(device, comp);
+    return this.lookupShared(device, comp);
   }
 
-  /** Asks the source now (webhooks, prefetch); concurrent callers share one lookup. */
+  /** Asks the source now (webhooks, prefetch), rejected versions included; concurrent callers share one lookup. */
   refresh(device: DeviceRef, comp: Composition): Promise<Release> {
+    this.rejectionsUntil = Date.now();
+    return this.lookupShared(device, comp);
+  }
+
+  private lookupShared(device: DeviceRef, comp: Composition): Promise<Release> {
     return this.lookups.run(device.id, () => this.lookup(device, comp));
   }
 
   /** Forgets the remembered answer of a device, so its next poll asks the source. */
   invalidate(deviceId: string): void {
     this.latest.delete(deviceId);
+    // A push (of a signature, too) is what invalidates: rejections are asked again, acceptances kept.
+    this.rejectionsUntil = Date.now();
   }
 
   /** The remembered answer of every device, for the status API. */
@@ -155,17 +167,25 @@ export class Resolver {
     throw new NoVerifiedFirmware(device.id, reasons);
   }
 
-  /** Verdicts are remembered per verifier instance and digest: a verified digest is not re-verified on every poll. */
+  /**
+   * Verdicts are remembered per verifier instance and digest. An acceptance holds for good (the digest
+   * pins the bytes); a rejection only for the refresh interval, or until the device is invalidated,
+   * because `cosign sign` usually follows `oras push` and a signature may arrive after the first poll.
+   */
   private async verdict(device: DeviceRef, verifier: VerifierPlugin, artifact: Artifact): Promise<Verdict> {
     let byDigest = this.verdicts.get(verifier);
     if (!byDigest) this.verdicts.set(verifier, (byDigest = new Map()));
     const known = byDigest.get(artifact.digest);
-    if (known) return known;
+    const now = Date.now();
+    if (known && (known.verdict.ok || (now - known.at < this.o.refreshMs && known.at > this.rejectionsUntil))) return known.verdict;
     const verdict = await verifier.verify(device, artifact);
-    byDigest.set(artifact.digest, verdict);
+    byDigest.delete(artifact.digest);
+    if (byDigest.size >= MAX_REMEMBERED_VERDICTS) byDigest.delete(byDigest.keys().next().value as string);
+    byDigest.set(artifact.digest, { verdict, at: now });
     if (!verdict.ok) {
       const once = `${device.id}\0${artifact.digest}\0${verdict.reason}`;
       if (!this.rejectionsLogged.has(once)) {
+        if (this.rejectionsLogged.size >= MAX_REMEMBERED_VERDICTS) this.rejectionsLogged.clear();
         this.rejectionsLogged.add(once);
         this.o.logger.warn('version rejected by verifier', {
           device: device.id, version: artifact.version, digest: artifact.digest, verifier: verifier.id, reason: verdict.reason,

@@ -40,7 +40,21 @@ test('the newest version the verifier accepts is served; rejections are logged o
   const body = Buffer.from(await (await fetch(`${s.url}/firmware?device=dev`)).arrayBuffer());
   expect(Buffer.compare(body, good)).toBe(0);
   expect(s.logs.filter((l) => l.includes('version rejected by verifier')).length).toBe(1);
-  expect(verifier.calls).toBe(2); // each digest verified once, not on every poll
+  expect(verifier.callsFor.get(sha256Digest(good))).toBe(1); // an accepted digest is not verified again
+  expect(verifier.callsFor.get(sha256Digest(unsigned))).toBe(4); // refresh 0: a rejection is asked again at each lookup
+});
+
+test('a version signed after its first poll is served at the next refresh or push, not rejected for good', async () => {
+  const good = randomBytes(100), later = randomBytes(100);
+  const allowed = new Set([sha256Digest(good)]);
+  const verifier = allowListVerifier(allowed);
+  const s = await serve(memorySource({ '1.0.0': good, '2.0.0': later }), { verifier, refresh: 60 });
+  expect((await version(s)).text.split('\n')[0]).toBe('1.0.0');
+  allowed.add(sha256Digest(later)); // `cosign sign` after `oras push`
+  expect((await version(s)).text.split('\n')[0]).toBe('1.0.0'); // the answer holds for the refresh interval
+  await s.runtime.devices.refresh('dev'); // what the Harbor webhook does on the signature's push
+  expect((await version(s)).text.split('\n')[0]).toBe('2.0.0');
+  expect(verifier.callsFor.get(sha256Digest(later))).toBe(2);
 });
 
 test('no version verifies → 404 and no firmware bytes', async () => {

@@ -49,11 +49,12 @@ export function memorySource(images: Record<string, Uint8Array>): MemorySource {
   return src;
 }
 
-export function allowListVerifier(allowed: Set<string>): VerifierPlugin & { calls: number } {
+export function allowListVerifier(allowed: Set<string>): VerifierPlugin & { calls: number; callsFor: Map<string, number> } {
   const v = {
-    kind: 'verifier' as const, id: 'verifier.allow-list-test', apiVersion: PLUGIN_API_VERSION, calls: 0,
+    kind: 'verifier' as const, id: 'verifier.allow-list-test', apiVersion: PLUGIN_API_VERSION, calls: 0, callsFor: new Map<string, number>(),
     async verify(_d: unknown, a: { digest: string }) {
       v.calls++;
+      v.callsFor.set(a.digest, (v.callsFor.get(a.digest) ?? 0) + 1);
       return allowed.has(a.digest) ? { ok: true as const, by: 'allow-list' } : { ok: false as const, reason: 'unsigned' };
     },
   };
