@@ -52,20 +52,38 @@ export class OtaFluxMetrics {
   readonly deviceRequests = this.registry.counter({ name: 'otaflux_device_requests_total', help: 'Successful polls by device and route (only with per-device labels enabled).', labelNames: ['device', 'route'], maxSeries: 20_000 });
   readonly buildInfo = this.registry.gauge({ name: 'otaflux_build_info', help: 'Always 1; the version label says which OtaFlux runs.', labelNames: ['version'] });
 
+  /** The series each (method, raw route, status) counts into, looked up once (the per-request path). */
+  private readonly byRequest = new Map<string, { requests: { inc(by?: number): void }; duration: { observe(v: number): void }; served: { inc(by?: number): void } }>();
+  private readonly pollsByRoute = new Map<string, { inc(by?: number): void }>();
+
+  private requestSeries(method: string, route: string, status: number, routeOf: (p: string) => string) {
+    const key = `${method} ${status} ${route}`;
+    let s = this.byRequest.get(key);
+    if (!s) {
+      const labels = { method, path: routeOf(route), status: String(status) };
+      s = { requests: this.httpRequests.child(labels), duration: this.httpDuration.child(labels), served: this.servedBytes.child({ path: labels.path }) };
+      // Raw routes are the client's paths: remember the common ones, not every path a scanner tries.
+      if (this.byRequest.size < 1000) this.byRequest.set(key, s);
+    }
+    return s;
+  }
+
   constructor(o: OtaFluxMetricsOptions) {
     const routeOf = o.routeOf ?? ((p: string) => p);
     this.buildInfo.set({ version: o.version ?? 'unknown' }, 1);
     const ev = o.events;
     const handlers = {
       'http-request': (e: { method: string; route: string; status: number; bytes: number; durationMs: number }) => {
-        const labels = { method: e.method, path: routeOf(e.route), status: String(e.status) };
-        this.httpRequests.inc(labels);
-        this.httpDuration.observe(labels, e.durationMs / 1000);
-        if (e.bytes > 0) this.servedBytes.inc({ path: labels.path }, e.bytes);
+        const s = this.requestSeries(e.method, e.route, e.status, routeOf);
+        s.requests.inc();
+        s.duration.observe(e.durationMs / 1000);
+        if (e.bytes > 0) s.served.inc(e.bytes);
       },
       'cache-lookup': (e: { hit: boolean }) => (e.hit ? this.cacheHits : this.cacheMisses).inc(),
       'device-seen': (e: { device: string; route: string }) => {
-        this.devicePolls.inc({ route: e.route });
+        let polls = this.pollsByRoute.get(e.route);
+        if (!polls) this.pollsByRoute.set(e.route, (polls = this.devicePolls.child({ route: e.route })));
+        polls.inc();
         if (o.perDeviceLabels) this.deviceRequests.inc({ device: e.device, route: e.route });
       },
       'upstream-request': (e: { source: string; operation: string; ok: boolean; durationMs: number; errorKind?: string }) => {

@@ -44,16 +44,18 @@ abstract class Metric<S> {
 
   /** The state of one label set, created on first use. */
   protected at(labels: Labels = {}): S {
-    const picked = this.pick(labels);
-    let key = seriesKey(picked);
+    // The key is built straight from the label values: this runs for every request.
+    const names = this.labelNames;
+    let key = '';
+    for (let i = 0; i < names.length; i++) key += (i > 0 ? '\u0000' : '') + (labels[names[i] as string] ?? '');
     let entry = this.series.get(key);
     if (!entry && this.series.size >= this.maxSeries) {
-      const other = Object.fromEntries(this.labelNames.map((n) => [n, 'other']));
+      const other = Object.fromEntries(names.map((n) => [n, 'other']));
       key = seriesKey(other);
       entry = this.series.get(key);
       if (!entry) this.series.set(key, (entry = { labels: other, state: this.fresh() }));
     }
-    if (!entry) this.series.set(key, (entry = { labels: picked, state: this.fresh() }));
+    if (!entry) this.series.set(key, (entry = { labels: this.pick(labels), state: this.fresh() }));
     return entry.state;
   }
 
@@ -82,6 +84,18 @@ export class Counter extends Metric<{ value: number }> {
   inc(labels?: Labels, by = 1): void {
     if (by < 0) throw new Error(`counter ${this.name} cannot decrease`);
     this.at(labels).value += by;
+  }
+
+  /** One series, looked up once: for hot paths that count the same labels again and again. */
+  child(labels?: Labels): { inc(by?: number): void } {
+    const state = this.at(labels);
+    const name = this.name;
+    return {
+      inc(by = 1) {
+        if (by < 0) throw new Error(`counter ${name} cannot decrease`);
+        state.value += by;
+      },
+    };
   }
 
   /** The current value of one series (tests, status API). */
@@ -139,11 +153,25 @@ export class Histogram extends Metric<HistogramState> {
   }
 
   observe(labels: Labels | undefined, value: number): void {
-    const s = this.at(labels);
+    this.record(this.at(labels), value);
+  }
+
+  /** One series, looked up once: for hot paths that observe the same labels again and again. */
+  child(labels?: Labels): { observe(value: number): void } {
+    const state = this.at(labels);
+    return { observe: (value) => this.record(state, value) };
+  }
+
+  private record(s: HistogramState, value: number): void {
     s.sum += value;
     s.count += 1;
-    const i = this.buckets.findIndex((le) => value <= le);
-    if (i >= 0) s.counts[i] = (s.counts[i] as number) + 1;
+    const b = this.buckets;
+    for (let i = 0; i < b.length; i++) {
+      if (value <= (b[i] as number)) {
+        s.counts[i] = (s.counts[i] as number) + 1;
+        return;
+      }
+    }
   }
 
   /** Observation count of one series. */
