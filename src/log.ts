@@ -60,9 +60,11 @@ export function createLogger(opts: LoggerOptions, fields: Record<string, unknown
   const format = opts.format ?? (process.stderr.isTTY ? 'text' : 'json');
   const sink = opts.sink ?? (stderrSink ??= new BufferedStderr());
   const max = rank[opts.level];
+  let hasFields = false;
+  for (const _ in fields) hasFields = true;
   const emit = (level: Exclude<LogLevel, 'off'>, msg: string, extra?: Record<string, unknown>) => {
     if (rank[level] > max) return;
-    const all = extra ? { ...fields, ...extra } : fields;
+    const all = extra ? (hasFields ? { ...fields, ...extra } : extra) : fields;
     sink.write(format === 'json' ? jsonLine(level, msg, all) : textLine(level, msg, all));
   };
   return {
@@ -76,9 +78,10 @@ export function createLogger(opts: LoggerOptions, fields: Record<string, unknown
 }
 
 function jsonLine(level: string, msg: string, fields: Record<string, unknown>): string {
-  const line = { time: now(), level, msg, ...fields };
-  // The replacer costs a call per key: only values that need it (errors, bigints) pay for it.
-  return JSON.stringify(line, needsReplacer(fields) ? jsonSafe : undefined) + '\n';
+  // Built around one stringify of the fields (no copy of them); the replacer costs a call per key,
+  // so only lines with values that need it (errors, bigints) pay for it.
+  const rest = JSON.stringify(fields, needsReplacer(fields) ? jsonSafe : undefined);
+  return `{"time":"${now()}","level":"${level}","msg":${JSON.stringify(msg)}${rest.length > 2 ? `,${rest.slice(1)}` : '}'}\n`;
 }
 
 function textLine(level: string, msg: string, fields: Record<string, unknown>): string {

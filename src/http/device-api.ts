@@ -5,7 +5,7 @@
  * Content-Length. Errors map to the short bodies of src/core/errors.ts; nothing else reaches a device.
  */
 import type { PeerCertificate, Logger } from '../plugin.ts';
-import type { DeviceService } from '../core/device-service.ts';
+import type { DeviceQuery, DeviceService } from '../core/device-service.ts';
 import type { ReleaseBodies } from '../core/release-bodies.ts';
 import type { CoreEventBus } from '../core/events.ts';
 import { DeviceError } from '../core/errors.ts';
@@ -46,8 +46,8 @@ export async function versionRoute(req: DeviceRequest, deps: DeviceApiDeps): Pro
   try {
     const release = await deps.devices.release(toQuery(req));
     deps.events.emit('device-seen', { device: release.device, route: 'version', release, remoteAddress: req.remoteAddress });
-    const body = versionBody(release);
-    return { status: 200, headers: { 'content-type': TEXT, 'content-length': String(Buffer.byteLength(body)) }, body: req.method === 'HEAD' ? null : body, device: release.device, release };
+    const { body, length } = versionReply(release);
+    return { status: 200, headers: { 'content-type': TEXT, 'content-length': length }, body: req.method === 'HEAD' ? null : body, device: release.device, release };
   } catch (e) {
     return errorReply(e, req, deps.logger);
   }
@@ -87,14 +87,21 @@ export async function firmwareRoute(req: DeviceRequest, deps: DeviceApiDeps): Pr
   return { status, headers, body, ...meta };
 }
 
-function toQuery(req: DeviceRequest) {
-  return {
-    device: req.query.get('device') || null,
-    headers: req.headers,
-    query: req.query,
-    remoteAddress: req.remoteAddress,
-    ...(req.peerCertificate ? { peerCertificate: req.peerCertificate } : {}),
-  };
+/** The `/version` body of a release, formatted once per release (it is asked for on every poll). */
+const versionReplies = new WeakMap<Release, { body: string; length: string }>();
+function versionReply(release: Release): { body: string; length: string } {
+  let r = versionReplies.get(release);
+  if (!r) {
+    const body = versionBody(release);
+    versionReplies.set(release, (r = { body, length: String(Buffer.byteLength(body)) }));
+  }
+  return r;
+}
+
+function toQuery(req: DeviceRequest): DeviceQuery {
+  const q: DeviceQuery = { device: req.query.get('device') || null, headers: req.headers, query: req.query, remoteAddress: req.remoteAddress };
+  if (req.peerCertificate) q.peerCertificate = req.peerCertificate;
+  return q;
 }
 
 function errorReply(e: unknown, req: DeviceRequest, logger: Logger): DeviceReply {

@@ -5,6 +5,7 @@
  * first, and each device keeps only its latest rejections.
  */
 import type { CoreEventBus } from '../core/events.ts';
+import type { Release } from '../core/release.ts';
 
 /** Devices remembered at most. */
 const MAX_DEVICES = 10_000;
@@ -32,21 +33,31 @@ export interface DeviceActivity {
   lastRefreshFailure?: { at: string; error: string; stale: boolean };
 }
 
+/** What is kept per device; the poll path stores numbers and references, views are built on read. */
+interface Activity extends Omit<DeviceActivity, 'lastSeen' | 'served'> {
+  lastSeenMs?: number;
+  servedRelease?: Release;
+  /** When the entry last moved to the recent end of the LRU order. */
+  movedAt: number;
+}
+
+/** A device polled again within this time keeps its LRU place (a Map re-insert per poll is not free). */
+const REORDER_AFTER_MS = 1000;
+
 export class DeviceTracker {
-  private readonly devices = new Map<string, DeviceActivity>();
+  private readonly devices = new Map<string, Activity>();
   private readonly detach: () => void;
 
   constructor(events: CoreEventBus) {
+    // Runs for every successful poll: no allocation, no date formatting.
     const onSeen = (e: Parameters<Listener<'device-seen'>>[0]) => {
-      const a = this.touch(e.device);
-      a.lastSeen = new Date().toISOString();
+      const now = Date.now();
+      const a = this.touch(e.device, now);
+      a.lastSeenMs = now;
       a.lastRoute = e.route;
       a.remoteAddress = e.remoteAddress;
       a.polls += 1;
-      if (e.release) {
-        const r = e.release;
-        a.served = { version: r.version, sha256: r.sha256, sourceId: r.sourceId, sourceDigest: r.sourceDigest, verifiedBy: r.verifiedBy, extractors: r.extractors };
-      }
+      if (e.release) a.servedRelease = e.release;
     };
     const onRejected = (e: Parameters<Listener<'verify-rejected'>>[0]) => {
       const a = this.touch(e.device);
@@ -74,30 +85,43 @@ export class DeviceTracker {
   /** Devices that polled successfully at least once. */
   seenCount(): number {
     let n = 0;
-    for (const a of this.devices.values()) if (a.lastSeen) n++;
+    for (const a of this.devices.values()) if (a.lastSeenMs !== undefined) n++;
     return n;
   }
 
   get(device: string): DeviceActivity | undefined {
-    return this.devices.get(device);
+    const a = this.devices.get(device);
+    return a && view(a);
   }
 
   all(): DeviceActivity[] {
-    return [...this.devices.values()];
+    return [...this.devices.values()].map(view);
   }
 
   close(): void {
     this.detach();
   }
 
-  private touch(device: string): DeviceActivity {
+  private touch(device: string, now = Date.now()): Activity {
     let a = this.devices.get(device);
-    if (a) this.devices.delete(device);
-    else a = { device, polls: 0, rejections: [] };
+    if (a) {
+      if (now - a.movedAt < REORDER_AFTER_MS) return a;
+      this.devices.delete(device);
+      a.movedAt = now;
+    } else a = { device, polls: 0, rejections: [], movedAt: now };
     this.devices.set(device, a);
     if (this.devices.size > MAX_DEVICES) this.devices.delete(this.devices.keys().next().value as string);
     return a;
   }
+}
+
+function view(a: Activity): DeviceActivity {
+  const { lastSeenMs, servedRelease: r, movedAt: _movedAt, ...rest } = a;
+  return {
+    ...rest,
+    ...(lastSeenMs !== undefined ? { lastSeen: new Date(lastSeenMs).toISOString() } : {}),
+    ...(r ? { served: { version: r.version, sha256: r.sha256, sourceId: r.sourceId, sourceDigest: r.sourceDigest, verifiedBy: r.verifiedBy, extractors: r.extractors } } : {}),
+  };
 }
 
 type Listener<K extends 'device-seen' | 'verify-rejected' | 'refresh-failed' | 'release-changed'> = (
