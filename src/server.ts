@@ -27,7 +27,7 @@ export interface RunningServer {
 export async function startServer(settings: Settings, logger: Logger): Promise<RunningServer> {
   const runtime = await startRuntime(settings, logger);
   const servers: Server[] = [];
-  const rawListeners: RawListener[] = [];
+  const rawListeners: Pick<RawListener, 'close'>[] = [];
   const ports: Record<string, number> = {};
   let mqtt: MqttPublisher | undefined;
   let ops: Ops | undefined;
@@ -59,7 +59,7 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
     }
     if (settings.tls) {
       // HTTPS, with mutual TLS when a client CA is set (issue 6): src/http/tls/https-listener.ts.
-      const https = HttpsListener.start({ tls: settings.tls, configDir: settings.configDir, deps, logger });
+      const https = await HttpsListener.start({ tls: settings.tls, configDir: settings.configDir, deps, logger });
       rawListeners.push(https);
       ports.https = https.port;
       logger.info('device API listening', { url: `https://${displayHost(settings.tls.listenAddr)}:${ports.https}`, clientCertificates: settings.tls.clientCa ? (settings.tls.requireClientCert === false ? 'optional' : 'required') : 'off' });

@@ -17,7 +17,8 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { STATUS_CODES } from 'node:http';
-import type { Socket, TCPSocketListener } from 'bun';
+import type { Socket, TCPSocketListener, TLSOptions } from 'bun';
+import type { PeerCertificate } from '../plugin.ts';
 import { firmwareRoute, versionRoute, type DeviceReply, type DeviceRequest } from './device-api.ts';
 import type { FrontDoorDeps } from './front-door.ts';
 import type { HttpRequestDone } from '../core/events.ts';
@@ -62,12 +63,35 @@ interface Conn {
   continued: boolean;
   /** The client half-closed: no more requests will come. */
   peerEnded: boolean;
+  /** Requests may be answered: at once over plain HTTP, after the TLS hook accepted the handshake. */
+  ready: boolean;
+  /** The client certificate the TLS hook accepted. */
+  peer?: PeerCertificate;
+}
+
+/** What a TLS listener adds (src/http/tls/https-listener.ts): the TLS options and a handshake check. */
+export interface ListenerTls {
+  /** Read at every (re)bind, so a reload takes effect for new connections. */
+  options(): TLSOptions;
+  /**
+   * Decides about a finished handshake: the accepted client certificate (or undefined when none was
+   * shown and none is required), or false to refuse; a refused connection is closed before any HTTP.
+   */
+  handshake(s: Socket<unknown>, success: boolean, authError: Error | null): PeerCertificate | undefined | false;
+}
+
+export interface RawListenerOptions {
+  tls?: ListenerTls;
+  /** The flag named when the address is taken (default `--listen-addr`). */
+  addrFlag?: string;
 }
 
 export interface RawListener {
   port: number;
   /** Stops accepting, lets responses in flight finish, closes idle connections. */
   close(): Promise<void>;
+  /** Binds anew on the same port (new TLS options); open connections continue. Throws when it cannot. */
+  rebind(): void;
 }
 
 let dateCache = '';
@@ -95,7 +119,7 @@ function indexOfHeadEnd(buf: Buffer, from: number): { end: number; sep: number }
 const TOKEN = /^[A-Z]+$/;
 
 /** Parses one request from the start of `buf` (after any leading empty lines). */
-function parseRequest(buf: Buffer): ParseOutcome {
+export function parseRequest(buf: Buffer): ParseOutcome {
   let start = 0;
   while (start < buf.length && (buf[start] === 13 || buf[start] === 10)) start++;
   if (start === buf.length) return { kind: 'more' };
@@ -111,8 +135,9 @@ function parseRequest(buf: Buffer): ParseOutcome {
   const method = requestLine.slice(0, sp1);
   const target = requestLine.slice(sp1 + 1, sp2);
   const version = requestLine.slice(sp2 + 1);
-  if (sp1 <= 0 || sp2 <= sp1 + 1 || !TOKEN.test(method) || target.charCodeAt(0) !== 47 || (version !== 'HTTP/1.1' && version !== 'HTTP/1.0')) {
-    return { kind: 'error', status: 400, message: 'Bad Request' };
+  if (sp1 <= 0 || sp2 <= sp1 + 1 || !TOKEN.test(method) || target.charCodeAt(0) !== 47) return { kind: 'error', status: 400, message: 'Bad Request' };
+  if (version !== 'HTTP/1.1' && version !== 'HTTP/1.0') {
+    return /^HTTP\/\d(\.\d)?$/.test(version) ? { kind: 'error', status: 505, message: 'HTTP Version Not Supported' } : { kind: 'error', status: 400, message: 'Bad Request' };
   }
   const headers: Record<string, string> = {};
   let pos = eol + 1;
@@ -155,8 +180,9 @@ function responseHead(status: number, headers: Record<string, string>, keepAlive
 }
 
 /** Starts the listener on `host:port` (port 0: any free port). */
-export async function startRawListener(deps: FrontDoorDeps, addr: string): Promise<RawListener> {
+export async function startRawListener(deps: FrontDoorDeps, addr: string, options: RawListenerOptions = {}): Promise<RawListener> {
   const { host, port } = parseListenAddr(addr);
+  const tls = options.tls;
   const conns = new Set<Socket<Conn>>();
   let stopping = false;
 
@@ -268,6 +294,7 @@ export async function startRawListener(deps: FrontDoorDeps, addr: string): Promi
         return;
       }
       const dreq: DeviceRequest = { method: r.method, query: new URLSearchParams(r.query), headers: r.headers, remoteAddress };
+      if (s.data.peer) dreq.peerCertificate = s.data.peer;
       let reply: DeviceReply;
       try {
         reply = await (r.path === '/version' ? versionRoute : firmwareRoute)(dreq, deps);
@@ -337,16 +364,15 @@ export async function startRawListener(deps: FrontDoorDeps, addr: string): Promi
     }
   }
 
-  let listener: TCPSocketListener<Conn>;
-  try {
-    listener = Bun.listen<Conn>({
+  const bind = (bindPort: number): TCPSocketListener<Conn> => Bun.listen<Conn>({
       hostname: host,
-      port,
+      port: bindPort,
       // A client that half-closes after its request still gets the answer.
       allowHalfOpen: true,
+      ...(tls ? { tls: tls.options() } : {}),
       socket: {
         open(s) {
-          s.data = { input: null, busy: false, closed: false, closing: false, pending: null, remoteAddress: s.remoteAddress ?? '', progressAt: 0, continued: false, peerEnded: false };
+          s.data = { input: null, busy: false, closed: false, closing: false, pending: null, remoteAddress: s.remoteAddress ?? '', progressAt: 0, continued: false, peerEnded: false, ready: !tls };
           s.timeout(KEEP_ALIVE_SECONDS);
           conns.add(s);
         },
@@ -359,7 +385,21 @@ export async function startRawListener(deps: FrontDoorDeps, addr: string): Promi
             s.end();
             return;
           }
-          if (!c.busy) pump(s);
+          if (c.ready && !c.busy) pump(s);
+        },
+        handshake(s, success, authError) {
+          if (!tls) return;
+          const c = s.data;
+          const peer = tls.handshake(s as Socket<unknown>, success, authError);
+          if (peer === false) {
+            c.closing = true;
+            c.input = null;
+            s.end();
+            return;
+          }
+          if (peer) c.peer = peer;
+          c.ready = true;
+          if (c.input && !c.busy) pump(s);
         },
         drain(s) {
           flush(s);
@@ -369,7 +409,7 @@ export async function startRawListener(deps: FrontDoorDeps, addr: string): Promi
           const c = s.data;
           c.peerEnded = true;
           if (c.busy) return;
-          if (c.input) pump(s);
+          if (c.input && c.ready) pump(s);
           else s.end();
         },
         timeout(s) {
@@ -396,13 +436,21 @@ export async function startRawListener(deps: FrontDoorDeps, addr: string): Promi
         },
       },
     });
+  let listener: TCPSocketListener<Conn>;
+  try {
+    listener = bind(port);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    throw new Error(err.code === 'EADDRINUSE' ? `cannot listen on ${addr}: the address is in use (pick another with --listen-addr)` : `cannot listen on ${addr}: ${err.message}`);
+    throw new Error(err.code === 'EADDRINUSE' ? `cannot listen on ${addr}: the address is in use (pick another with ${options.addrFlag ?? '--listen-addr'})` : `cannot listen on ${addr}: ${err.message}`);
   }
 
   return {
     port: listener.port,
+    rebind() {
+      const bound = listener.port;
+      listener.stop(false);
+      listener = bind(bound);
+    },
     async close() {
       stopping = true;
       listener.stop(false);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { mtls } from '../../src/plugins/auth/mtls.ts';
 import { token } from '../../src/plugins/auth/token.ts';
 import { hashToken, newToken } from '../../src/plugins/auth/token-hash.ts';
-import { parseRequestHead } from '../../src/http/tls/http1.ts';
+import { parseRequest } from '../../src/http/raw-listener.ts';
 import { loadTlsMaterial, watchTlsFiles } from '../../src/http/tls/tls-material.ts';
 import { tempDir } from '../support/tmp.ts';
 import { AuthAttempts } from '../../src/core/auth-attempts.ts';
@@ -62,16 +62,17 @@ test('token: header beats query, malformed bearer is 401, other schemes are skip
   expect(token({ devices: { d: [h1, h2] } }).authenticate(req('d', { query: new URLSearchParams({ token: t }) }))).toMatchObject({ outcome: 'allow' });
 });
 
-test('request heads: leading CRLF, bare LF, HTTP/1.0 keep-alive; chunked 411, oversized 431', () => {
-  const ok = parseRequestHead(Buffer.from('\r\nGET /version?device=x HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\n\r\nGET'));
-  expect(ok).toMatchObject({ kind: 'head', head: { method: 'GET', url: '/version?device=x', keepAlive: true, headers: { host: 'h' } } });
-  expect(ok.kind === 'head' && ok.consumed).toBe(Buffer.byteLength('\r\nGET /version?device=x HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\n\r\n'));
-  expect(parseRequestHead(Buffer.from('GET / HTTP/1.0\n\n'))).toMatchObject({ kind: 'head', head: { keepAlive: false } });
-  expect(parseRequestHead(Buffer.from('GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n'))).toMatchObject({ kind: 'head', head: { keepAlive: true } });
-  expect(parseRequestHead(Buffer.from('GET / HTTP/1.1\r\nHost: h\r\n'))).toEqual({ kind: 'incomplete' });
-  expect(parseRequestHead(Buffer.from('POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n'))).toMatchObject({ kind: 'error', status: 411 });
-  expect(parseRequestHead(Buffer.from(`GET / HTTP/1.1\r\nX: ${'a'.repeat(17000)}`))).toMatchObject({ kind: 'error', status: 431 });
-  expect(parseRequestHead(Buffer.from('GET / HTTP/2\r\n\r\n'))).toMatchObject({ kind: 'error', status: 505 });
+test('request heads: leading CRLF, bare LF, HTTP/1.0 keep-alive; chunked 411, oversized 431, HTTP/2 505', () => {
+  const first = '\r\nGET /version?device=x HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\n\r\n';
+  const ok = parseRequest(Buffer.from(`${first}GET`));
+  expect(ok).toMatchObject({ kind: 'request', request: { method: 'GET', path: '/version', query: 'device=x', keepAlive: true, headers: { host: 'h' } } });
+  expect(ok.kind === 'request' && ok.consumed).toBe(Buffer.byteLength(first));
+  expect(parseRequest(Buffer.from('GET / HTTP/1.0\n\n'))).toMatchObject({ kind: 'request', request: { keepAlive: false } });
+  expect(parseRequest(Buffer.from('GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n'))).toMatchObject({ kind: 'request', request: { keepAlive: true } });
+  expect(parseRequest(Buffer.from('GET / HTTP/1.1\r\nHost: h\r\n'))).toEqual({ kind: 'more' });
+  expect(parseRequest(Buffer.from('POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n'))).toMatchObject({ kind: 'error', status: 411 });
+  expect(parseRequest(Buffer.from(`GET / HTTP/1.1\r\nX: ${'a'.repeat(17000)}`))).toMatchObject({ kind: 'error', status: 431 });
+  expect(parseRequest(Buffer.from('GET / HTTP/2\r\n\r\n'))).toMatchObject({ kind: 'error', status: 505 });
 });
 
 test('refusals: a burst of 10 per address, then 429 with Retry-After until a token refills', () => {

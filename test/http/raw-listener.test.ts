@@ -79,7 +79,8 @@ test('malformed requests, chunked bodies and oversized heads get an error and a 
   const cases: [string, number][] = [
     ['GARBAGE\r\n\r\n', 400],
     ['GET version HTTP/1.1\r\n\r\n', 400],
-    ['GET /version HTTP/2.0\r\n\r\n', 400],
+    ['GET /version HTTP/2.0\r\n\r\n', 505],
+    ['GET /version HTTP/1.1 extra\r\n\r\n', 400],
     ['GET /version?device=dev2 HTTP/1.1\r\nno-colon-here\r\n\r\n', 400],
     ['POST /webhooks/harbor HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 411],
     ['POST /webhooks/harbor HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n', 413],

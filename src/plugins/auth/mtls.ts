@@ -11,6 +11,7 @@
  * authenticator may allow, else 401).
  */
 import { PLUGIN_API_VERSION, type AuthDecision, type AuthenticatorPlugin, type AuthRequest, type PeerCertificate } from '../../plugin.ts';
+import { describeCert } from '../../core/authorize.ts';
 
 export type CertField = 'cn' | 'dns' | 'uri' | 'email';
 
@@ -55,6 +56,8 @@ export function mtls(opts: MtlsOptions = {}): AuthenticatorPlugin {
     return out;
   };
 
+  const byCert = new WeakMap<PeerCertificate, { presented: string; denied: boolean; devices: string[]; allow: AuthDecision }>();
+
   return {
     kind: 'authenticator',
     id: 'auth.mtls',
@@ -62,12 +65,16 @@ export function mtls(opts: MtlsOptions = {}): AuthenticatorPlugin {
     authenticate(req: AuthRequest): AuthDecision {
       const cert = req.peerCertificate;
       if (!cert) return { outcome: 'skip' };
-      const presented = describeCert(cert);
-      if (deniedSerials.has(hex(cert.serialNumber)) || deniedFingerprints.has(hex(cert.fingerprint256))) {
-        return { outcome: 'deny', status: 401, reason: 'client certificate is on the deny list', presented };
+      // A connection shows one certificate for all its requests: what it says is worked out once.
+      let seen = byCert.get(cert);
+      if (!seen) {
+        const presented = describeCert(cert);
+        const denied = deniedSerials.has(hex(cert.serialNumber)) || deniedFingerprints.has(hex(cert.fingerprint256));
+        byCert.set(cert, (seen = { presented, denied, devices: denied ? [] : devicesOf(cert), allow: { outcome: 'allow', identity: `cert:${presented}` } }));
       }
-      const devices = devicesOf(cert);
-      if (devices.includes(req.deviceId)) return { outcome: 'allow', identity: `cert:${presented}` };
+      const { presented, devices } = seen;
+      if (seen.denied) return { outcome: 'deny', status: 401, reason: 'client certificate is on the deny list', presented };
+      if (devices.includes(req.deviceId)) return seen.allow;
       if (devices.length === 0) return { outcome: 'deny', status: 403, reason: 'client certificate maps to no device', presented };
       return { outcome: 'deny', status: 403, reason: `certificate of '${devices[0]}' used for '${req.deviceId}'`, presented };
     },
@@ -87,9 +94,4 @@ function namedGroups(re: RegExp): string[] {
 /** Upper-case hex without separators or leading zeros. */
 function hex(s: string): string {
   return s.replace(/[^0-9a-fA-F]/g, '').toUpperCase().replace(/^0+(?=.)/, '');
-}
-
-/** Subject CN (or first SAN) and serial: what the certificate claims, for logs. */
-export function describeCert(cert: PeerCertificate): string {
-  return `${cert.subject.CN ? `CN=${cert.subject.CN}` : (cert.subjectAltNames[0] ?? 'no subject')} serial=${cert.serialNumber}`;
 }
