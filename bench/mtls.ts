@@ -14,11 +14,12 @@
  *
  *     bun bench/mtls.ts [--repeat 3] [--duration 5] [--connections 16]
  */
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
+import { benchWorkspace, freePort, median } from './support.ts';
 
 const { values: opt } = parseArgs({
   options: {
@@ -33,32 +34,12 @@ const CONNECTIONS = String(Number(opt.connections));
 const DEVICE = 'bench-dev';
 const ROOT = resolve(import.meta.dir, '..');
 
-const work = mkdtempSync(join(tmpdir(), 'otaflux-bench-mtls-'));
-chmodSync(work, 0o755);
-const children: { kill(sig?: number | NodeJS.Signals): void }[] = [];
-process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL');
-  rmSync(work, { recursive: true, force: true });
-});
-process.on('SIGINT', () => process.exit(130));
+const { work, children } = benchWorkspace('otaflux-bench-mtls-');
 
 function run(cmd: string[], cwd = work): string {
   const r = Bun.spawnSync(cmd, { cwd, stdout: 'pipe', stderr: 'pipe' });
   if (r.exitCode !== 0) throw new Error(`${cmd.slice(0, 3).join(' ')}: ${r.stderr.toString()}`);
   return r.stdout.toString();
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-}
-
-function freePort(): number {
-  const s = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } });
-  const port = s.port;
-  s.stop(true);
-  return port;
 }
 
 // ---------------------------------------------------------------- PKI and the wrk shim

@@ -19,13 +19,14 @@
  * door (OTAFLUX_FRONT_DOOR=node) to the /version and /firmware rows. Other work on the machine skews the numbers: the load average is
  * printed at the start and the end.
  */
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { loadavg, tmpdir } from 'node:os';
+import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { buildBinary, ROOT } from '../scripts/build.ts';
+import { benchWorkspace, freePort, median } from './support.ts';
 
 const { values: opt } = parseArgs({
   options: {
@@ -47,28 +48,7 @@ const ONLY = new Set(String(opt.only).split(','));
 const IMAGE_BYTES = Number(opt['image-mib']) * 1024 * 1024;
 const DEVICE = 'bench-dev';
 
-const work = mkdtempSync(join(tmpdir(), 'otaflux-bench-'));
-// nginx workers run as another user when started as root: let them read the files.
-chmodSync(work, 0o755);
-const children: { kill(sig?: number | NodeJS.Signals): void }[] = [];
-process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL');
-  rmSync(work, { recursive: true, force: true });
-});
-process.on('SIGINT', () => process.exit(130));
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-}
-
-async function freePort(): Promise<number> {
-  const s = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } });
-  const port = s.port;
-  s.stop(true);
-  return port;
-}
+const { work, children } = benchWorkspace('otaflux-bench-');
 
 async function waitFor(url: string, timeoutMs = 20_000): Promise<void> {
   const until = Date.now() + timeoutMs;

@@ -104,14 +104,20 @@ test('every metric moves with traffic', async () => {
   for (const raw of ['no-such-route-7d1f', 'dev-a', 'device="dev"']) expect(down.text).not.toContain(raw);
 });
 
-test('a firmware download being sent shows in otaflux_downloads_in_flight', async () => {
+/** A server with a 24 MiB image, and a raw socket that has asked for it. */
+async function bigDownload() {
   const big = randomBytes(24 * 1024 * 1024);
   const s = await serve(memorySource({ '1.0.0': big }), [big]);
   expect((await fetch(`${s.url}/version?device=dev`)).status).toBe(200);
-  // A client that asks and then reads nothing: the response cannot finish.
   const sock = connect(s.ports.http as number, '127.0.0.1');
   await new Promise<void>((r) => sock.once('connect', () => r()));
   sock.write('GET /firmware?device=dev HTTP/1.1\r\nHost: x\r\n\r\n');
+  return { s, big, sock };
+}
+
+test('a firmware download being sent shows in otaflux_downloads_in_flight', async () => {
+  // A client that asks and then reads nothing: the response cannot finish.
+  const { s, big, sock } = await bigDownload();
   sock.pause();
   expect((await scrapeUntil(s, 'otaflux_downloads_in_flight', 1)).get('otaflux_downloads_in_flight')).toBe(1);
   // Now read it all: the download completes and the gauge falls back to 0.
@@ -165,12 +171,7 @@ test('per-device labels only when opted in', async () => {
 });
 
 test('a download cut by the device is counted and leaves the in-flight gauge', async () => {
-  const big = randomBytes(24 * 1024 * 1024);
-  const s = await serve(memorySource({ '1.0.0': big }), [big]);
-  expect((await fetch(`${s.url}/version?device=dev`)).status).toBe(200);
-  const sock = connect(s.ports.http as number, '127.0.0.1');
-  await new Promise<void>((r) => sock.once('connect', () => r()));
-  sock.write('GET /firmware?device=dev HTTP/1.1\r\nHost: x\r\n\r\n');
+  const { s, big, sock } = await bigDownload();
   // Read the first megabyte, then hang up like a device losing Wi-Fi.
   let got = 0;
   await new Promise<void>((r) => sock.on('data', (c: Buffer) => { got += c.length; if (got >= 1024 * 1024) { sock.pause(); r(); } }));

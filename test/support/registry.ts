@@ -46,6 +46,7 @@ import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type Server } from 'node:net';
+import { freePort } from './ports.ts';
 import { createHash, createPrivateKey, randomUUID, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
@@ -123,14 +124,7 @@ process.on('exit', () => {
   for (const c of children) c.kill('SIGKILL');
 });
 
-/** A free TCP port on 127.0.0.1 (listen on 0, close, return the port). */
-export async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((ok, fail) => srv.once('error', fail).listen(0, '127.0.0.1', () => ok()));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((ok) => srv.close(() => ok()));
-  return port;
-}
+export { freePort };
 
 async function run(cmd: string[], cwd: string): Promise<void> {
   const p = Bun.spawn(cmd, { cwd, stdout: 'ignore', stderr: 'pipe' });
