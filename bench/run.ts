@@ -13,11 +13,14 @@
  *
  *     bun run bench [--binary PATH | --source] [--repeat 3] [--duration 5] [--threads 1]
  *                   [--only version,firmware,rss,startup] [--startup-runs 10] [--with-node-front-door]
+ *                   [--oci]
  *
  * Default OtaFlux: the compiled binary dist/otaflux (built first when missing); `--source` runs
  * `bun src/main.ts` instead. `--with-node-front-door` adds a second OtaFlux on the node:http front
- * door (OTAFLUX_FRONT_DOOR=node) to the /version and /firmware rows. Other work on the machine skews the numbers: the load average is
- * printed at the start and the end.
+ * door (OTAFLUX_FRONT_DOOR=node) to the /version and /firmware rows. `--oci` serves the image from a
+ * real registry (Debian's docker-registry on loopback, the artifact pushed as oras does) instead of a
+ * firmware folder: the rows then measure OtaFlux with a warm cache in front of a registry. Other
+ * work on the machine skews the numbers: the load average is printed at the start and the end.
  */
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -39,6 +42,7 @@ const { values: opt } = parseArgs({
     'startup-runs': { type: 'string', default: '10' },
     'image-mib': { type: 'string', default: '4' },
     'with-node-front-door': { type: 'boolean', default: false },
+    oci: { type: 'boolean', default: false },
   },
 });
 const REPEAT = Number(opt.repeat);
@@ -78,11 +82,12 @@ interface Proc {
   stop(): Promise<void>;
 }
 
-async function startOtaflux(cmd: string[], firmwareDir: string, env: Record<string, string> = {}): Promise<Proc> {
+/** `sourceArgs`: `--firmware-dir DIR`, or the registry flags. */
+async function startOtaflux(cmd: string[], sourceArgs: string[], env: Record<string, string> = {}): Promise<Proc> {
   const port = await freePort();
   const cwd = mkdtempSync(join(work, 'otaflux-run-'));
   const p = Bun.spawn(
-    [...cmd, '--firmware-dir', firmwareDir, '--listen-addr', `127.0.0.1:${port}`, '--metrics-listen-addr', '127.0.0.1:0', '--cache-dir', join(cwd, 'cache'), '--log-level', 'error'],
+    [...cmd, ...sourceArgs, '--listen-addr', `127.0.0.1:${port}`, '--metrics-listen-addr', '127.0.0.1:0', '--cache-dir', join(cwd, 'cache'), '--log-level', 'error'],
     { cwd, stdout: 'ignore', stderr: 'inherit', env: { ...process.env, ...env } },
   );
   children.push(p);
@@ -260,7 +265,17 @@ mkdirSync(join(firmwareDir, DEVICE), { recursive: true });
 const image = randomBytes(IMAGE_BYTES);
 writeFileSync(join(firmwareDir, DEVICE, '1.0.0.bin'), image);
 
-const ota = await startOtaflux(cmd, firmwareDir);
+let sourceArgs = ['--firmware-dir', firmwareDir];
+let stopRegistry = async () => {};
+if (opt.oci) {
+  const { pushArtifact, startRegistry } = await import('../test/support/registry.ts');
+  const registry = await startRegistry();
+  stopRegistry = () => registry.close();
+  await pushArtifact(registry, `bench/${DEVICE}`, '1.0.0', [{ name: 'firmware.bin', data: image, mediaType: 'application/octet-stream' }]);
+  sourceArgs = ['--registry-url', registry.host, '--registry-insecure', '--repository-prefix', 'bench'];
+  console.log(`source: registry ${registry.host} (docker-registry), repository bench/${DEVICE}`);
+}
+const ota = await startOtaflux(cmd, sourceArgs);
 const versionBody = await (await fetch(`${ota.url}/version?device=${DEVICE}`)).text();
 const served = Buffer.from(await (await fetch(`${ota.url}/firmware?device=${DEVICE}`)).arrayBuffer());
 if (!served.equals(image)) throw new Error('OtaFlux served other bytes than the image');
@@ -277,7 +292,7 @@ for (const n of [nginx1, nginxAuto]) {
   if (body !== versionBody) throw new Error(`nginx /version body differs: ${JSON.stringify(body)}`);
 }
 
-const otaNode = opt['with-node-front-door'] ? await startOtaflux(cmd, firmwareDir, { OTAFLUX_FRONT_DOOR: 'node' }) : undefined;
+const otaNode = opt['with-node-front-door'] ? await startOtaflux(cmd, sourceArgs, { OTAFLUX_FRONT_DOOR: 'node' }) : undefined;
 if (otaNode) await (await fetch(`${otaNode.url}/firmware?device=${DEVICE}`)).arrayBuffer();
 type Name = 'otaflux' | 'otaflux node:http' | 'nginx 1 worker' | 'nginx auto';
 const servers: Partial<Record<Name, Proc>> = { otaflux: ota, ...(otaNode ? { 'otaflux node:http': otaNode } : {}), 'nginx 1 worker': nginx1, 'nginx auto': nginxAuto };
@@ -312,6 +327,7 @@ for (let round = 1; round <= REPEAT; round++) {
 }
 const idleAfterLoad = rssKiB(ota.pid) / 1024;
 await Promise.all([ota.stop(), otaNode?.stop(), nginx1.stop(), nginxAuto.stop()]);
+await stopRegistry();
 
 const startups: { ms: number; idleRssMiB: number }[] = [];
 if (ONLY.has('startup')) {
