@@ -12,12 +12,10 @@
  * Each measurement is repeated (`--repeat 3`, interleaved) and the median is reported.
  *
  *     bun run bench [--binary PATH | --source] [--repeat 3] [--duration 5] [--threads 1]
- *                   [--only version,firmware,rss,startup] [--startup-runs 10] [--with-node-front-door]
- *                   [--oci]
+ *                   [--only version,firmware,rss,startup] [--startup-runs 10] [--oci]
  *
  * Default OtaFlux: the compiled binary dist/otaflux (built first when missing); `--source` runs
- * `bun src/main.ts` instead. `--with-node-front-door` adds a second OtaFlux on the node:http front
- * door (OTAFLUX_FRONT_DOOR=node) to the /version and /firmware rows. `--oci` serves the image from a
+ * `bun src/main.ts` instead. `--oci` serves the image from a
  * real registry (Debian's docker-registry on loopback, the artifact pushed as oras does) instead of a
  * firmware folder: the rows then measure OtaFlux with a warm cache in front of a registry. Other
  * work on the machine skews the numbers: the load average is printed at the start and the end.
@@ -41,7 +39,6 @@ const { values: opt } = parseArgs({
     only: { type: 'string', default: 'version,firmware,rss,startup' },
     'startup-runs': { type: 'string', default: '10' },
     'image-mib': { type: 'string', default: '4' },
-    'with-node-front-door': { type: 'boolean', default: false },
     oci: { type: 'boolean', default: false },
   },
 });
@@ -292,10 +289,8 @@ for (const n of [nginx1, nginxAuto]) {
   if (body !== versionBody) throw new Error(`nginx /version body differs: ${JSON.stringify(body)}`);
 }
 
-const otaNode = opt['with-node-front-door'] ? await startOtaflux(cmd, sourceArgs, { OTAFLUX_FRONT_DOOR: 'node' }) : undefined;
-if (otaNode) await (await fetch(`${otaNode.url}/firmware?device=${DEVICE}`)).arrayBuffer();
-type Name = 'otaflux' | 'otaflux node:http' | 'nginx 1 worker' | 'nginx auto';
-const servers: Partial<Record<Name, Proc>> = { otaflux: ota, ...(otaNode ? { 'otaflux node:http': otaNode } : {}), 'nginx 1 worker': nginx1, 'nginx auto': nginxAuto };
+type Name = 'otaflux' | 'nginx 1 worker' | 'nginx auto';
+const servers: Record<Name, Proc> = { otaflux: ota, 'nginx 1 worker': nginx1, 'nginx auto': nginxAuto };
 const results: Record<string, Record<Name, number[]>> = {};
 const note = (metric: string, name: Name, v: number) => (((results[metric] ??= {} as Record<Name, number[]>)[name] ??= []).push(v));
 const errors: string[] = [];
@@ -326,7 +321,7 @@ for (let round = 1; round <= REPEAT; round++) {
   console.log(`round ${round}/${REPEAT} done (load ${loadavg()[0]!.toFixed(2)})`);
 }
 const idleAfterLoad = rssKiB(ota.pid) / 1024;
-await Promise.all([ota.stop(), otaNode?.stop(), nginx1.stop(), nginxAuto.stop()]);
+await Promise.all([ota.stop(), nginx1.stop(), nginxAuto.stop()]);
 await stopRegistry();
 
 const startups: { ms: number; idleRssMiB: number }[] = [];
@@ -338,23 +333,21 @@ if (ONLY.has('startup')) {
 console.log('');
 const row = (cells: string[]) => console.log(`| ${cells.join(' | ')} |`);
 if (results.version || results.firmware) {
-  const extra = otaNode ? ['OtaFlux node:http'] : [];
-  row(['measure', 'OtaFlux', ...extra, 'nginx 1 worker', 'nginx auto', 'OtaFlux / nginx 1w', 'OtaFlux / nginx auto', ...(otaNode ? ['node:http / nginx 1w'] : []), 'target']);
-  row(Array(7 + extra.length * 2).fill('---'));
+  row(['measure', 'OtaFlux', 'nginx 1 worker', 'nginx auto', 'OtaFlux / nginx 1w', 'OtaFlux / nginx auto', 'target']);
+  row(Array(7).fill('---'));
   const line = (metric: string, label: string, fmt: (n: number) => string, target: number) => {
     const r = results[metric];
     if (!r) return;
     const [o, n1, na] = [median(r.otaflux), median(r['nginx 1 worker']), median(r['nginx auto'])];
-    const node = r['otaflux node:http'] ? median(r['otaflux node:http']) : undefined;
     const ok = (x: number) => (x >= target ? 'ok' : 'MISSED');
-    row([label, fmt(o), ...(node !== undefined ? [fmt(node)] : []), fmt(n1), fmt(na), `${(o / n1).toFixed(2)}× ${ok(o / n1)}`, `${(o / na).toFixed(2)}× ${ok(o / na)}`, ...(node !== undefined ? [`${(node / n1).toFixed(2)}×`] : []), `≥ ${target.toFixed(1)}×`]);
+    row([label, fmt(o), fmt(n1), fmt(na), `${(o / n1).toFixed(2)}× ${ok(o / n1)}`, `${(o / na).toFixed(2)}× ${ok(o / na)}`, `≥ ${target.toFixed(1)}×`]);
   };
   line('version', '/version, 64 conns', fmtRate, 1.0);
   line('firmware', `/firmware ${IMAGE_BYTES >> 20} MiB, 64 conns`, fmtBytes, 0.9);
   const cpu = results['version-cpu'];
   if (cpu) {
     const per = (n: Name) => (cpu[n] ? `${median(cpu[n]).toFixed(1)} µs` : '');
-    console.log(`\nCPU per /version request (user+system, /proc/<pid>/stat; lower is better): OtaFlux ${per('otaflux')}${otaNode ? `, OtaFlux node:http ${per('otaflux node:http')}` : ''}, nginx 1 worker ${per('nginx 1 worker')}, nginx auto ${per('nginx auto')}`);
+    console.log(`\nCPU per /version request (user+system, /proc/<pid>/stat; lower is better): OtaFlux ${per('otaflux')}, nginx 1 worker ${per('nginx 1 worker')}, nginx auto ${per('nginx auto')}`);
   }
 }
 if (results['rss-fast']) {

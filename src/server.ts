@@ -2,14 +2,12 @@
  * Starts OtaFlux: the runtime, the Elysia app, and the listeners (device API over HTTP).
  * Returns the bound addresses and a `close()` that drains and stops everything.
  */
-import type { Server } from 'node:net';
 import type { Logger } from './plugin.ts';
 import type { Settings } from './config/settings.ts';
 import { startRuntime, type Runtime } from './runtime.ts';
 import { createApp } from './http/app.ts';
-import { createHttpServer, createRequestHandler, type FrontDoorDeps } from './http/front-door.ts';
-import { listen, parseListenAddr } from './http/listen.ts';
-import { startRawListener, type RawListener } from './http/raw-listener.ts';
+import { parseListenAddr } from './http/listen.ts';
+import { startRawListener, type ListenerDeps, type RawListener } from './http/raw-listener.ts';
 import { HttpsListener } from './http/tls/https-listener.ts';
 import { join } from 'node:path';
 import { MqttPublisher } from './notify/mqtt-publisher.ts';
@@ -26,8 +24,7 @@ export interface RunningServer {
 
 export async function startServer(settings: Settings, logger: Logger): Promise<RunningServer> {
   const runtime = await startRuntime(settings, logger);
-  const servers: Server[] = [];
-  const rawListeners: Pick<RawListener, 'close'>[] = [];
+  const listeners: Pick<RawListener, 'close'>[] = [];
   const ports: Record<string, number> = {};
   let mqtt: MqttPublisher | undefined;
   let ops: Ops | undefined;
@@ -38,36 +35,28 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
     // Operations (issue 7): request log, metrics listener, downloads in flight.
     ops = await startOps(runtime, app.routes.map((r) => r.path));
     if (ops.metricsPort !== undefined) ports.metrics = ops.metricsPort;
-    const deps: FrontDoorDeps = {
+    const deps: ListenerDeps = {
       devices: runtime.devices, bodies: runtime.bodies, events: runtime.events, logger,
       fallback: (request) => app.handle(request),
     };
     if (settings.listenAddr !== false) {
-      // Plain HTTP on the Bun.listen device listener (src/http/raw-listener.ts: faster than
-      // node:http, bounded memory per slow download; numbers in bench/run.ts). OTAFLUX_FRONT_DOOR=node
-      // switches back to the node:http front door.
-      if (process.env.OTAFLUX_FRONT_DOOR === 'node') {
-        const http = createHttpServer(createRequestHandler(deps));
-        servers.push(http);
-        ports.http = await listen(http, settings.listenAddr);
-      } else {
-        const raw = await startRawListener(deps, settings.listenAddr);
-        rawListeners.push(raw);
-        ports.http = raw.port;
-      }
+      // Plain HTTP on the Bun.listen device listener (src/http/raw-listener.ts: it accepts the ESP32's
+      // leading CRLF, which Bun.serve refuses, and beats node:http several times; bench/README.md).
+      const raw = await startRawListener(deps, settings.listenAddr);
+      listeners.push(raw);
+      ports.http = raw.port;
       logger.info('device API listening', { url: `http://${displayHost(settings.listenAddr)}:${ports.http}` });
     }
     if (settings.tls) {
       // HTTPS, with mutual TLS when a client CA is set (issue 6): src/http/tls/https-listener.ts.
       const https = await HttpsListener.start({ tls: settings.tls, configDir: settings.configDir, deps, logger });
-      rawListeners.push(https);
+      listeners.push(https);
       ports.https = https.port;
       logger.info('device API listening', { url: `https://${displayHost(settings.tls.listenAddr)}:${ports.https}`, clientCertificates: settings.tls.clientCa ? (settings.tls.requireClientCert === false ? 'optional' : 'required') : 'off' });
     }
   } catch (e) {
     await ops?.close();
-    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-    await Promise.all(rawListeners.map((l) => l.close()));
+    await Promise.all(listeners.map((l) => l.close(0)));
     await mqtt?.close();
     await runtime.close();
     throw e;
@@ -78,12 +67,7 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
     ...(mqtt ? { mqtt } : {}),
     async close() {
       // Graceful drain (issue 7): listeners stop accepting; downloads in flight get up to DRAIN_TIMEOUT_MS.
-      const closing = Promise.all(servers.map((s) => new Promise<void>((r) => { s.close(() => r()); (s as unknown as { closeIdleConnections?(): void }).closeIdleConnections?.(); })));
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([closing, new Promise<void>((r) => { timer = setTimeout(r, DRAIN_TIMEOUT_MS); })]);
-      clearTimeout(timer);
-      for (const s of servers) (s as unknown as { closeAllConnections?(): void }).closeAllConnections?.();
-      await Promise.all(rawListeners.map((l) => l.close()));
+      await Promise.all(listeners.map((l) => l.close(DRAIN_TIMEOUT_MS)));
       await ops?.close();
       await mqtt?.close();
       await runtime.close();

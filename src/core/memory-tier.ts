@@ -1,6 +1,6 @@
 /**
  * A byte-bounded LRU of hot firmware images held in memory, so `/firmware` answers from a Buffer
- * (the fastest path on Bun's node:http) instead of the disk. Images larger than `maxItemBytes` are
+ * (one write, no file read per request) instead of the disk. Images larger than `maxItemBytes` are
  * always streamed from disk.
  */
 export class MemoryTier {

@@ -1,6 +1,6 @@
 /**
- * The Elysia app: every route, with OpenAPI docs. The node:http front door answers the hot device
- * routes itself (same functions, see front-door.ts) and hands everything else to `app.handle`.
+ * The Elysia app: every route, with OpenAPI docs. The device listener (raw-listener.ts) answers the
+ * hot device routes itself (the same functions) and hands everything else to `app.handle`.
  */
 import { Elysia } from 'elysia';
 import type { Runtime } from '../runtime.ts';

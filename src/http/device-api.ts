@@ -1,6 +1,6 @@
 /**
- * The device API as plain functions from a request to a reply, shared by the fast node:http front
- * door and the Elysia app. Bytes on the wire follow the Rust server: `/version` is
+ * The device API as plain functions from a request to a reply, shared by the device listener
+ * (HTTP and HTTPS) and the Elysia app. Bytes on the wire follow the Rust server: `/version` is
  * `version\ncrc32\nsize` as text/plain, `/firmware` is application/octet-stream with an explicit
  * Content-Length. Errors map to the short bodies of src/core/errors.ts; nothing else reaches a device.
  */

@@ -1,4 +1,4 @@
-/** Parses `host:port` / `[v6]:port` listen addresses and starts node:http/tls servers on them. */
+/** Parses `host:port` / `[v6]:port` listen addresses and starts node:net servers (the metrics listener) on them. */
 import type { Server } from 'node:net';
 
 export function parseListenAddr(addr: string): { host: string; port: number } {

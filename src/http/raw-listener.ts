@@ -19,8 +19,8 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { STATUS_CODES } from 'node:http';
 import type { Socket, TCPSocketListener, TLSOptions } from 'bun';
 import type { PeerCertificate } from '../plugin.ts';
-import { firmwareRoute, versionRoute, type DeviceReply, type DeviceRequest } from './device-api.ts';
-import type { FrontDoorDeps } from './front-door.ts';
+import { firmwareRoute, versionRoute, type DeviceApiDeps, type DeviceReply, type DeviceRequest } from './device-api.ts';
+import type { CoreEventBus } from '../core/events.ts';
 import type { HttpRequestDone } from '../core/events.ts';
 import { parseListenAddr } from './listen.ts';
 
@@ -69,6 +69,13 @@ interface Conn {
   peer?: PeerCertificate;
 }
 
+/** What the listener needs: the device API's services, the event bus, and the app for other routes. */
+export interface ListenerDeps extends DeviceApiDeps {
+  events: CoreEventBus;
+  /** Answers every route the listener does not (Elysia's `app.handle`). */
+  fallback(request: Request): Promise<Response>;
+}
+
 /** What a TLS listener adds (src/http/tls/https-listener.ts): the TLS options and a handshake check. */
 export interface ListenerTls {
   /** Read at every (re)bind, so a reload takes effect for new connections. */
@@ -88,8 +95,8 @@ export interface RawListenerOptions {
 
 export interface RawListener {
   port: number;
-  /** Stops accepting, lets responses in flight finish, closes idle connections. */
-  close(): Promise<void>;
+  /** Stops accepting and closes idle connections; answers in flight get up to `drainMs` (default 5 s), then are cut. */
+  close(drainMs?: number): Promise<void>;
   /** Binds anew on the same port (new TLS options); open connections continue. Throws when it cannot. */
   rebind(): void;
 }
@@ -180,7 +187,7 @@ function responseHead(status: number, headers: Record<string, string>, keepAlive
 }
 
 /** Starts the listener on `host:port` (port 0: any free port). */
-export async function startRawListener(deps: FrontDoorDeps, addr: string, options: RawListenerOptions = {}): Promise<RawListener> {
+export async function startRawListener(deps: ListenerDeps, addr: string, options: RawListenerOptions = {}): Promise<RawListener> {
   const { host, port } = parseListenAddr(addr);
   const tls = options.tls;
   const conns = new Set<Socket<Conn>>();
@@ -451,14 +458,14 @@ export async function startRawListener(deps: FrontDoorDeps, addr: string, option
       listener.stop(false);
       listener = bind(bound);
     },
-    async close() {
+    async close(drainMs = 5000) {
       stopping = true;
       listener.stop(false);
       for (const s of conns) {
         if (!s.data.busy) s.end();
         else s.data.closing = true;
       }
-      const until = Date.now() + 5000;
+      const until = Date.now() + drainMs;
       while (conns.size > 0 && Date.now() < until) await Bun.sleep(10);
       for (const s of conns) s.terminate();
     },

@@ -13,8 +13,7 @@
 import type { Socket } from 'bun';
 import type { Logger, PeerCertificate } from '../../plugin.ts';
 import type { TlsConfig } from '../../config/define.ts';
-import type { FrontDoorDeps } from '../front-door.ts';
-import { startRawListener, type RawListener } from '../raw-listener.ts';
+import { startRawListener, type ListenerDeps, type RawListener } from '../raw-listener.ts';
 import { toPeerCertificate, type SocketCertificate } from './peer-certificate.ts';
 import { describeCert } from '../../core/authorize.ts';
 import { loadTlsMaterial, watchTlsFiles, type TlsMaterial } from './tls-material.ts';
@@ -24,7 +23,7 @@ export interface HttpsListenerOptions {
   tls: TlsConfig & { listenAddr: string };
   /** Relative paths in `tls` resolve against this folder. */
   configDir: string;
-  deps: FrontDoorDeps;
+  deps: ListenerDeps;
   logger: Logger;
   /** Watch the files and SIGHUP for reloads (default true). */
   watch?: boolean;
@@ -88,10 +87,10 @@ export class HttpsListener {
     return true;
   }
 
-  /** Stops accepting, lets answers in flight finish, closes idle connections. */
-  async close(): Promise<void> {
+  /** Stops accepting and closes idle connections; answers in flight get up to `drainMs`. */
+  async close(drainMs?: number): Promise<void> {
     this.stopWatching();
-    await this.listener.close();
+    await this.listener.close(drainMs);
   }
 
   /** The client certificate to attach to the connection, undefined for none, false to refuse it. */
