@@ -372,77 +372,77 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
   }
 
   const bind = (bindPort: number): TCPSocketListener<Conn> => Bun.listen<Conn>({
-      hostname: host,
-      port: bindPort,
-      // A client that half-closes after its request still gets the answer.
-      allowHalfOpen: true,
-      ...(tls ? { tls: tls.options() } : {}),
-      socket: {
-        open(s) {
-          s.data = { input: null, busy: false, closed: false, closing: false, pending: null, remoteAddress: s.remoteAddress ?? '', progressAt: 0, continued: false, peerEnded: false, ready: !tls };
-          s.timeout(KEEP_ALIVE_SECONDS);
-          conns.add(s);
-        },
-        data(s, chunk) {
-          const c = s.data;
-          // Copied: the input may wait for an answer in flight (pipelining) or for the rest of a request.
-          c.input = c.input ? Buffer.concat([c.input, chunk]) : Buffer.from(chunk);
-          if (c.input.length > MAX_HEAD_BYTES + MAX_BODY_BYTES + 64 * 1024 && c.busy) {
-            // A client pipelining far ahead of the answers: stop reading its junk.
-            s.end();
-            return;
-          }
-          if (c.ready && !c.busy) pump(s);
-        },
-        handshake(s, success, authError) {
-          if (!tls) return;
-          const c = s.data;
-          const peer = tls.handshake(s as Socket<unknown>, success, authError);
-          if (peer === false) {
-            c.closing = true;
-            c.input = null;
-            s.end();
-            return;
-          }
-          if (peer) c.peer = peer;
-          c.ready = true;
-          if (c.input && !c.busy) pump(s);
-        },
-        drain(s) {
-          flush(s);
-        },
-        end(s) {
-          // The client sent FIN (e.g. `printf 'GET …' | nc`): answer what it sent, then close.
-          const c = s.data;
-          c.peerEnded = true;
-          if (c.busy) return;
-          if (c.input && c.ready) pump(s);
-          else s.end();
-        },
-        timeout(s) {
-          const c = s.data;
-          if (!c.busy) s.end();
-          // A download to a device that stopped reading: give up after a full period without progress.
-          else if (c.pending && Date.now() - c.progressAt > KEEP_ALIVE_SECONDS * 1000) s.terminate();
-          else s.timeout(KEEP_ALIVE_SECONDS);
-        },
-        close(s) {
-          const c = s.data;
-          c.closed = true;
-          conns.delete(s);
-          const p = c.pending;
-          c.pending = null;
-          p?.fail(new Error('connection closed'));
-        },
-        error(s) {
-          const c = s.data;
-          c.closed = true;
-          const p = c.pending;
-          c.pending = null;
-          p?.fail(new Error('connection error'));
-        },
+    hostname: host,
+    port: bindPort,
+    // A client that half-closes after its request still gets the answer.
+    allowHalfOpen: true,
+    ...(tls ? { tls: tls.options() } : {}),
+    socket: {
+      open(s) {
+        s.data = { input: null, busy: false, closed: false, closing: false, pending: null, remoteAddress: s.remoteAddress ?? '', progressAt: 0, continued: false, peerEnded: false, ready: !tls };
+        s.timeout(KEEP_ALIVE_SECONDS);
+        conns.add(s);
       },
-    });
+      data(s, chunk) {
+        const c = s.data;
+        // Copied: the input may wait for an answer in flight (pipelining) or for the rest of a request.
+        c.input = c.input ? Buffer.concat([c.input, chunk]) : Buffer.from(chunk);
+        if (c.input.length > MAX_HEAD_BYTES + MAX_BODY_BYTES + 64 * 1024 && c.busy) {
+          // A client pipelining far ahead of the answers: stop reading its junk.
+          s.end();
+          return;
+        }
+        if (c.ready && !c.busy) pump(s);
+      },
+      handshake(s, success, authError) {
+        if (!tls) return;
+        const c = s.data;
+        const peer = tls.handshake(s as Socket<unknown>, success, authError);
+        if (peer === false) {
+          c.closing = true;
+          c.input = null;
+          s.end();
+          return;
+        }
+        if (peer) c.peer = peer;
+        c.ready = true;
+        if (c.input && !c.busy) pump(s);
+      },
+      drain(s) {
+        flush(s);
+      },
+      end(s) {
+        // The client sent FIN (e.g. `printf 'GET …' | nc`): answer what it sent, then close.
+        const c = s.data;
+        c.peerEnded = true;
+        if (c.busy) return;
+        if (c.input && c.ready) pump(s);
+        else s.end();
+      },
+      timeout(s) {
+        const c = s.data;
+        if (!c.busy) s.end();
+        // A download to a device that stopped reading: give up after a full period without progress.
+        else if (c.pending && Date.now() - c.progressAt > KEEP_ALIVE_SECONDS * 1000) s.terminate();
+        else s.timeout(KEEP_ALIVE_SECONDS);
+      },
+      close(s) {
+        const c = s.data;
+        c.closed = true;
+        conns.delete(s);
+        const p = c.pending;
+        c.pending = null;
+        p?.fail(new Error('connection closed'));
+      },
+      error(s) {
+        const c = s.data;
+        c.closed = true;
+        const p = c.pending;
+        c.pending = null;
+        p?.fail(new Error('connection error'));
+      },
+    },
+  });
   let listener: TCPSocketListener<Conn>;
   try {
     listener = bind(port);
