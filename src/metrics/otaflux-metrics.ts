@@ -49,6 +49,7 @@ export class OtaFluxMetrics {
   readonly verifyFailures = this.registry.counter({ name: 'otaflux_verification_failures_total', help: 'Versions refused by a verifier, by verifier and reason (once per device and digest).', labelNames: ['verifier', 'reason'] });
   readonly refreshFailures = this.registry.counter({ name: 'otaflux_refresh_failures_total', help: 'Failed refreshes, by whether a last good release was served instead.', labelNames: ['stale'] });
   readonly releaseChanges = this.registry.counter({ name: 'otaflux_release_changes_total', help: 'Times a device\'s latest release changed (or was first found).' });
+  readonly authFailures = this.registry.counter({ name: 'otaflux_auth_failures_total', help: 'Refused device credentials, by stage (tls: at the handshake; request: by the device\'s authenticators; rate-limited) and status (401, 403, 429; closed for tls).', labelNames: ['stage', 'status'] });
   readonly deviceRequests = this.registry.counter({ name: 'otaflux_device_requests_total', help: 'Successful polls by device and route (only with per-device labels enabled).', labelNames: ['device', 'route'], maxSeries: 20_000 });
   readonly buildInfo = this.registry.gauge({ name: 'otaflux_build_info', help: 'Always 1; the version label says which OtaFlux runs.', labelNames: ['version'] });
 
@@ -94,6 +95,7 @@ export class OtaFluxMetrics {
       'verify-rejected': (e: { verifier: string; reason: string }) => this.verifyFailures.inc({ verifier: e.verifier, reason: e.reason }),
       'refresh-failed': (e: { stale: boolean }) => this.refreshFailures.inc({ stale: String(e.stale) }),
       'release-changed': () => this.releaseChanges.inc(),
+      'auth-failed': (e: { stage: string; status?: number }) => this.authFailures.inc({ stage: e.stage, status: e.status ? String(e.status) : 'closed' }),
     } as const;
     for (const [name, fn] of Object.entries(handlers)) ev.on(name as 'http-request', fn as never);
     this.detach = () => {

@@ -73,7 +73,17 @@ test('the right token as ?token= over plain HTTP', async () => {
   expect((await r.text()).split('\n')[0]).toBe('1.1.0');
 });
 
+/** `otaflux_auth_failures_total` series from the metrics listener, `stage/status` → count. */
+async function authFailureMetrics(): Promise<Record<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${server.ports.metrics}/metrics`)).text();
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^otaflux_auth_failures_total\{stage="(\w[\w-]*)",status="(\w+)"\} (\d+)$/gm)) out[`${m[1]}/${m[2]}`] = Number(m[3]);
+  return out;
+}
+const grew = (before: Record<string, number>, after: Record<string, number>, key: string) => (after[key] ?? 0) - (before[key] ?? 0);
+
 test('missing → 401 with a challenge; wrong → 401; another device\'s → 403; short bodies', async () => {
+  const counted = await authFailureMetrics();
   const missing = await curl(https(), '/version?device=gw-1', { ca: pki.caCert });
   expect(missing.status).toBe(401);
   expect(missing.body).toBe('Unauthorized');
@@ -89,6 +99,10 @@ test('missing → 401 with a challenge; wrong → 401; another device\'s → 403
   const lines = server.logs.filter((l) => l.includes('device authentication failed'));
   expect(lines.some((l) => l.includes('token of gw-2') && l.includes('"device":"gw-1"'))).toBe(true);
   for (const t of Object.values(tokens)) expect(server.logs.some((l) => l.includes(t))).toBe(false);
+  // And counted by stage and status.
+  const now = await authFailureMetrics();
+  expect(grew(counted, now, 'request/401')).toBe(2);
+  expect(grew(counted, now, 'request/403')).toBe(2);
 });
 
 test('a gateway token fetches for every device of its group', async () => {
@@ -106,8 +120,10 @@ test('a device that accepts a certificate or a token (hash of an operator-chosen
 
 test('optional client certificates: none is fine, one from another CA is still refused before any HTTP', async () => {
   const foreign = pki.foreignClient('foreign', '/CN=mixed-1');
+  const counted = await authFailureMetrics();
   expect((await curl(https(), '/version?device=mixed-1', { ca: pki.caCert, client: foreign, args: bearer(tokens.mixed as string) })).status).toBe(0);
   expect((await bytesAnswered(https(), `mixed-1`, foreign)).length).toBe(0);
+  expect(grew(counted, await authFailureMetrics(), 'tls/closed')).toBe(2);
   expect((await curl(https(), '/version?device=mixed-1', { ca: pki.caCert, args: bearer(tokens.mixed as string) })).status).toBe(200);
 });
 
