@@ -47,6 +47,24 @@ export class DeviceService {
     return this.resolver.current(deviceRef(id, comp), comp);
   }
 
+  /**
+   * The release at once, when the device needs no credentials and its release is remembered and
+   * fresh; undefined in every other case (bad id, authentication, refresh due, errors), where
+   * `release()` gives the answer. `/version` polls take this path: no promise per poll.
+   */
+  releaseNow(q: DeviceQuery): Release | undefined {
+    if (!q.device) return undefined;
+    let id: string;
+    try {
+      id = validateDeviceId(q.device, this.repositoryPrefix);
+    } catch {
+      return undefined;
+    }
+    const comp = this.composer.for(id);
+    if (!comp || comp.auth !== 'none') return undefined;
+    return this.resolver.currentNow(id);
+  }
+
   /** Asks the device's source now (webhooks, prefetch), without authentication. */
   async refresh(deviceId: string): Promise<Release> {
     const id = validateDeviceId(deviceId, this.repositoryPrefix);

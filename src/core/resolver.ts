@@ -82,6 +82,16 @@ export class Resolver {
     return this.lookupShared(device, comp);
   }
 
+  /**
+   * The remembered release when it is fresh (within the refresh interval, not a stale fallback), else
+   * undefined: the answer `current()` would give without waiting, for the device listener's fast path.
+   */
+  currentNow(deviceId: string): Release | undefined {
+    const entry = this.latest.get(deviceId);
+    if (entry?.release && !entry.stale && Date.now() - entry.at < this.o.refreshMs) return entry.release;
+    return undefined;
+  }
+
   /** Asks the source now (webhooks, prefetch), rejected versions included; concurrent callers share one lookup. */
   refresh(device: DeviceRef, comp: Composition): Promise<Release> {
     this.rejectionsUntil = Date.now();

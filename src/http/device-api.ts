@@ -44,13 +44,19 @@ const TEXT = 'text/plain; charset=utf-8';
 
 export async function versionRoute(req: DeviceRequest, deps: DeviceApiDeps): Promise<DeviceReply> {
   try {
-    const release = await deps.devices.release(toQuery(req));
-    deps.events.emit('device-seen', { device: release.device, route: 'version', release, remoteAddress: req.remoteAddress });
-    const { body, length } = versionReply(release);
-    return { status: 200, headers: { 'content-type': TEXT, 'content-length': length }, body: req.method === 'HEAD' ? null : body, device: release.device, release };
+    return versionOk(await deps.devices.release(toQuery(req)), req, deps);
   } catch (e) {
     return errorReply(e, req, deps.logger);
   }
+}
+
+/**
+ * `/version` answered without waiting when `DeviceService.releaseNow` knows the release (no
+ * credentials needed, fresh answer remembered); undefined otherwise, and `versionRoute` answers.
+ */
+export function versionRouteNow(req: DeviceRequest, deps: DeviceApiDeps): DeviceReply | undefined {
+  const release = deps.devices.releaseNow(toQuery(req));
+  return release && versionOk(release, req, deps);
 }
 
 export async function firmwareRoute(req: DeviceRequest, deps: DeviceApiDeps): Promise<DeviceReply> {
@@ -85,6 +91,12 @@ export async function firmwareRoute(req: DeviceRequest, deps: DeviceApiDeps): Pr
   if (req.method === 'HEAD' || release.size === 0) return { status, headers, body: null, ...meta };
   const body = typeof bytes === 'string' ? { path: bytes, start, end } : range.kind === 'partial' ? bytes.subarray(start, end + 1) : bytes;
   return { status, headers, body, ...meta };
+}
+
+function versionOk(release: Release, req: DeviceRequest, deps: DeviceApiDeps): DeviceReply {
+  deps.events.emit('device-seen', { device: release.device, route: 'version', release, remoteAddress: req.remoteAddress });
+  const { body, length } = versionReply(release);
+  return { status: 200, headers: { 'content-type': TEXT, 'content-length': length }, body: req.method === 'HEAD' ? null : body, device: release.device, release };
 }
 
 /** The `/version` body of a release, formatted once per release (it is asked for on every poll). */

@@ -19,7 +19,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { STATUS_CODES } from 'node:http';
 import type { Socket, TCPSocketListener, TLSOptions } from 'bun';
 import type { PeerCertificate } from '../plugin.ts';
-import { firmwareRoute, versionRoute, type DeviceApiDeps, type DeviceReply, type DeviceRequest } from './device-api.ts';
+import { firmwareRoute, versionRoute, versionRouteNow, type DeviceApiDeps, type DeviceReply, type DeviceRequest } from './device-api.ts';
 import type { CoreEventBus } from '../core/events.ts';
 import type { HttpRequestDone } from '../core/events.ts';
 import { parseListenAddr } from './listen.ts';
@@ -282,26 +282,66 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
     return { status: response.status, bytes: body.byteLength, route: response.status === 404 ? 'unmatched' : r.path };
   }
 
+  /** Reports an answered request (`http-request`: request log, metrics, downloads in flight). */
+  function reported(s: Socket<Conn>, r: ParsedRequest, started: number, route: string, status: number, bytes: number, device?: string, errorCode?: string): void {
+    const e: HttpRequestDone = { method: r.method, route, status, bytes, durationMs: performance.now() - started, remoteAddress: s.data.remoteAddress };
+    if (device) e.device = device;
+    if (errorCode) e.errorCode = errorCode;
+    deps.events.emit('http-request', e);
+  }
+
+  function deviceRequest(s: Socket<Conn>, r: ParsedRequest): DeviceRequest {
+    const dreq: DeviceRequest = { method: r.method, query: new URLSearchParams(r.query), headers: r.headers, remoteAddress: s.data.remoteAddress };
+    if (s.data.peer) dreq.peerCertificate = s.data.peer;
+    return dreq;
+  }
+
+  /**
+   * A `/version` poll answered from the remembered release, written at once (`versionRouteNow`):
+   * returns WRITTEN when the socket took the whole answer, the pending write otherwise, and undefined
+   * when the request needs `answer()` (authentication, refresh due, errors, other routes).
+   */
+  function answerNow(s: Socket<Conn>, r: ParsedRequest): Promise<void> | undefined {
+    if (r.path !== '/version' || (r.method !== 'GET' && r.method !== 'HEAD')) return undefined;
+    const started = performance.now();
+    let reply: DeviceReply | undefined;
+    try {
+      reply = versionRouteNow(deviceRequest(s, r), deps);
+    } catch (e) {
+      deps.logger.error('device API failed', { error: String(e) });
+      return undefined;
+    }
+    if (!reply) return undefined;
+    const body = reply.body as string | null;
+    const bytes = body === null ? 0 : Buffer.byteLength(body);
+    const head = responseHead(reply.status, reply.headers, r.keepAlive);
+    const written = send(s, body === null ? head : head + body);
+    const device = reply.device;
+    if (written === WRITTEN) {
+      reported(s, r, started, r.path, 200, bytes, device);
+      return WRITTEN;
+    }
+    return written.then(
+      () => reported(s, r, started, r.path, 200, bytes, device),
+      (e) => {
+        reported(s, r, started, r.path, 200, 0, device, 'aborted');
+        throw e;
+      },
+    );
+  }
+
   /** Answers one request; resolves when its response is fully handed to the socket. */
   async function answer(s: Socket<Conn>, r: ParsedRequest): Promise<void> {
     const started = performance.now();
-    const remoteAddress = s.data.remoteAddress;
-    const done = (route: string, status: number, bytes: number, device?: string, errorCode?: string) => {
-      const e: HttpRequestDone = { method: r.method, route, status, bytes, durationMs: performance.now() - started, remoteAddress };
-      if (device) e.device = device;
-      if (errorCode) e.errorCode = errorCode;
-      deps.events.emit('http-request', e);
-    };
-    const keepAlive = r.keepAlive && !s.data.closing && !stopping;
-    r.keepAlive = keepAlive;
+    const done = (route: string, status: number, bytes: number, device?: string, errorCode?: string) => reported(s, r, started, route, status, bytes, device, errorCode);
+    const keepAlive = r.keepAlive;
     if (r.path === '/version' || r.path === '/firmware') {
       if (r.method !== 'GET' && r.method !== 'HEAD') {
         await send(s, responseHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8', 'content-length': '18' }, keepAlive) + 'Method Not Allowed');
         done(r.path, 405, 18);
         return;
       }
-      const dreq: DeviceRequest = { method: r.method, query: new URLSearchParams(r.query), headers: r.headers, remoteAddress };
-      if (s.data.peer) dreq.peerCertificate = s.data.peer;
+      const dreq = deviceRequest(s, r);
       let reply: DeviceReply;
       try {
         reply = await (r.path === '/version' ? versionRoute : firmwareRoute)(dreq, deps);
@@ -356,7 +396,17 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
       c.continued = false;
       c.busy = true;
       const r = parsed.request;
-      answer(s, r).then(
+      r.keepAlive = r.keepAlive && !c.closing && !stopping;
+      const now = answerNow(s, r);
+      if (now === WRITTEN) {
+        c.busy = false;
+        if (!r.keepAlive || (!c.input && (stopping || c.closing || c.peerEnded))) {
+          s.end();
+          return;
+        }
+        continue;
+      }
+      (now ?? answer(s, r)).then(
         () => {
           c.busy = false;
           if (!r.keepAlive) s.end();

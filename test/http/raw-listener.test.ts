@@ -175,3 +175,35 @@ test('a client that half-closes after its request (printf … | nc) still gets t
   expect(r.status).toBe(200);
   expect(r.body.toString()).toBe(versionOf('dev2', '2.0.0.bin'));
 });
+
+test('remembered /version polls are answered at once: pipelined, HEAD, then close, each reported', async () => {
+  await fetch(`${mem.url}/version?device=dev2`); // remembered from here on (refresh interval 60 s)
+  const devices = mem.runtime.devices;
+  const slowPath = devices.release.bind(devices);
+  let waited = 0;
+  devices.release = (q) => { waited++; return slowPath(q); };
+  const reported: { route: string; status: number; bytes: number; device?: string }[] = [];
+  const onRequest = (e: (typeof reported)[number]) => reported.push(e);
+  mem.runtime.events.on('http-request', onRequest);
+  try {
+    const s = await openSocket(mem.ports.http as number);
+    const poll = 'GET /version?device=dev2 HTTP/1.1\r\nHost: x\r\n\r\n';
+    s.write(poll.repeat(4) + 'HEAD /version?device=dev2 HTTP/1.1\r\nHost: x\r\n\r\n' + 'GET /version?device=dev2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    const raw = await readToEnd(s);
+    const expected = versionOf('dev2', '2.0.0.bin');
+    const heads = raw.toString('latin1').split(expected);
+    // Four bodies, the HEAD answer without one, then the last body and the close.
+    expect(heads).toHaveLength(6);
+    expect(heads[4]).toContain('HTTP/1.1 200 OK\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ' + expected.length);
+    expect(heads[4]!.match(/HTTP\/1\.1 200 OK/g)).toHaveLength(2);
+    expect(heads[4]).toContain('Connection: close');
+    expect(heads[5]).toBe('');
+    expect(waited).toBe(0);
+    expect(reported.map((e) => `${e.route} ${e.status} ${e.bytes} ${e.device}`)).toEqual([
+      ...Array(4).fill(`/version 200 ${expected.length} dev2`), '/version 200 0 dev2', `/version 200 ${expected.length} dev2`,
+    ]);
+  } finally {
+    mem.runtime.events.off('http-request', onRequest);
+    devices.release = slowPath;
+  }
+});
