@@ -64,7 +64,11 @@ export class Resolver {
   constructor(private readonly o: ResolverOptions) {}
 
   /** The release a device gets now. Throws a DeviceError when there is none to serve. */
-  async current(device: DeviceRef, comp: Composition): Promise<Release> {
+  /**
+   * The device's latest release. While the remembered answer is fresh it is returned (or its error
+   * thrown) at once, without a promise: this runs for every poll. Otherwise a promise of a lookup.
+   */
+  current(device: DeviceRef, comp: Composition): Release | Promise<Release> {
     const entry = this.latest.get(device.id);
     const now = Date.now();
     if (entry) {
@@ -80,16 +84,6 @@ export class Resolver {
       }
     }
     return this.lookupShared(device, comp);
-  }
-
-  /**
-   * The remembered release when it is fresh (within the refresh interval, not a stale fallback), else
-   * undefined: the answer `current()` would give without waiting, for the device listener's fast path.
-   */
-  currentNow(deviceId: string): Release | undefined {
-    const entry = this.latest.get(deviceId);
-    if (entry?.release && !entry.stale && Date.now() - entry.at < this.o.refreshMs) return entry.release;
-    return undefined;
   }
 
   /** Asks the source now (webhooks, prefetch), rejected versions included; concurrent callers share one lookup. */

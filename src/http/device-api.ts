@@ -42,21 +42,19 @@ export interface DeviceApiDeps {
 
 const TEXT = 'text/plain; charset=utf-8';
 
-export async function versionRoute(req: DeviceRequest, deps: DeviceApiDeps): Promise<DeviceReply> {
+/**
+ * `/version`. Answers without a promise when the device service can (no credentials to wait for,
+ * release remembered): the listener then writes the poll's answer in the same turn.
+ */
+export function versionRoute(req: DeviceRequest, deps: DeviceApiDeps): DeviceReply | Promise<DeviceReply> {
+  let release: Release | Promise<Release>;
   try {
-    return versionOk(await deps.devices.release(toQuery(req)), req, deps);
+    release = deps.devices.release(toQuery(req));
   } catch (e) {
     return errorReply(e, req, deps.logger);
   }
-}
-
-/**
- * `/version` answered without waiting when `DeviceService.releaseNow` knows the release (no
- * credentials needed, fresh answer remembered); undefined otherwise, and `versionRoute` answers.
- */
-export function versionRouteNow(req: DeviceRequest, deps: DeviceApiDeps): DeviceReply | undefined {
-  const release = deps.devices.releaseNow(toQuery(req));
-  return release && versionOk(release, req, deps);
+  if (release instanceof Promise) return release.then((r) => versionOk(r, req, deps), (e) => errorReply(e, req, deps.logger));
+  return versionOk(release, req, deps);
 }
 
 export async function firmwareRoute(req: DeviceRequest, deps: DeviceApiDeps): Promise<DeviceReply> {

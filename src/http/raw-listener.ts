@@ -19,7 +19,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { STATUS_CODES } from 'node:http';
 import type { Socket, TCPSocketListener, TLSOptions } from 'bun';
 import type { PeerCertificate } from '../plugin.ts';
-import { firmwareRoute, versionRoute, versionRouteNow, type DeviceApiDeps, type DeviceReply, type DeviceRequest } from './device-api.ts';
+import { firmwareRoute, versionRoute, type DeviceApiDeps, type DeviceReply, type DeviceRequest } from './device-api.ts';
 import type { CoreEventBus } from '../core/events.ts';
 import type { HttpRequestDone } from '../core/events.ts';
 import { parseListenAddr } from './listen.ts';
@@ -238,25 +238,62 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
     }
   }
 
-  async function writeDeviceReply(s: Socket<Conn>, reply: DeviceReply, keepAlive: boolean): Promise<number> {
-    const head = responseHead(reply.status, reply.headers, keepAlive);
+  /** Reports an answered request (`http-request`: request log, metrics, downloads in flight). */
+  function reported(s: Socket<Conn>, r: ParsedRequest, started: number, route: string, status: number, bytes: number, device?: string, errorCode?: string): void {
+    const e: HttpRequestDone = { method: r.method, route, status, bytes, durationMs: performance.now() - started, remoteAddress: s.data.remoteAddress };
+    if (device) e.device = device;
+    if (errorCode) e.errorCode = errorCode;
+    deps.events.emit('http-request', e);
+  }
+
+  /**
+   * Writes a head and an optional text body, then reports the request: WRITTEN, and no promise made,
+   * when the socket took it all at once (every /version poll and /health on an idle connection).
+   */
+  function sendText(s: Socket<Conn>, r: ParsedRequest, started: number, route: string, status: number, headers: Record<string, string>, body: string | null, device?: string, errorCode?: string): Promise<void> {
+    const head = responseHead(status, headers, r.keepAlive);
+    const written = send(s, body === null ? head : head + body);
+    const bytes = body === null ? 0 : Buffer.byteLength(body);
+    if (written === WRITTEN) {
+      reported(s, r, started, route, status, bytes, device, errorCode);
+      return WRITTEN;
+    }
+    return written.then(
+      () => reported(s, r, started, route, status, bytes, device, errorCode),
+      (e) => {
+        // Reported even when cut short: listeners (downloads in flight) wait for this event.
+        reported(s, r, started, route, status, 0, device, 'aborted');
+        throw e;
+      },
+    );
+  }
+
+  /** Writes a device reply (text, an in-memory image or a file range) and reports it. */
+  function deliver(s: Socket<Conn>, r: ParsedRequest, started: number, reply: DeviceReply): Promise<void> {
     const body = reply.body;
-    if (body === null) {
-      await send(s, head);
-      return 0;
-    }
-    if (typeof body === 'string') {
-      await send(s, head + body);
-      return Buffer.byteLength(body);
-    }
-    if (Buffer.isBuffer(body)) {
-      await send(s, head);
-      await send(s, body);
-      return body.byteLength;
-    }
-    await send(s, head);
-    await sendFile(s, body.path, body.start, body.end);
-    return body.end - body.start + 1;
+    if (body === null || typeof body === 'string') return sendText(s, r, started, r.path, reply.status, reply.headers, body, reply.device, reply.errorCode);
+    const head = responseHead(reply.status, reply.headers, r.keepAlive);
+    const sent = Buffer.isBuffer(body)
+      ? send(s, head).then(() => send(s, body)).then(() => body.byteLength)
+      : send(s, head).then(() => sendFile(s, body.path, body.start, body.end)).then(() => body.end - body.start + 1);
+    return sent.then(
+      (bytes) => reported(s, r, started, r.path, reply.status, bytes, reply.device, reply.errorCode),
+      (e) => {
+        reported(s, r, started, r.path, reply.status, 0, reply.device, 'aborted');
+        throw e;
+      },
+    );
+  }
+
+  function failedReply(e: unknown): DeviceReply {
+    deps.logger.error('device API failed', { error: String(e) });
+    return { status: 500, headers: { 'content-type': 'text/plain; charset=utf-8', 'content-length': '14' }, body: 'Internal error' };
+  }
+
+  function deviceRequest(s: Socket<Conn>, r: ParsedRequest): DeviceRequest {
+    const dreq: DeviceRequest = { method: r.method, query: new URLSearchParams(r.query), headers: r.headers, remoteAddress: s.data.remoteAddress };
+    if (s.data.peer) dreq.peerCertificate = s.data.peer;
+    return dreq;
   }
 
   async function bridge(s: Socket<Conn>, r: ParsedRequest): Promise<{ status: number; bytes: number; route: string }> {
@@ -282,91 +319,28 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
     return { status: response.status, bytes: body.byteLength, route: response.status === 404 ? 'unmatched' : r.path };
   }
 
-  /** Reports an answered request (`http-request`: request log, metrics, downloads in flight). */
-  function reported(s: Socket<Conn>, r: ParsedRequest, started: number, route: string, status: number, bytes: number, device?: string, errorCode?: string): void {
-    const e: HttpRequestDone = { method: r.method, route, status, bytes, durationMs: performance.now() - started, remoteAddress: s.data.remoteAddress };
-    if (device) e.device = device;
-    if (errorCode) e.errorCode = errorCode;
-    deps.events.emit('http-request', e);
-  }
-
-  function deviceRequest(s: Socket<Conn>, r: ParsedRequest): DeviceRequest {
-    const dreq: DeviceRequest = { method: r.method, query: new URLSearchParams(r.query), headers: r.headers, remoteAddress: s.data.remoteAddress };
-    if (s.data.peer) dreq.peerCertificate = s.data.peer;
-    return dreq;
-  }
-
   /**
-   * A `/version` poll answered from the remembered release, written at once (`versionRouteNow`):
-   * returns WRITTEN when the socket took the whole answer, the pending write otherwise, and undefined
-   * when the request needs `answer()` (authentication, refresh due, errors, other routes).
+   * Answers one request. Returns WRITTEN when the answer was written whole without waiting (a
+   * `/version` poll answered from the remembered release: no promise per poll), else a promise that
+   * settles once the response is handed to the socket.
    */
-  function answerNow(s: Socket<Conn>, r: ParsedRequest): Promise<void> | undefined {
-    if (r.path !== '/version' || (r.method !== 'GET' && r.method !== 'HEAD')) return undefined;
+  function answer(s: Socket<Conn>, r: ParsedRequest): Promise<void> {
     const started = performance.now();
-    let reply: DeviceReply | undefined;
-    try {
-      reply = versionRouteNow(deviceRequest(s, r), deps);
-    } catch (e) {
-      deps.logger.error('device API failed', { error: String(e) });
-      return undefined;
-    }
-    if (!reply) return undefined;
-    const body = reply.body as string | null;
-    const bytes = body === null ? 0 : Buffer.byteLength(body);
-    const head = responseHead(reply.status, reply.headers, r.keepAlive);
-    const written = send(s, body === null ? head : head + body);
-    const device = reply.device;
-    if (written === WRITTEN) {
-      reported(s, r, started, r.path, 200, bytes, device);
-      return WRITTEN;
-    }
-    return written.then(
-      () => reported(s, r, started, r.path, 200, bytes, device),
-      (e) => {
-        reported(s, r, started, r.path, 200, 0, device, 'aborted');
-        throw e;
-      },
-    );
-  }
-
-  /** Answers one request; resolves when its response is fully handed to the socket. */
-  async function answer(s: Socket<Conn>, r: ParsedRequest): Promise<void> {
-    const started = performance.now();
-    const done = (route: string, status: number, bytes: number, device?: string, errorCode?: string) => reported(s, r, started, route, status, bytes, device, errorCode);
-    const keepAlive = r.keepAlive;
     if (r.path === '/version' || r.path === '/firmware') {
       if (r.method !== 'GET' && r.method !== 'HEAD') {
-        await send(s, responseHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8', 'content-length': '18' }, keepAlive) + 'Method Not Allowed');
-        done(r.path, 405, 18);
-        return;
+        return sendText(s, r, started, r.path, 405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8', 'content-length': '18' }, 'Method Not Allowed');
       }
-      const dreq = deviceRequest(s, r);
-      let reply: DeviceReply;
+      let reply: DeviceReply | Promise<DeviceReply>;
       try {
-        reply = await (r.path === '/version' ? versionRoute : firmwareRoute)(dreq, deps);
+        reply = (r.path === '/version' ? versionRoute : firmwareRoute)(deviceRequest(s, r), deps);
       } catch (e) {
-        deps.logger.error('device API failed', { error: String(e) });
-        reply = { status: 500, headers: { 'content-type': 'text/plain; charset=utf-8', 'content-length': '14' }, body: 'Internal error' };
+        reply = failedReply(e);
       }
-      let bytes: number;
-      try {
-        bytes = await writeDeviceReply(s, reply, keepAlive);
-      } catch (e) {
-        // Reported even when cut short: listeners (downloads in flight) wait for this event.
-        done(r.path, reply.status, 0, reply.device, 'aborted');
-        throw e;
-      }
-      done(r.path, reply.status, bytes, reply.device, reply.errorCode);
-      return;
+      if (reply instanceof Promise) return reply.catch(failedReply).then((rep) => deliver(s, r, started, rep));
+      return deliver(s, r, started, reply);
     }
-    if (r.path === '/health') {
-      await send(s, responseHead(200, { 'content-length': '0' }, keepAlive));
-      done(r.path, 200, 0);
-      return;
-    }
-    const { status, bytes, route } = await bridge(s, r);
-    done(route, status, bytes);
+    if (r.path === '/health') return sendText(s, r, started, r.path, 200, { 'content-length': '0' }, null);
+    return bridge(s, r).then(({ status, bytes, route }) => reported(s, r, started, route, status, bytes));
   }
 
   /** Answers the requests waiting in the connection's input, one at a time. */
@@ -397,8 +371,8 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
       c.busy = true;
       const r = parsed.request;
       r.keepAlive = r.keepAlive && !c.closing && !stopping;
-      const now = answerNow(s, r);
-      if (now === WRITTEN) {
+      const answered = answer(s, r);
+      if (answered === WRITTEN) {
         c.busy = false;
         if (!r.keepAlive || (!c.input && (stopping || c.closing || c.peerEnded))) {
           s.end();
@@ -406,7 +380,7 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
         }
         continue;
       }
-      (now ?? answer(s, r)).then(
+      answered.then(
         () => {
           c.busy = false;
           if (!r.keepAlive) s.end();

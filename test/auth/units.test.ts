@@ -13,7 +13,8 @@ import { AuthAttempts } from '../../src/core/auth-attempts.ts';
 import { CoreEventBus } from '../../src/core/events.ts';
 import { TooManyAttempts } from '../../src/core/errors.ts';
 import { createLogger } from '../../src/log.ts';
-import type { AuthRequest, PeerCertificate } from '../../src/plugin.ts';
+import { PLUGIN_API_VERSION, type AuthDecision, type AuthenticatorPlugin, type AuthRequest, type PeerCertificate } from '../../src/plugin.ts';
+import { authorize } from '../../src/core/authorize.ts';
 import { TestPki } from './pki.ts';
 
 function cert(cn: string | undefined, sans: string[] = [], serial = '1A2B', fingerprint = 'AA:BB'): PeerCertificate {
@@ -32,6 +33,34 @@ test('mtls maps CN, templates and regex groups; another device is 403; no certif
   const re = mtls({ from: ['email', 'uri'], match: /^(?<site>[a-z]+)\.(?<n>\d+)@fleet$/, device: '{site}-{n}' });
   expect(re.authenticate(req('berlin-7', { peerCertificate: cert(undefined, ['email:berlin.7@fleet']) }))).toMatchObject({ outcome: 'allow' });
   expect(re.authenticate(req('berlin-7', { peerCertificate: cert('berlin-7', ['email:nope']) }))).toMatchObject({ outcome: 'deny', status: 403, reason: 'client certificate maps to no device' });
+});
+
+test('authorize: decides at once while authenticators do, waits from the first that returns a promise', async () => {
+  const calls: string[] = [];
+  const auth = (id: string, d: AuthDecision, wait = false): AuthenticatorPlugin => ({
+    kind: 'authenticator', id, apiVersion: PLUGIN_API_VERSION,
+    authenticate: () => {
+      calls.push(id);
+      return wait ? Bun.sleep(1).then(() => d) : d;
+    },
+  });
+  const allow: AuthDecision = { outcome: 'allow', identity: 'd' };
+  const deny401: AuthDecision = { outcome: 'deny', status: 401, reason: 'wrong' };
+  const deny403: AuthDecision = { outcome: 'deny', status: 403, reason: 'other device' };
+  const skip: AuthDecision = { outcome: 'skip' };
+
+  const atOnce = authorize([auth('a', skip), auth('b', allow), auth('c', deny403, true)], req('d'));
+  expect(atOnce).not.toBeInstanceOf(Promise);
+  expect(atOnce).toMatchObject({ outcome: 'allow' });
+  expect(calls.splice(0)).toEqual(['a', 'b']); // the first allow wins; later ones are not asked
+
+  const waited = authorize([auth('a', deny401), auth('b', skip, true), auth('c', deny403), auth('d', deny401, true)], req('d'));
+  expect(waited).toBeInstanceOf(Promise);
+  expect(await waited).toMatchObject({ outcome: 'deny', status: 403 }); // 403 beats 401, across the wait
+  expect(calls.splice(0)).toEqual(['a', 'b', 'c', 'd']);
+
+  expect(await authorize([auth('a', skip, true), auth('b', allow)], req('d'))).toMatchObject({ outcome: 'allow' });
+  expect(authorize([auth('a', skip), auth('b', skip)], req('d'))).toMatchObject({ outcome: 'deny', status: 401, reason: 'no credentials accepted by a, b' });
 });
 
 test('mtls deny list by serial (any leading zeros, case) and by fingerprint (colons optional)', () => {
