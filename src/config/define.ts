@@ -43,6 +43,8 @@ export interface OtaFluxConfig {
     logLevel?: LogLevel;
     logFormat?: LogFormat;
     tls?: TlsConfig;
+    /** Per-device series in `/metrics` (`otaflux_device_requests_total{device,route}`). Default false: a fleet of 10 000 devices makes 10 000 series. */
+    metricsDeviceLabels?: boolean;
     /** Bearer token protecting the operator status API (`/api/*`). Unset: the status API is off. */
     adminToken?: string;
     /** Shared secret Harbor sends in `Authorization` to `POST /webhooks/harbor`. Unset: the webhook is off. */

@@ -73,6 +73,7 @@ export const configSchema = z
           })
           .strict()
           .optional(),
+        metricsDeviceLabels: z.boolean().optional(),
         adminToken: z.string().min(16, { error: 'expected a token of at least 16 characters' }).optional(),
         webhookSecret: z.string().min(8, { error: 'expected a secret of at least 8 characters' }).optional(),
       })

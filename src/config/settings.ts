@@ -48,6 +48,8 @@ export interface Settings {
   logLevel: LogLevel;
   logFormat?: LogFormat;
   tls?: TlsConfig & { listenAddr: string };
+  /** `otaflux_device_requests_total{device,route}`: one series per device, so off unless asked for. */
+  metricsDeviceLabels: boolean;
   adminToken?: string;
   webhookSecret?: string;
   /** Repository prefix given by flag, for device-id length checks and webhooks. */
@@ -156,6 +158,7 @@ export async function resolveSettings(flags: FlagValues, cwd = process.cwd()): P
     logLevel,
     ...(logFormat ? { logFormat } : {}),
     ...(tls ? { tls } : {}),
+    metricsDeviceLabels: (typeof flags['metrics-device-labels'] === 'boolean' ? flags['metrics-device-labels'] : undefined) ?? file.server?.metricsDeviceLabels ?? false,
     ...optional('adminToken', str('admin-token') ?? file.server?.adminToken),
     ...optional('webhookSecret', str('webhook-secret') ?? file.server?.webhookSecret),
     repositoryPrefix: (str('repository-prefix') ?? '').replace(/\/$/, ''),

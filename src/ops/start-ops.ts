@@ -2,8 +2,8 @@
  * Starts what an operator watches, beside the device listeners: the request log, the metrics and
  * their listener (`--metrics-listen-addr`), and the in-flight download count that shutdown drains.
  *
- * Per-device metric labels are off; `OTAFLUX_METRICS_DEVICE_LABELS=1` turns them on (one series per
- * device: only for small fleets).
+ * Per-device metric labels are off; `--metrics-device-labels` (`server.metricsDeviceLabels`) turns
+ * them on (one series per device: only for small fleets).
  */
 import type { Server } from 'node:net';
 import type { Runtime } from '../runtime.ts';
@@ -38,7 +38,7 @@ export async function startOps(rt: Runtime, routes: readonly string[]): Promise<
     cacheBlobs: () => rt.content.list(),
     devicesSeen: () => rt.tracker.seenCount(),
     downloadsInFlight: () => downloads.count(),
-    perDeviceLabels: process.env.OTAFLUX_METRICS_DEVICE_LABELS === '1',
+    perDeviceLabels: rt.settings.metricsDeviceLabels,
     version: pkg.version,
   });
   let server: Server | undefined;

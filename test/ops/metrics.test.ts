@@ -195,3 +195,15 @@ test('a busy metrics address stops start-up with a message naming the flag', asy
     blocker.close();
   }
 });
+
+test('per-device series only when asked for (--metrics-device-labels)', async () => {
+  const fw = firmwareDir({ 'esp32-kitchen': { '1.0.0.bin': 100 } });
+  for (const labels of [false, true]) {
+    const s = await startTestServer({ flags: { 'firmware-dir': fw.root, ...(labels ? { 'metrics-device-labels': true } : {}) } });
+    servers.push(s);
+    expect((await fetch(`${s.url}/version?device=esp32-kitchen`)).status).toBe(200);
+    const m = await scrape(s);
+    expect(m.get('otaflux_device_requests_total{device="esp32-kitchen",route="version"}')).toBe(labels ? 1 : 0);
+    expect(m.text.includes('esp32-kitchen')).toBe(labels);
+  }
+});
