@@ -176,6 +176,10 @@ export type AuthDecision =
   | { outcome: 'skip' };
 
 export interface AuthenticatorPlugin extends PluginBase<'authenticator'> {
+  /**
+   * Runs on every poll. Return the decision itself when it needs no I/O: the poll is then answered in
+   * the same turn; a promise makes the device's polls wait for it.
+   */
   authenticate(req: AuthRequest): AuthDecision | Promise<AuthDecision>;
 }
 
