@@ -74,6 +74,7 @@ describe('helm chart', () => {
     expect(e.get('REGISTRY_PASSWORD').valueFrom.secretKeyRef).toMatchObject({ name: 'ota-otaflux', key: 'registry-password' });
     expect(Buffer.from(one(ms, 'Secret').data?.['registry-password'] ?? '', 'base64').toString()).toBe('registry-secret-1');
     expect(JSON.stringify(c)).not.toContain('registry-secret-1');
+    expect(e.has('METRICS_DEVICE_LABELS')).toBe(false);
     const unknown = [...e.keys()].filter((n) => !KNOWN_ENV.has(n));
     expect(unknown).toEqual([]);
     expect(ms.some((m) => m.kind === 'PersistentVolumeClaim' || m.kind === 'ServiceMonitor' || m.kind === 'Ingress')).toBe(false);
@@ -85,14 +86,14 @@ describe('helm chart', () => {
       mqtt: { enabled: true, url: 'mqtts://broker:8883', username: 'otaflux', password: 'mqtt-secret-1', caCert: 'CA PEM', clientCert: 'CERT PEM', clientKey: 'KEY PEM' },
       tls: { enabled: true, secretName: 'otaflux-tls', clientCa: true },
       cache: { persistence: { enabled: true, size: '10Gi' } },
-      metrics: { serviceMonitor: { enabled: true } },
+      metrics: { serviceMonitor: { enabled: true }, deviceLabels: true },
       ingress: { enabled: true },
     });
     const e = env(ms);
     for (const [name, value] of Object.entries({
       MQTT_URL: 'mqtts://broker:8883', MQTT_USERNAME: 'otaflux', MQTT_CA_CERT_PATH: '/etc/otaflux/mqtt/ca.crt', MQTT_CLIENT_CERT_PATH: '/etc/otaflux/mqtt/tls.crt',
       MQTT_CLIENT_KEY_PATH: '/etc/otaflux/mqtt/tls.key', TLS_CERT: '/etc/otaflux/tls/tls.crt', TLS_CLIENT_CA: '/etc/otaflux/tls/ca.crt', COSIGN_PUB_KEY_PATH: '/etc/otaflux/files/cosign.pub',
-      OTAFLUX_CONFIG: '/etc/otaflux/files/otaflux.config.ts',
+      OTAFLUX_CONFIG: '/etc/otaflux/files/otaflux.config.ts', METRICS_DEVICE_LABELS: 'true',
     })) expect(e.get(name)?.value).toBe(value);
     const secretKeys = Object.keys(one(ms, 'Secret', 'ota-otaflux').data ?? {}).sort();
     expect(secretKeys).toEqual(['admin-token', 'mqtt-password', 'registry-password', 'webhook-secret']);
