@@ -371,7 +371,16 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
       c.busy = true;
       const r = parsed.request;
       r.keepAlive = r.keepAlive && !c.closing && !stopping;
-      const answered = answer(s, r);
+      let answered: Promise<void>;
+      try {
+        answered = answer(s, r);
+      } catch (e) {
+        // Nothing is known to have been written whole: the connection cannot carry another answer.
+        deps.logger.error('request failed', { error: String(e) });
+        c.busy = false;
+        s.end();
+        return;
+      }
       if (answered === WRITTEN) {
         c.busy = false;
         if (!r.keepAlive || (!c.input && (stopping || c.closing || c.peerEnded))) {

@@ -212,3 +212,15 @@ test('remembered /version polls are answered at once: pipelined, HEAD, then clos
     devices.release = release;
   }
 });
+
+test('a listener that throws while a poll is reported closes that connection only', async () => {
+  await fetch(`${mem.url}/version?device=dev2`);
+  const boom = () => { throw new Error('listener bug'); };
+  mem.runtime.events.prependOnceListener('http-request', boom);
+  const s = await openSocket(mem.ports.http as number);
+  s.write('GET /version?device=dev2 HTTP/1.1\r\nHost: x\r\n\r\n');
+  const raw = await readToEnd(s); // answered whole, then closed
+  expect(parseResponse(raw).body.toString()).toBe(versionOf('dev2', '2.0.0.bin'));
+  expect(mem.logs.some((l) => l.includes('request failed') && l.includes('listener bug'))).toBe(true);
+  expect(await (await fetch(`${mem.url}/version?device=dev2`)).text()).toBe(versionOf('dev2', '2.0.0.bin'));
+});
