@@ -85,6 +85,12 @@ export interface Artifact {
   size?: number;
   /** Source-specific details a matching verifier may read (e.g. `{ registry, repository }` for OCI). */
   meta?: Readonly<Record<string, unknown>>;
+  /**
+   * `sha256:<hex>` of exactly the bytes `open()` yields, only when `open()`'s stream errors at its end
+   * if they differ (OCI: the layer digest; dir: the file's). When no extractor changes the bytes, the
+   * core then does not hash them a second time. Leave it out when the stream is not checked.
+   */
+  contentDigest?: string;
   /** Streams the stored bytes of this exact digest. */
   open(signal?: AbortSignal): Promise<ReadableStream<Uint8Array>>;
 }

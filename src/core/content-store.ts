@@ -34,11 +34,16 @@ export class ContentStore {
     return join(this.blobDir, sha256);
   }
 
-  /** Writes a stream into the store, hashing it in the same pass. Nothing is kept if the stream errors. */
-  async put(input: ReadableStream<Uint8Array>, signal?: AbortSignal): Promise<StoredBlob> {
+  /**
+   * Writes a stream into the store, hashing it in the same pass. Nothing is kept if the stream errors.
+   * `checkedSha256` (hex): the SHA-256 the stream itself checks its bytes against, erroring at its end
+   * when they differ; it is taken as the blob's name instead of hashing the bytes again.
+   */
+  async put(input: ReadableStream<Uint8Array>, signal?: AbortSignal, checkedSha256?: string): Promise<StoredBlob> {
+    if (checkedSha256 !== undefined && !/^[a-f0-9]{64}$/.test(checkedSha256)) throw new Error(`not a sha256 hex digest: ${checkedSha256}`);
     const tmp = join(this.tmpDir, `${Date.now()}-${randomBytes(6).toString('hex')}`);
     const fh = await open(tmp, 'wx', 0o644);
-    const hasher = new ContentHasher();
+    const hasher = new ContentHasher(checkedSha256);
     let ok = false;
     try {
       for await (const chunk of input) {

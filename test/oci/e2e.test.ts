@@ -4,6 +4,8 @@
  * is down, also after a restart from the disk cache, and a never-cached device gets 503 fast.
  */
 import { afterAll, beforeAll, expect, test } from 'bun:test';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { pushArtifact, startRegistry, type TestRegistry } from '../support/registry.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { tempDir } from '../support/tmp.ts';
@@ -85,6 +87,31 @@ test('registry down: last good copy served, also after a restart from disk; neve
   } finally {
     await reg.start();
   }
+}, 60_000);
+
+test('a blob corrupted in the registry is never cached nor served; repaired, it is stored under its layer digest', async () => {
+  const fw = randomFirmware(200_000);
+  const digest = await pushArtifact(reg, 'fw/rotten', '1.0.0', [{ name: 'firmware.bin', data: fw, mediaType: FW_TYPE }]);
+  const layer = ((await (await reg.fetch(`/v2/fw/rotten/manifests/${digest}`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })).json()) as { layers: { digest: string }[] }).layers[0]!.digest;
+  const stored = reg.blobPath(layer);
+  const rotten = Buffer.from(fw);
+  rotten[1234] = rotten[1234]! ^ 0xff; // same size: only the digest check at the end of the stream can tell
+  writeFileSync(stored, rotten);
+  const cacheDir = tempDir('otaflux-oci-rotten-');
+  const s = await serve({ 'cache-dir': cacheDir });
+  const bad = await fetch(`${s.url}/firmware?device=rotten`);
+  expect(bad.status).toBe(502);
+  expect(await bad.text()).toBe("Firmware for device 'rotten' could not be prepared");
+  expect(readdirSync(join(cacheDir, 'blobs', 'sha256'))).toEqual([]);
+
+  writeFileSync(stored, fw);
+  s.runtime.resolver.invalidate('rotten');
+  const good = await fetch(`${s.url}/firmware?device=rotten`);
+  expect(good.status).toBe(200);
+  expect(good.headers.get('etag')).toBe(`"${layer.slice(7)}"`);
+  expect(Buffer.compare(Buffer.from(await good.arrayBuffer()), fw)).toBe(0);
+  const blob = join(cacheDir, 'blobs', 'sha256', layer.slice(7));
+  expect(new Bun.CryptoHasher('sha256').update(readFileSync(blob)).digest('hex')).toBe(layer.slice(7));
 }, 60_000);
 
 test('TLS registry with a private CA and bearer tokens, configured by flags only', async () => {

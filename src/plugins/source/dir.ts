@@ -94,6 +94,7 @@ export function dir(options: DirOptions): SourcePlugin {
         version: v.version,
         tag: v.tag,
         digest,
+        contentDigest: digest, // open() checks the bytes against it
         name: basename(path),
         size,
         async open() {

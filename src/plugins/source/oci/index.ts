@@ -180,6 +180,8 @@ export function oci(options: OciOptions): SourcePlugin {
         ...(title ? { name: title } : {}),
         mediaType: layer.mediaType,
         size: layer.size,
+        // openBlob errors at the end unless the bytes match the layer digest.
+        ...(layer.digest.startsWith('sha256:') ? { contentDigest: layer.digest } : {}),
         meta: { oci: meta },
         open: (openSignal?: AbortSignal) => c.openBlob(repository, layer.digest, { size: layer.size, ...(openSignal ? { signal: openSignal } : {}) }),
       };
