@@ -63,10 +63,10 @@ export class Resolver {
 
   constructor(private readonly o: ResolverOptions) {}
 
-  /** The release a device gets now. Throws a DeviceError when there is none to serve. */
   /**
-   * The device's latest release. While the remembered answer is fresh it is returned (or its error
-   * thrown) at once, without a promise: this runs for every poll. Otherwise a promise of a lookup.
+   * The release a device gets now; a DeviceError when there is none to serve. While the remembered
+   * answer is fresh it is returned (or its error thrown) at once, without a promise: this runs for
+   * every poll. Otherwise a promise of a lookup.
    */
   current(device: DeviceRef, comp: Composition): Release | Promise<Release> {
     const entry = this.latest.get(device.id);
