@@ -84,6 +84,7 @@ export async function resolveSettings(flags: FlagValues, cwd = process.cwd()): P
   const configDir = configFile ? dirname(configFile) : cwd;
   const str = (k: string) => (typeof flags[k] === 'string' ? (flags[k] as string) : undefined);
   const num = (k: string) => (typeof flags[k] === 'number' ? (flags[k] as number) : undefined);
+  const bool = (k: string) => (typeof flags[k] === 'boolean' ? (flags[k] as boolean) : undefined);
 
   const logLevel = str('log-level') ?? file.server?.logLevel ?? 'info';
   if (!isLogLevel(logLevel)) throw new UsageError(`--log-level: expected off, error, warn, info, debug or trace, got '${logLevel}'`);
@@ -158,7 +159,7 @@ export async function resolveSettings(flags: FlagValues, cwd = process.cwd()): P
     logLevel,
     ...(logFormat ? { logFormat } : {}),
     ...(tls ? { tls } : {}),
-    metricsDeviceLabels: (typeof flags['metrics-device-labels'] === 'boolean' ? flags['metrics-device-labels'] : undefined) ?? file.server?.metricsDeviceLabels ?? false,
+    metricsDeviceLabels: bool('metrics-device-labels') ?? file.server?.metricsDeviceLabels ?? false,
     ...optional('adminToken', str('admin-token') ?? file.server?.adminToken),
     ...optional('webhookSecret', str('webhook-secret') ?? file.server?.webhookSecret),
     repositoryPrefix: (str('repository-prefix') ?? '').replace(/\/$/, ''),
