@@ -6,6 +6,7 @@ import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { copyFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestServer, type TestServer } from '../support/server.ts';
+import { scrapeUntil } from '../support/metrics.ts';
 import { firmwareDir } from '../support/firmware-dir.ts';
 import { tempDir } from '../support/tmp.ts';
 import { TestPki, type ClientCert } from './pki.ts';
@@ -137,15 +138,7 @@ async function waitFor(cond: () => boolean | Promise<boolean>, ms = 5000): Promi
 }
 
 test('a download over TLS cut by the device is counted and leaves the in-flight gauge', async () => {
-  const inFlightBecomes = async (want: number) => {
-    let n = -1;
-    for (let i = 0; i < 100 && n !== want; i++) {
-      if (i > 0) await Bun.sleep(20);
-      const text = await (await fetch(`http://127.0.0.1:${server.ports.metrics}/metrics`)).text();
-      n = Number(/^otaflux_downloads_in_flight (\d+)$/m.exec(text)?.[1]);
-    }
-    return n;
-  };
+  const inFlightBecomes = async (want: number) => (await scrapeUntil(server.ports.metrics as number, 'otaflux_downloads_in_flight', want)).get('otaflux_downloads_in_flight');
   // A device that asks and stops reading (48 MiB outgrow every socket buffer), then hangs up.
   const s = await tlsConnect(port(), pki.client('dev-big', '/CN=esp32-big'));
   s.pause();

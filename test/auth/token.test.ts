@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { firmwareDir } from '../support/firmware-dir.ts';
 import { tempDir } from '../support/tmp.ts';
+import { scrapeMetrics, type Scrape } from '../support/metrics.ts';
 import { TestPki, type ClientCert } from './pki.ts';
 import { bytesAnswered, curl, esp32Sequence, readToEof, split, tlsConnect } from './tls-clients.ts';
 
@@ -73,14 +74,10 @@ test('the right token as ?token= over plain HTTP', async () => {
   expect((await r.text()).split('\n')[0]).toBe('1.1.0');
 });
 
-/** `otaflux_auth_failures_total` series from the metrics listener, `stage/status` → count. */
-async function authFailureMetrics(): Promise<Record<string, number>> {
-  const text = await (await fetch(`http://127.0.0.1:${server.ports.metrics}/metrics`)).text();
-  const out: Record<string, number> = {};
-  for (const m of text.matchAll(/^otaflux_auth_failures_total\{stage="(\w[\w-]*)",status="(\w+)"\} (\d+)$/gm)) out[`${m[1]}/${m[2]}`] = Number(m[3]);
-  return out;
-}
-const grew = (before: Record<string, number>, after: Record<string, number>, key: string) => (after[key] ?? 0) - (before[key] ?? 0);
+/** How much `otaflux_auth_failures_total{stage,status}` grew between two scrapes. */
+const grew = (before: Scrape, after: Scrape, stage: string, status: string) =>
+  after.get(`otaflux_auth_failures_total{stage="${stage}",status="${status}"}`) - before.get(`otaflux_auth_failures_total{stage="${stage}",status="${status}"}`);
+const authFailureMetrics = () => scrapeMetrics(server.ports.metrics as number);
 
 test('missing → 401 with a challenge; wrong → 401; another device\'s → 403; short bodies', async () => {
   const counted = await authFailureMetrics();
@@ -101,8 +98,8 @@ test('missing → 401 with a challenge; wrong → 401; another device\'s → 403
   for (const t of Object.values(tokens)) expect(server.logs.some((l) => l.includes(t))).toBe(false);
   // And counted by stage and status.
   const now = await authFailureMetrics();
-  expect(grew(counted, now, 'request/401')).toBe(2);
-  expect(grew(counted, now, 'request/403')).toBe(2);
+  expect(grew(counted, now, 'request', '401')).toBe(2);
+  expect(grew(counted, now, 'request', '403')).toBe(2);
 });
 
 test('a gateway token fetches for every device of its group', async () => {
@@ -123,7 +120,7 @@ test('optional client certificates: none is fine, one from another CA is still r
   const counted = await authFailureMetrics();
   expect((await curl(https(), '/version?device=mixed-1', { ca: pki.caCert, client: foreign, args: bearer(tokens.mixed as string) })).status).toBe(0);
   expect((await bytesAnswered(https(), `mixed-1`, foreign)).length).toBe(0);
-  expect(grew(counted, await authFailureMetrics(), 'tls/closed')).toBe(2);
+  expect(grew(counted, await authFailureMetrics(), 'tls', 'closed')).toBe(2);
   expect((await curl(https(), '/version?device=mixed-1', { ca: pki.caCert, args: bearer(tokens.mixed as string) })).status).toBe(200);
 });
 

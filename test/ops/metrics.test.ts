@@ -6,6 +6,7 @@ import { connect } from 'node:net';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { memorySource, allowListVerifier, type MemorySource } from '../support/test-plugins.ts';
 import { firmwareDir } from '../support/firmware-dir.ts';
+import { scrapeMetrics, scrapeUntil, type Scrape } from '../support/metrics.ts';
 import { Composer, type Composition } from '../../src/core/composition.ts';
 import { sha256Digest } from '../../src/core/hashing.ts';
 import { MetricsRegistry } from '../../src/metrics/registry.ts';
@@ -30,27 +31,10 @@ async function serve(source: MemorySource, verifierAllows: Uint8Array[]): Promis
 }
 
 /** Scrapes /metrics into `name{labels}` → value (histogram buckets included). */
-async function scrape(s: TestServer): Promise<{ text: string; get(series: string): number }> {
-  const r = await fetch(`http://127.0.0.1:${s.ports.metrics}/metrics`);
-  expect(r.status).toBe(200);
-  expect(r.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
-  const text = await r.text();
-  const values = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    values.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return { text, get: (series) => values.get(series) ?? 0 };
-}
-
-/** Scrapes until `series` reads `value` (up to about 2 s); returns the last scrape. */
-async function scrapeUntil(s: TestServer, series: string, value: number): Promise<Awaited<ReturnType<typeof scrape>>> {
-  let m = await scrape(s);
-  for (let i = 0; i < 100 && m.get(series) !== value; i++) {
-    await Bun.sleep(20);
-    m = await scrape(s);
-  }
+async function scrape(s: TestServer): Promise<Scrape> {
+  const m = await scrapeMetrics(s.ports.metrics as number);
+  expect(m.status).toBe(200);
+  expect(m.contentType).toBe('text/plain; version=0.0.4; charset=utf-8');
   return m;
 }
 
@@ -119,14 +103,14 @@ test('a firmware download being sent shows in otaflux_downloads_in_flight', asyn
   // A client that asks and then reads nothing: the response cannot finish.
   const { s, big, sock } = await bigDownload();
   sock.pause();
-  expect((await scrapeUntil(s, 'otaflux_downloads_in_flight', 1)).get('otaflux_downloads_in_flight')).toBe(1);
+  expect((await scrapeUntil(s.ports.metrics as number, 'otaflux_downloads_in_flight', 1)).get('otaflux_downloads_in_flight')).toBe(1);
   // Now read it all: the download completes and the gauge falls back to 0.
   let got = 0;
   const finished = new Promise<void>((r) => sock.on('data', (c: Buffer) => { got += c.length; if (got >= big.length) r(); }));
   sock.resume();
   await finished;
   sock.destroy();
-  expect((await scrapeUntil(s, 'otaflux_downloads_in_flight', 0)).get('otaflux_downloads_in_flight')).toBe(0);
+  expect((await scrapeUntil(s.ports.metrics as number, 'otaflux_downloads_in_flight', 0)).get('otaflux_downloads_in_flight')).toBe(0);
 });
 
 test('the metrics listener answers only /metrics', async () => {
@@ -177,7 +161,7 @@ test('a download cut by the device is counted and leaves the in-flight gauge', a
   await new Promise<void>((r) => sock.on('data', (c: Buffer) => { got += c.length; if (got >= 1024 * 1024) { sock.pause(); r(); } }));
   expect((await scrape(s)).get('otaflux_downloads_in_flight')).toBe(1);
   sock.destroy();
-  const m = await scrapeUntil(s, 'otaflux_downloads_in_flight', 0);
+  const m = await scrapeUntil(s.ports.metrics as number, 'otaflux_downloads_in_flight', 0);
   expect(m.get('otaflux_downloads_in_flight')).toBe(0);
   expect(m.get('http_requests_total{method="GET",path="/firmware",status="200"}')).toBe(1);
   expect(m.get('otaflux_served_bytes_total{path="/firmware"}')).toBeLessThan(big.length);
