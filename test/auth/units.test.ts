@@ -35,6 +35,28 @@ test('mtls maps CN, templates and regex groups; another device is 403; no certif
   expect(re.authenticate(req('berlin-7', { peerCertificate: cert('berlin-7', ['email:nope']) }))).toMatchObject({ outcome: 'deny', status: 403, reason: 'client certificate maps to no device' });
 });
 
+test('mtls identity names the value that mapped; instances: <device>:<instance> maps to <device> only', () => {
+  expect(mtls().authenticate(req('esp32-a', { peerCertificate: cert('esp32-a') }))).toEqual({ outcome: 'allow', identity: 'cert:esp32-a' });
+  const inst = mtls({ instances: true });
+  expect(inst.authenticate(req('esp32-a', { peerCertificate: cert('esp32-a:0017') }))).toEqual({ outcome: 'allow', identity: 'cert:esp32-a:0017' });
+  expect(inst.authenticate(req('esp32-a', { peerCertificate: cert('esp32-a') }))).toEqual({ outcome: 'allow', identity: 'cert:esp32-a' });
+  expect(inst.authenticate(req('esp32', { peerCertificate: cert('esp32-a:0017') }))).toMatchObject({ outcome: 'deny', status: 403 });
+  for (const cn of ['esp32-a:', ':0017', 'esp32-a-0017']) expect(inst.authenticate(req('esp32-a', { peerCertificate: cert(cn) }))).toMatchObject({ outcome: 'deny', status: 403 });
+  // Without instances, the whole CN is the device id.
+  expect(mtls().authenticate(req('esp32-a', { peerCertificate: cert('esp32-a:0017') }))).toMatchObject({ outcome: 'deny', status: 403 });
+  // With a template, the stream part is {value}; the identity keeps the whole value.
+  expect(mtls({ instances: true, device: 'fleet-{value}' }).authenticate(req('fleet-x', { peerCertificate: cert('x:9') }))).toEqual({ outcome: 'allow', identity: 'cert:x:9' });
+});
+
+test("token: a rate-limited address still passes with a valid token; another device's token is then a 401, unsearched", () => {
+  const t1 = newToken(), t2 = newToken();
+  const a = token({ devices: { d1: hashToken(t1), d2: hashToken(t2) } });
+  const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
+  expect(a.authenticate(req('d1', { headers: bearer(t2) }))).toMatchObject({ outcome: 'deny', status: 403 });
+  expect(a.authenticate(req('d1', { headers: bearer(t2), rateLimited: true }))).toMatchObject({ outcome: 'deny', status: 401 });
+  expect(a.authenticate(req('d1', { headers: bearer(t1), rateLimited: true }))).toEqual({ outcome: 'allow', identity: 'token:d1' });
+});
+
 test('authorize: decides at once while authenticators do, waits from the first that returns a promise', async () => {
   const calls: string[] = [];
   const auth = (id: string, d: AuthDecision, wait = false): AuthenticatorPlugin => ({
