@@ -2,11 +2,14 @@
 // config file): a certificate of the CA fetches only the device its CN names (`<device>` or
 // `<device>:<instance>`), never another device; the plain port beside it serves no device firmware
 // without credentials (401); the authenticated identity is the full CN. Real TLS (openssl-made
-// certificates, curl, the ESP32 byte sequence), real sockets, and once as a child process from env vars.
+// certificates, curl, the ESP32 byte sequence), real sockets, once as a child process from env vars,
+// and with the client CA in a config file.
 import { afterAll, beforeAll, expect, test } from 'bun:test';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { firmwareDir } from '../support/firmware-dir.ts';
+import { tempDir } from '../support/tmp.ts';
 import { freePort } from '../support/ports.ts';
 import { connect } from 'node:net';
 import { readToEnd } from '../support/raw-http.ts';
@@ -121,5 +124,28 @@ test('the same from env vars, in a child process: cross-device 403, plain port 4
     expect(await plain.text()).toBe('Unauthorized');
   } finally {
     await child.stop();
+  }
+});
+
+test('a client CA in the config file binds devices whose auth is not set the same way; auth: none written out stays open', async () => {
+  const dir = tempDir('otaflux-ca-config-');
+  const config = join(dir, 'otaflux.config.ts');
+  writeFileSync(config, `import { defineConfig, dir } from 'otaflux';
+export default defineConfig({
+  server: { tls: { listenAddr: '127.0.0.1:0', cert: ${JSON.stringify(pki.serverCert)}, key: ${JSON.stringify(pki.serverKey)}, clientCa: ${JSON.stringify(pki.caCert)} } },
+  defaults: { source: dir({ root: ${JSON.stringify(fw.root)} }) },
+  devices: { 'esp32-b': { auth: 'none' } },
+});
+`);
+  const s = await startTestServer({ config });
+  try {
+    const port = s.ports.https as number;
+    expect((await curl(port, '/version?device=esp32-a', { ca: pki.caCert, client: devA, args: from(5) })).status).toBe(200);
+    expect((await curl(port, '/version?device=sensor-fleet', { ca: pki.caCert, client: devA, args: from(5) })).status).toBe(403);
+    expect((await curl(port, '/version?device=esp32-b', { ca: pki.caCert, client: devA, args: from(5) })).status).toBe(200);
+    expect((await fetch(`${s.url}/version?device=esp32-b`)).status).toBe(200);
+    expect(s.settings.unauthenticated).toEqual(['esp32-b']);
+  } finally {
+    await s.close();
   }
 });
