@@ -13,6 +13,9 @@
  * refusals cost no log line, say nothing about whose credential was presented (429, never 403),
  * and authenticators are told (`AuthRequest.rateLimited`) to skip work that only refines a refusal
  * (`auth.token` does not search other devices' hashes), so a flood of wrong tokens costs little.
+ * Timing tells nothing the status does not: a token is compared with the device's and the gateway
+ * hashes in constant time whether the address is limited or not, and only the refusal path is
+ * shortened, after the comparison has failed.
  */
 import type { Logger } from '../plugin.ts';
 import type { CoreEventBus } from './events.ts';
