@@ -31,6 +31,7 @@ export interface MtlsOptions {
    * Devices sharing one firmware stream: a value `<device>:<instance>` maps as `<device>` (the part
    * before the first `:`, which no device id contains), so `esp32-a:0017` and `esp32-a:0018` both
    * fetch `esp32-a`, and nothing else. A value with an empty part maps nothing. Default false.
+   * Meant for the CN: a URI SAN has `:` of its own (`urn:fleet:x1`), so map URIs with `match` instead.
    */
   instances?: boolean;
 }
