@@ -33,7 +33,7 @@ beforeAll(async () => {
   devA = pki.client('dev-a', '/CN=esp32-a');
   fw = firmwareDir({ 'esp32-a': { '1.0.0.bin': 3000 }, 'esp32-b': { '2.0.0.bin': 4000 }, esp32: { '9.0.0.bin': 100 }, 'sensor-fleet': { '1.4.0.bin': 2000 } });
   server = await startTestServer({ flags: { 'firmware-dir': fw.root, 'tls-listen-addr': '127.0.0.1:0', ...tlsFlags() } });
-});
+}, 60_000);
 afterAll(() => server?.close());
 
 test("a device certificate fetches its own device, and gets 403 for another device's version and firmware", async () => {
@@ -51,7 +51,7 @@ test("a device certificate fetches its own device, and gets 403 for another devi
   expect(split(version).status).toBe(200);
   expect(split(firmware).status).toBe(403);
   expect(split(firmware).body.toString()).toBe('Forbidden');
-});
+}, 60_000);
 
 test('instances of one stream: CN <device>:<instance> fetches <device> and nothing else', async () => {
   const image = fw.bytes('sensor-fleet', '1.4.0.bin');
@@ -62,7 +62,7 @@ test('instances of one stream: CN <device>:<instance> fetches <device> and nothi
     expect(Buffer.compare(Buffer.from(await Bun.file(join(pki.dir, `fleet-${serial}.bin`)).arrayBuffer()), Buffer.from(image))).toBe(0);
     expect((await curl(https(), '/version?device=esp32-a', { ca: pki.caCert, client: inst, args: from(2) })).status).toBe(403);
   }
-});
+}, 60_000);
 
 test('no prefix matching: CN esp32 does not fetch esp32-a, CN esp32-a-0017 fetches neither, an empty instance maps nothing', async () => {
   const short = pki.client('short', '/CN=esp32');
@@ -73,7 +73,7 @@ test('no prefix matching: CN esp32 does not fetch esp32-a, CN esp32-a-0017 fetch
   expect((await curl(https(), '/version?device=esp32', { ca: pki.caCert, client: dashed, args: from(3) })).status).toBe(403);
   const empty = pki.client('empty-instance', '/CN=esp32-a:');
   expect((await curl(https(), '/version?device=esp32-a', { ca: pki.caCert, client: empty, args: from(3) })).status).toBe(403);
-});
+}, 60_000);
 
 test('the plain port serves no device firmware without credentials: 401, no image bytes; /health still answers', async () => {
   const image = Buffer.from(fw.bytes('esp32-a', '1.0.0.bin'));
@@ -87,7 +87,7 @@ test('the plain port serves no device firmware without credentials: 401, no imag
   }
   expect(server.logs.some((l) => l.includes('device authentication failed') && l.includes('"remoteAddress":"127.0.0.4"'))).toBe(true);
   expect((await fetch(`${server.url}/health`)).status).toBe(200);
-});
+}, 60_000);
 
 test('the authenticated identity is the full CN (the instance), the device id the stream', async () => {
   const svc = server.runtime.devices;
@@ -107,11 +107,11 @@ test('the authenticated identity is the full CN (the instance), the device id th
   }
   const admitted = await Promise.all(seen);
   expect(admitted.map((a) => [a.deviceId, a.identity])).toEqual([['sensor-fleet', 'cert:sensor-fleet:0042'], ['esp32-a', 'cert:esp32-a']]);
-});
+}, 60_000);
 
 test('--tls-client-ca without --tls-cert is one line saying what to add', async () => {
   await expect(resolveSettings({ 'firmware-dir': fw.root, 'tls-client-ca': pki.caCert })).rejects.toThrow('--tls-client-ca needs --tls-cert and --tls-key');
-});
+}, 60_000);
 
 test('the same from env vars, in a child process: cross-device 403, plain port 401', async () => {
   const tlsPort = await freePort();
@@ -125,7 +125,7 @@ test('the same from env vars, in a child process: cross-device 403, plain port 4
   } finally {
     await child.stop();
   }
-});
+}, 60_000);
 
 test('a client CA in the config file binds devices whose auth is not set the same way; auth: none written out stays open', async () => {
   const dir = tempDir('otaflux-ca-config-');
@@ -148,4 +148,4 @@ export default defineConfig({
   } finally {
     await s.close();
   }
-});
+}, 60_000);

@@ -177,4 +177,4 @@ test('refusals are limited per address: after the burst, wrong credentials get 4
   // Limited refusals are counted, not logged one by one.
   expect(server.logs.filter((l) => l.includes('device authentication failed')).length).toBe(loggedBefore);
   server.runtime.events.off('auth-failed', onFailed);
-});
+}, 60_000);

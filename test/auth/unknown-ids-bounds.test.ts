@@ -42,7 +42,7 @@ test('answers without a release are kept at most 10 000; releases of real device
   const r = await fetch(`${s.url}/version?device=made-up-10499`);
   expect(r.status).toBe(404);
   expect(await r.text()).toBe("No firmware for device 'made-up-10499'");
-});
+}, 60_000);
 
 test('a source failure for ids never served leaves no tracker entry; a served device keeps its failure', async () => {
   const src: MemorySource = memorySource({ '1.0.0': randomBytes(100) });
@@ -63,4 +63,4 @@ test('a source failure for ids never served leaves no tracker entry; a served de
   expect(s.runtime.tracker.get('real-1')?.lastRefreshFailure?.stale).toBe(true);
   // The resolver still says why a made-up id got 503, for the status API.
   expect(s.runtime.resolver.snapshot().find((e) => e.device === 'made-up-3')?.error).toContain('test registry is down');
-});
+}, 60_000);

@@ -29,7 +29,7 @@ beforeAll(async () => {
 export default defineConfig({ devices: { 'esp32-*': { source: dir({ root: ${JSON.stringify(fw.root)} }) } } });
 `);
   server = await startChildServer(['--config', config]);
-});
+}, 60_000);
 afterAll(() => server?.stop());
 
 /** One poll of the real device, given up after a second. */
