@@ -53,7 +53,7 @@ export default defineConfig({
 });
 `);
   server = await startTestServer({ config });
-});
+}, 60_000);
 afterAll(() => server?.close());
 
 const bearer = (t: string) => ['-H', `Authorization: Bearer ${t}`];
