@@ -2,8 +2,8 @@
  * FailureReports logs failed refreshes so that a failing source costs a bounded number of lines:
  * at most one line per source and kind of failure per refresh interval (at least 5 s), however many
  * devices fail and however often they retry. The first failure is logged at once; the next line of
- * the same kind, an interval later at the earliest, says how many distinct devices failed since
- * (`devices`), with a few of their ids (`sample`). When a source that was unreachable or refused
+ * the same kind, an interval later at the earliest, says how many distinct devices failed since the
+ * previous one, itself included (`devices`), with a few of their ids (`sample`). When a source that was unreachable or refused
  * answers again, one info line says so.
  *
  * The message is the error's one-line `summary` when it has one (what the operator must change:
@@ -23,7 +23,7 @@ interface KindState {
   source: string;
   /** When the last line of this kind was written. */
   loggedAt: number;
-  /** Devices that failed since that line. */
+  /** Devices that failed since that line (its own device included). */
   devices: Set<string>;
   /** The failure is about the source as a whole (unreachable, credentials), not one device. */
   sourceWide: boolean;
@@ -62,11 +62,11 @@ export class FailureReports {
     const devices = new Set(st?.devices ?? []);
     devices.add(f.device);
     if (!st) {
-      st = { source: f.source, loggedAt: t, devices: new Set(), sourceWide: isSourceUnavailable(f.error), since: t };
+      st = { source: f.source, loggedAt: t, devices: new Set([f.device]), sourceWide: isSourceUnavailable(f.error), since: t };
       this.kinds.set(key, st);
     } else {
       st.loggedAt = t;
-      st.devices = new Set();
+      st.devices = new Set([f.device]);
     }
     const summary = operatorSummary(f.error);
     const missing = f.error instanceof NoFirmware;
@@ -80,13 +80,17 @@ export class FailureReports {
     this.logger[missing ? 'info' : 'warn'](msg, fields);
   }
 
-  /** A refresh through `source` succeeded: failures of the source as a whole are over. */
+  /** A refresh through `source` got an answer: failures of the source as a whole are over. */
   answered(source: string): void {
+    let since: number | undefined;
+    let devices = 0;
     for (const [key, st] of this.kinds) {
       if (st.source !== source || !st.sourceWide) continue;
       this.kinds.delete(key);
-      this.logger.info('source answers again', { source, failedForSeconds: Math.round((this.now() - st.since) / 1000), devicesSinceLastLine: st.devices.size });
+      since = Math.min(since ?? st.since, st.since);
+      devices += st.devices.size;
     }
+    if (since !== undefined) this.logger.info('source answers again', { source, failedForSeconds: Math.round((this.now() - since) / 1000), devices });
   }
 }
 

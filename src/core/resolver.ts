@@ -140,6 +140,7 @@ export class Resolver {
       return release;
     } catch (err) {
       if (err instanceof NoFirmware || err instanceof NoVerifiedFirmware) {
+        this.failures.answered(comp.source.id);
         // A source that says why (a repository missing) is logged, bounded like failures.
         if (err instanceof NoFirmware && err.detail) this.failures.failed({ device: device.id, source: comp.source.id, error: err });
         this.remember(device.id, { error: err, at: Date.now() });
