@@ -29,7 +29,7 @@ afterAll(async () => {
   await reg.close();
 });
 
-async function run(level: LogLevel): Promise<Record<string, unknown>[]> {
+async function run(level: LogLevel, again = false): Promise<Record<string, unknown>[]> {
   const s = await startTestServer({
     flags: { 'registry-url': reg.host, 'registry-insecure': true, 'repository-prefix': 'fw', 'registry-username': reg.username!, 'registry-password': reg.password! },
     logLevel: level,
@@ -42,6 +42,8 @@ async function run(level: LogLevel): Promise<Record<string, unknown>[]> {
   const r = await fetch(`${s.url}/version?device=dev1`);
   expect(r.status).toBe(200);
   expect((await r.text()).split('\n')[0]).toBe('1.0.0');
+  // Asked again (as a webhook does): the acceptance is remembered, the rejection asked anew.
+  if (again) await s.runtime.devices.refresh('dev1');
   for (const l of s.logs) {
     expect(l).not.toContain(reg.password!);
     expect(l).not.toContain(Buffer.from(`${reg.username}:${reg.password}`).toString('base64'));
@@ -50,12 +52,12 @@ async function run(level: LogLevel): Promise<Record<string, unknown>[]> {
 }
 
 test('debug: each registry request, the versions seen, skipped and chosen, each verification', async () => {
-  const lines = await run('debug');
+  const lines = await run('debug', true);
   const requests = lines.filter((l) => l.msg === 'registry request');
   const tagList = requests.filter((l) => l.url === '/v2/fw/dev1/tags/list');
   // The start-up check met Basic's challenge on /v2/; later requests send the credentials up front.
   expect(requests.filter((l) => l.url === '/v2/').map((l) => l.status)).toEqual([401, 200]);
-  expect(tagList.map((l) => l.status)).toEqual([200]);
+  expect(tagList.map((l) => l.status)).toEqual([200, 200]); // the poll, then the refresh
   for (const l of requests) {
     expect(l).toMatchObject({ level: 'debug', method: expect.stringMatching(/^(GET|HEAD)$/), plugin: 'source.oci' });
     expect(typeof l.ms).toBe('number');
@@ -67,7 +69,8 @@ test('debug: each registry request, the versions seen, skipped and chosen, each 
 
   expect(lines.find((l) => l.msg === 'tags listed')).toMatchObject({ repository: 'fw/dev1', tags: 4, ignoredNotSemver: ['latest'] });
   expect(lines.find((l) => l.msg === 'versions found')).toMatchObject({ device: 'dev1', offered: 3, candidates: ['1.1.0', '1.0.0'], skippedPrerelease: ['1.2.0-rc.1'] });
-  expect(lines.filter((l) => l.msg === 'verification').map((l) => [l.version, l.ok, l.reason ?? l.by])).toEqual([['1.1.0', false, 'unsigned'], ['1.0.0', true, 'allow-list']]);
+  expect(lines.filter((l) => l.msg === 'verification').map((l) => [l.version, l.ok, l.reason ?? l.by])).toEqual([['1.1.0', false, 'unsigned'], ['1.0.0', true, 'allow-list'], ['1.1.0', false, 'unsigned']]);
+  expect(lines.filter((l) => l.msg === 'verification remembered').map((l) => [l.version, l.ok, l.by])).toEqual([['1.0.0', true, 'allow-list']]);
   expect(lines.find((l) => l.msg === 'version skipped')).toMatchObject({ version: '1.1.0', why: 'refused by verifier.allow-list-test: unsigned' });
   expect(lines.find((l) => l.msg === 'version chosen')).toMatchObject({ version: '1.0.0', digest: allowed, verifiedBy: 'allow-list' });
   expect(lines.some((l) => l.msg === 'registry request headers')).toBe(false);
