@@ -49,8 +49,8 @@ test('an https:// URL for a plain-HTTP registry: one line saying it answered pla
   expect(await r.text()).toBe("Firmware source unavailable for device 'dev1', retry later");
   const lines = failureLines(s);
   expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatchObject({ level: 'warn', msg: 'the registry answered plain HTTP to HTTPS: use --registry-insecure or an http:// --registry-url', device: 'dev1' });
-  expect(String(lines[0]!.error)).toBe(`listing tags of ${plain.host}/fw/dev1: ${plain.host} answered plain HTTP to an HTTPS request: use --registry-insecure or an http:// registry URL`);
+  expect(lines[0]).toMatchObject({ level: 'warn', msg: 'the registry answered plain HTTP to HTTPS: use an http:// --registry-url, or --registry-insecure with a bare host:port', device: 'dev1' });
+  expect(String(lines[0]!.error)).toBe(`listing tags of ${plain.host}/fw/dev1: ${plain.host} answered plain HTTP to an HTTPS request: use an http:// registry URL, or --registry-insecure with a bare host:port`);
   // The start-up check says the same, once.
   expect(parsed(s).find((p) => p.msg === 'registry check failed at start-up')?.error).toContain('answered plain HTTP');
   // The advice works: --registry-insecure with the bare host, or an http:// URL.

@@ -32,7 +32,7 @@ const SUMMARIES: Partial<Record<RegistryErrorCode, string>> = {
   unauthorized: 'the registry refused the credentials: check --registry-username and --registry-password',
   denied: 'the registry denied access to the repository: give the --registry-username account pull rights',
   tls: "the registry's TLS certificate is not trusted: pass its CA with --registry-ca-cert-path",
-  'plain-http': 'the registry answered plain HTTP to HTTPS: use --registry-insecure or an http:// --registry-url',
+  'plain-http': 'the registry answered plain HTTP to HTTPS: use an http:// --registry-url, or --registry-insecure with a bare host:port',
 };
 
 export class RegistryError extends Error {

@@ -279,7 +279,7 @@ async function classifyNetworkError(e: unknown, what: string, url: string): Prom
   const host = u.host;
   if (u.protocol === 'https:' && HANDSHAKE_CODES.test(code)) {
     if (await answersPlainHttp(host)) {
-      return new RegistryError('plain-http', `${what}: ${host} answered plain HTTP to an HTTPS request: use --registry-insecure or an http:// registry URL`, undefined, { cause: e });
+      return new RegistryError('plain-http', `${what}: ${host} answered plain HTTP to an HTTPS request: use an http:// registry URL, or --registry-insecure with a bare host:port`, undefined, { cause: e });
     }
     return new RegistryError('tls', `${what}: TLS handshake with ${host} failed (${code}): is this the registry's HTTPS port?`, undefined, {
       cause: e, summary: 'the TLS handshake with the registry failed: check the host and port of --registry-url',
