@@ -23,6 +23,7 @@ import { firmwareRoute, versionRoute, type DeviceApiDeps, type DeviceReply, type
 import type { CoreEventBus } from '../core/events.ts';
 import type { HttpRequestDone } from '../core/events.ts';
 import { parseListenAddr } from './listen.ts';
+import { countConnections } from '../metrics/open-connections.ts';
 
 const MAX_HEAD_BYTES = 16 * 1024;
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -191,6 +192,7 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
   const { host, port } = parseListenAddr(addr);
   const tls = options.tls;
   const conns = new Set<Socket<Conn>>();
+  countConnections(deps.events, tls ? 'tls' : 'device', conns);
   let stopping = false;
 
   /** Writes all of `data`, waiting for `drain` when the socket is backpressured. */
