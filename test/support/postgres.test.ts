@@ -2,19 +2,22 @@
 // stops, crashes, hangs and comes back: what a data layer has to handle so that a database that is
 // down never stops devices. docs/sql-layer.md summarises these facts.
 import { SQL } from 'bun';
-import { afterAll, beforeAll, expect, test } from 'bun:test';
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test';
 import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { sharedPostgres, startPostgres, type TestPostgres } from './postgres.ts';
 
+// initdb and server starts take seconds on a busy machine: far more than the 5 s default.
+setDefaultTimeout(60_000);
+
 let pg: TestPostgres;
 beforeAll(async () => {
   pg = await startPostgres();
-});
+}, 60_000);
 afterAll(async () => {
   await pg?.close();
-});
+}, 60_000);
 
 /** Runs `p` and returns how it settled and how long it took (ms). */
 async function settle<T>(p: Promise<T>): Promise<{ ok: boolean; value?: T; error?: Error & { code?: string; errno?: string }; ms: number }> {

@@ -168,9 +168,15 @@ export async function startPostgres(opts: { durable?: boolean } = {}): Promise<T
   chownSync(dir, ids.uid, ids.gid);
   chmodSync(dir, 0o700);
   startWatchdog(dir);
+  const giveUp = (e: unknown): never => {
+    killServer(dir);
+    live.delete(entry);
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  };
 
   const init = await run([...prefix, join(bin, 'initdb'), '-D', dir, '-A', 'trust', '-U', SUPERUSER, '-E', 'UTF8', '--no-sync'], dir);
-  if (init.code !== 0) throw new Error(`postgres tests: initdb failed (exit ${init.code}): ${init.out.split('\n').slice(-3).join(' ')}`);
+  if (init.code !== 0) giveUp(new Error(`postgres tests: initdb failed (exit ${init.code}): ${init.out.split('\n').slice(-3).join(' ')}`));
 
   let port = 0;
   const pgCtlStart = async (): Promise<void> => {
@@ -186,7 +192,7 @@ export async function startPostgres(opts: { durable?: boolean } = {}): Promise<T
       await pgCtlStart();
       break;
     } catch (e) {
-      if (attempt >= 3) throw e;
+      if (attempt >= 3) giveUp(e);
     }
   }
 
@@ -271,8 +277,9 @@ function startWatchdog(dir: string): void {
   const script = `while kill -0 ${process.pid} 2>/dev/null && [ -d ${d} ]; do sleep 1; done; [ -d ${d} ] || exit 0; ` +
     `pm=$(head -n1 ${d}/postmaster.pid 2>/dev/null); ` +
     `if [ -n "$pm" ]; then kids=$(pgrep -P "$pm"); kill -9 "$pm" $kids 2>/dev/null; fi; rm -rf ${d}`;
-  const w = Bun.spawn(['setsid', 'sh', '-c', script], { stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' });
-  w.unref();
+  // Started through a shell that backgrounds it and exits, so the watchdog is nobody's child here:
+  // `bun test` kills the child processes a timed-out test leaves behind, and must not kill this one.
+  Bun.spawnSync(['sh', '-c', 'setsid sh -c "$1" </dev/null >/dev/null 2>&1 &', 'otaflux-pg-watchdog', script]);
 }
 
 function tail(dir: string): string {
