@@ -328,6 +328,24 @@ describe('SQLite with two processes on one file', () => {
     await Promise.all([a.close(), b.close()]);
   });
 
+  test('two SQL objects on one file in one process: a write waiting in busy_timeout blocks the holder too, and fails', async () => {
+    const file = join(tempDir(), 'same-process.db');
+    const a = new SQL(`sqlite://${file}`);
+    const b = new SQL(`sqlite://${file}`);
+    await a`pragma journal_mode = wal`;
+    await a`create table w (id text)`;
+    await b`pragma busy_timeout = 1000`;
+    const holder = a.begin('immediate', async (tx) => {
+      await Bun.sleep(100); // needs the event loop, which b's busy wait holds
+      await tx`insert into w (id) values ('a')`;
+    });
+    await Bun.sleep(20);
+    expect((await failure(b`insert into w (id) values ('b')`)).code).toBe('SQLITE_BUSY');
+    await holder;
+    expect((await a`select id from w`).map((r: { id: string }) => r.id)).toEqual(['a']);
+    await Promise.all([a.close(), b.close()]);
+  });
+
   test('two writer processes with WAL, busy_timeout and BEGIN IMMEDIATE both finish every batch', async () => {
     const file = join(tempDir(), 'writers.db');
     const setup = new SQL(`sqlite://${file}`);
