@@ -7,6 +7,7 @@
  *   Bun.SQL sqlite rows   the same, one statement per row inside the transaction
  *   Bun.SQL pg bulk       the same multi-row statement on PostgreSQL 15 (test/support/postgres.ts)
  *   Bun.SQL pg unnest     `insert … select * from unnest(${ids}::text[], …)`: five array parameters per batch
+ *   Bun.SQL pg copy       `COPY … FROM STDIN` (csv) into a temp table, then one upsert from it
  *   Bun.SQL pg rows       one statement per row, all sent at once inside the transaction (pipelined)
  *
  * SQLite runs with WAL and synchronous=NORMAL; PostgreSQL with fsync and synchronous_commit on
@@ -123,6 +124,29 @@ async function bunSqlPostgresUnnest(url: string): Promise<Variant> {
   };
 }
 
+/** A CSV field as COPY (FORMAT csv) reads it. */
+const csv = (v: string | number) => (typeof v === 'number' || !/[",\n\r]/.test(v) ? String(v) : `"${v.replace(/"/g, '""')}"`);
+
+/** PostgreSQL only: COPY the batch into a per-connection temp table, then one upsert from it. */
+async function bunSqlPostgresCopy(url: string): Promise<Variant> {
+  const sql = new SQL(url, { max: 4 });
+  await sql.unsafe(DDL);
+  return {
+    name: 'Bun.SQL postgres (COPY into temp table + upsert)',
+    write: async (rows) =>
+      void (await sql.begin(async (tx) => {
+        await tx`create temp table if not exists checkins_in (like checkins) on commit delete rows`;
+        const sink = tx`copy checkins_in (id, device, version, seen, addr) from stdin (format csv)`.writable();
+        const w = sink.getWriter();
+        await w.write(rows.map((r) => `${csv(r.id)},${csv(r.device)},${csv(r.version)},${r.seen},${csv(r.addr)}\n`).join(''));
+        await w.close();
+        await tx`insert into checkins select * from checkins_in on conflict (id) do update set device = excluded.device, version = excluded.version, seen = excluded.seen, addr = excluded.addr`;
+      })),
+    count: async () => Number((await sql`select count(*) as n from checkins`)[0].n),
+    close: () => sql.close(),
+  };
+}
+
 async function bunSqlPostgres(url: string, bulk: boolean): Promise<Variant> {
   const sql = new SQL(url, { max: 4 });
   await sql.unsafe(DDL);
@@ -155,6 +179,7 @@ const variants: Variant[] = [
   await bunSqlSqlite(join(work, 'bunsql-rows.db'), false),
   await bunSqlPostgres(await pg.createDatabase('bulk'), true),
   await bunSqlPostgresUnnest(await pg.createDatabase('unnest')),
+  await bunSqlPostgresCopy(await pg.createDatabase('copy')),
   await bunSqlPostgres(await pg.createDatabase('rows'), false),
 ];
 
