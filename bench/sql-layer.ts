@@ -184,13 +184,19 @@ const variants: Variant[] = [
 ];
 
 const rates = new Map<string, number[]>(variants.map((v) => [v.name, []]));
+// CPU time of this process per row: all of the work for SQLite, the client's share for PostgreSQL.
+// It moves much less than rows/s when other work shares the machine.
+const cpuPerRow = new Map<string, number[]>(variants.map((v) => [v.name, []]));
 for (let pass = 0; pass < PASSES; pass++) {
   const batches = checkIns(pass);
   for (const v of variants) {
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     for (const b of batches) await v.write(b);
+    const c = process.cpuUsage(c0);
     const s = (performance.now() - t0) / 1000;
     rates.get(v.name)!.push(INSTANCES / s);
+    cpuPerRow.get(v.name)!.push((c.user + c.system) / INSTANCES);
   }
 }
 for (const v of variants) {
@@ -206,12 +212,13 @@ console.log(`load average: start ${loadStart.map((l) => l.toFixed(2)).join(' ')}
 console.log(`${INSTANCES} instances, ${BATCH} rows per transaction, ${PASSES} passes (first inserts, the rest update)`);
 console.log('');
 const base = median(rates.get(variants[0]!.name)!.slice(1));
-console.log('| writer | insert pass rows/s | update rows/s (median) | vs bun:sqlite |');
-console.log('|---|---|---|---|');
+console.log('| writer | insert pass rows/s | update rows/s (median) | vs bun:sqlite | Bun process CPU µs/row (update median) |');
+console.log('|---|---|---|---|---|');
 for (const v of variants) {
   const r = rates.get(v.name)!;
   const upd = median(r.slice(1));
-  console.log(`| ${v.name} | ${fmt(r[0]!)} | ${fmt(upd)} | ${(upd / base).toFixed(2)}× |`);
+  const cpu = median(cpuPerRow.get(v.name)!.slice(1));
+  console.log(`| ${v.name} | ${fmt(r[0]!)} | ${fmt(upd)} | ${(upd / base).toFixed(2)}× | ${cpu.toFixed(1)} |`);
 }
 for (const v of variants) await v.close();
 await pg.close();

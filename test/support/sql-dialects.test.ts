@@ -188,6 +188,25 @@ describe('where the engines differ', () => {
     expect((await clients.sqlite`insert into many ${clients.sqlite(rows)}`).count).toBe(22_000);
   });
 
+  test('PostgreSQL only: JS arrays bind as arrays (unnest for bulk writes) and COPY FROM STDIN streams rows in', async () => {
+    const sql = clients.postgres;
+    await freshTable(sql, 'arr');
+    const ids = ['u1', 'u2', 'u3'];
+    const seen = [1_764_547_200_001, 2, 3];
+    const ins = await sql`insert into arr (id, seen) select * from unnest(${ids}::text[], ${seen}::bigint[]) on conflict (id) do update set seen = excluded.seen`;
+    expect(ins.count).toBe(3);
+    expect((await failure(clients.sqlite`select ${ids as unknown as string} as a`)).message).toContain('Binding expected');
+
+    await sql.begin(async (tx) => {
+      const w = tx`copy arr (id, seen) from stdin (format csv)`.writable().getWriter();
+      await w.write('c1,10\nc2,20\n');
+      await w.close();
+    });
+    expect((await sql`select id, seen from arr order by id`).map((r: { id: string; seen: string }) => `${r.id}=${r.seen}`)).toEqual([
+      'c1=10', 'c2=20', 'u1=1764547200001', 'u2=2', 'u3=3',
+    ]);
+  });
+
   test('advisory locks: PostgreSQL only; transaction-scoped ones end with the transaction, session ones need one reserved connection', async () => {
     const a = new SQL(pg.url, { max: 4 });
     const b = new SQL(pg.url, { max: 1 });
