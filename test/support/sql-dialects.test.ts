@@ -188,6 +188,15 @@ describe('where the engines differ', () => {
     expect((await clients.sqlite`insert into many ${clients.sqlite(rows)}`).count).toBe(22_000);
   });
 
+  test('begin options go after BEGIN: read only on PostgreSQL, immediate on SQLite', async () => {
+    await freshTable(clients.postgres, 'ro');
+    const ro = await failure(clients.postgres.begin('read only', (tx) => tx`insert into ro (id, seen) values ('x', 1)`));
+    expect(ro.errno).toBe('25006');
+    await freshTable(clients.sqlite, 'imm');
+    expect(await clients.sqlite.begin('immediate', async (tx) => (await tx`insert into imm (id, seen) values ('x', 1) returning id`)[0].id)).toBe('x');
+    expect((await failure(clients.sqlite.begin('sideways', (tx) => tx`select 1`))).message).toContain('syntax error');
+  });
+
   test('PostgreSQL only: JS arrays bind as arrays (unnest for bulk writes) and COPY FROM STDIN streams rows in', async () => {
     const sql = clients.postgres;
     await freshTable(sql, 'arr');
@@ -288,6 +297,8 @@ describe('SQLite with two processes on one file', () => {
     const a = new SQL(`sqlite://${file}`);
     expect((await a`pragma journal_mode`)[0].journal_mode).toBe('delete');
     expect((await a`pragma busy_timeout`)[0].timeout).toBe(0);
+    expect((await a`pragma synchronous`)[0].synchronous).toBe(2); // FULL
+    expect((await a`pragma foreign_keys`)[0].foreign_keys).toBe(0);
     expect((await a`pragma journal_mode = wal`)[0].journal_mode).toBe('wal');
     await a`pragma busy_timeout = 2500`;
     const b = new SQL(`sqlite://${file}`);
