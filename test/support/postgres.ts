@@ -109,12 +109,7 @@ function postmasterPid(dir: string): number | undefined {
     return undefined;
   }
   if (!Number.isInteger(pid) || pid <= 0) return undefined;
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return undefined;
-  }
+  return alive(pid) ? pid : undefined;
 }
 
 /** Pids of the direct children of `pid` (the postmaster's backends and helpers). */
@@ -148,10 +143,21 @@ function killServer(dir: string): number[] {
   return all;
 }
 
-function alive(pid: number): boolean {
+/** Whether `pid` exists at all, zombies included (PostgreSQL refuses to start beside its old pid). */
+function exists(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `pid` runs: an exited process that its parent has not reaped yet (a zombie) does not. */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }
@@ -217,8 +223,8 @@ export async function startPostgres(opts: { durable?: boolean } = {}): Promise<T
     async kill() {
       const pids = killServer(dir);
       const deadline = Date.now() + 10_000;
-      while (pids.some(alive)) {
-        if (Date.now() > deadline) throw new Error(`postgres tests: server processes ${pids.filter(alive).join(',')} survived SIGKILL`);
+      while (pids.some(exists)) {
+        if (Date.now() > deadline) throw new Error(`postgres tests: server processes ${pids.filter(exists).join(',')} still exist 10 s after SIGKILL`);
         await Bun.sleep(20);
       }
     },
