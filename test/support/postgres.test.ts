@@ -156,6 +156,25 @@ test('hung server (SIGSTOP): queries hang with no error, cancel() does not free 
   }
 });
 
+test('while the server is down each query tries every pool slot once, and nothing retries in the background', async () => {
+  const closes: string[] = [];
+  const sql = new SQL(pg.url, { max: 3, onclose: (e) => closes.push((e as Error & { code: string }).code) });
+  await sql`select 1`;
+  await pg.stop();
+  try {
+    for (let i = 0; i < 100 && closes.length < 3; i++) await Bun.sleep(20); // the three open connections close
+    closes.length = 0;
+    expect((await settle(sql`select 1`)).error?.code).toBe('ERR_POSTGRES_CONNECTION_REFUSED');
+    await Bun.sleep(200);
+    expect(closes).toEqual(['ERR_POSTGRES_CONNECTION_REFUSED', 'ERR_POSTGRES_CONNECTION_REFUSED', 'ERR_POSTGRES_CONNECTION_REFUSED']);
+    await Bun.sleep(1500);
+    expect(closes.length).toBe(3);
+  } finally {
+    await pg.start();
+    await sql.close();
+  }
+});
+
 test('the pool opens all max connections on the first query', async () => {
   let connects = 0;
   const sql = new SQL(pg.url, { max: 4, onconnect: () => connects++ });
