@@ -273,7 +273,11 @@ describe('where the engines differ', () => {
 });
 
 describe('SQLite with two processes on one file', () => {
-  /** A child process that takes the write lock (BEGIN IMMEDIATE), says "locked", holds it for `ms`, commits. */
+  /**
+   * A child process that takes the write lock (BEGIN IMMEDIATE) and says "locked"; once it reads a line
+   * on stdin it holds the lock `ms` longer, then commits. The parent's checks before that line cannot
+   * race the commit, however slow the machine.
+   */
   async function lockHolder(file: string, ms: number) {
     const code = `
       const sql = new Bun.SQL(${JSON.stringify(`sqlite://${file}`)});
@@ -281,15 +285,22 @@ describe('SQLite with two processes on one file', () => {
       await sql.begin('immediate', async (tx) => {
         await tx\`insert into w (id) values ('child')\`;
         console.log('locked');
+        for await (const _ of console) break;
         await Bun.sleep(${ms});
       });
       await sql.close();`;
-    const p = Bun.spawn([process.execPath, '-e', code], { stdout: 'pipe', stderr: 'pipe' });
+    const p = Bun.spawn([process.execPath, '-e', code], { stdin: 'pipe', stdout: 'pipe', stderr: 'inherit' });
     const reader = p.stdout.getReader();
     const { value } = await reader.read();
     expect(new TextDecoder().decode(value)).toContain('locked');
     reader.releaseLock();
-    return p;
+    return {
+      exited: p.exited,
+      async release() {
+        p.stdin.write('go\n');
+        await p.stdin.flush();
+      },
+    };
   }
 
   test('journal_mode=WAL persists in the file; busy_timeout is per connection and defaults to 0', async () => {
@@ -312,12 +323,13 @@ describe('SQLite with two processes on one file', () => {
     const sql = new SQL(`sqlite://${file}`);
     await sql`pragma journal_mode = wal`;
     await sql`create table w (id text)`;
-    const child = await lockHolder(file, 3000);
+    const child = await lockHolder(file, 1500);
 
     expect((await sql`select count(*) as n from w`)[0].n).toBe(0); // the child's row is not committed yet
     expect((await failure(sql`insert into w (id) values ('parent')`)).code).toBe('SQLITE_BUSY');
 
     await sql`pragma busy_timeout = 20000`;
+    await child.release();
     let ticks = 0;
     const timer = setInterval(() => ticks++, 10);
     const t0 = performance.now();
