@@ -156,6 +156,27 @@ test('hung server (SIGSTOP): queries hang with no error, cancel() does not free 
   }
 });
 
+test('hung server: close() waits for running queries; close({ timeout: 0 }) returns at once and rejects them with ERR_POSTGRES_CONNECTION_CLOSED', async () => {
+  const patient = new SQL(pg.url, { max: 2 });
+  const impatient = new SQL(pg.url, { max: 2 });
+  await Promise.all([patient`select 1`, impatient`select 1`]);
+  await pg.freeze();
+  try {
+    const stuck = [settle(patient`select 1 as x`), settle(impatient`select 1 as x`)];
+    expect(await pendingAfter(stuck[1]!, 500)).toBe(true);
+    const waits = settle(patient.close());
+    const quits = settle(impatient.close({ timeout: 0 }));
+    expect(await pendingAfter(quits, 3000)).toBe(false);
+    expect((await stuck[1]!).error?.code).toBe('ERR_POSTGRES_CONNECTION_CLOSED');
+    expect(await pendingAfter(waits, 1000)).toBe(true);
+    await pg.thaw();
+    expect((await waits).ok).toBe(true);
+    expect((await stuck[0]!).value?.[0]?.x).toBe(1); // the patient client's query finished once the server ran again
+  } finally {
+    await pg.thaw();
+  }
+});
+
 test('while the server is down each query tries every pool slot once, and nothing retries in the background', async () => {
   const closes: string[] = [];
   const sql = new SQL(pg.url, { max: 3, onclose: (e) => closes.push((e as Error & { code: string }).code) });
