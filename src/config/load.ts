@@ -31,10 +31,41 @@ export async function loadConfigFile(path: string): Promise<OtaFluxConfig> {
     delete require.cache[abs];
     mod = await import(pathToFileURL(abs).href);
   } catch (e) {
-    throw new ConfigError(`${shown}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new ConfigError(importError(shown, e));
   }
   if (mod.default === undefined) throw new ConfigError(`${shown}: no default export; write export default defineConfig({ ... })`);
   const parsed = configSchema.safeParse(mod.default);
   if (!parsed.success) throw new ConfigError(formatIssues(shown, parsed.error));
   return mod.default as OtaFluxConfig;
+}
+
+/** What Bun's compiler and resolver report about one place: BuildMessage and ResolveMessage. */
+interface CompilerMessage {
+  message: string;
+  position?: { file: string; line: number; column: number } | null;
+  referrer?: string;
+}
+
+/**
+ * The compiler's messages as `file:line:column: error: message`, one line each (a syntax error
+ * throws one BuildMessage, or an AggregateError of several; an import that does not resolve throws a
+ * ResolveMessage); anything the file threw while running as `file: message`.
+ */
+function importError(shown: string, e: unknown): string {
+  const messages: unknown[] = e instanceof AggregateError ? e.errors : [e];
+  const located = messages.filter(isCompilerMessage);
+  if (located.length === 0) return `${shown}: ${e instanceof Error ? e.message : String(e)}`;
+  return located
+    .map((m) => {
+      const p = m.position;
+      const where = p ? `${displayPath(p.file)}:${p.line}:${p.column}` : m.referrer ? displayPath(m.referrer) : shown;
+      return `${where}: error: ${m.message}`;
+    })
+    .join('\n');
+}
+
+function isCompilerMessage(m: unknown): m is CompilerMessage {
+  if (typeof m !== 'object' || m === null || !('position' in m)) return false;
+  const name = (m as { name?: unknown }).name;
+  return name === 'BuildMessage' || name === 'ResolveMessage' || typeof (m as CompilerMessage).position?.line === 'number';
 }
