@@ -47,21 +47,20 @@ interface CompilerMessage {
 }
 
 /**
- * The compiler's messages as `file:line:column: error: message`, one line each (a syntax error
- * throws one BuildMessage, or an AggregateError of several; an import that does not resolve throws a
- * ResolveMessage); anything the file threw while running as `file: message`.
+ * The compiler's first message as one line, `file:line:column: error: message` (a syntax error
+ * throws one BuildMessage, or an AggregateError of several where the ones after the first follow
+ * from it; an import that does not resolve throws a ResolveMessage); anything the file threw while
+ * running as `file: message`.
  */
 function importError(shown: string, e: unknown): string {
   const messages: unknown[] = e instanceof AggregateError ? e.errors : [e];
   const located = messages.filter(isCompilerMessage);
   if (located.length === 0) return `${shown}: ${e instanceof Error ? e.message : String(e)}`;
-  return located
-    .map((m) => {
-      const p = m.position;
-      const where = p ? `${displayPath(p.file)}:${p.line}:${p.column}` : m.referrer ? displayPath(m.referrer) : shown;
-      return `${where}: error: ${m.message}`;
-    })
-    .join('\n');
+  const first = located[0] as CompilerMessage;
+  const p = first.position;
+  const where = p ? `${displayPath(p.file)}:${p.line}:${p.column}` : first.referrer ? displayPath(first.referrer) : shown;
+  const more = located.length > 1 ? ` (${located.length - 1} more error${located.length > 2 ? 's' : ''} after it)` : '';
+  return `${where}: error: ${first.message}${more}`;
 }
 
 function isCompilerMessage(m: unknown): m is CompilerMessage {
