@@ -62,7 +62,7 @@ test('booleans as clap and people write them, in env vars and --flag=value', () 
 });
 
 test('registry URLs: host:port, https://host, a trailing slash, http://host:port; a path is refused with the flag named', async () => {
-  for (const url of ['harbor.example.com', 'harbor.example.com:5000', 'https://harbor.example.com', 'https://harbor.example.com/', 'http://10.0.0.5:5000', 'HTTPS://Harbor.Example.com']) {
+  for (const url of ['harbor.example.com', 'harbor.example.com/', 'harbor.example.com:5000', 'https://harbor.example.com', 'https://harbor.example.com/', 'http://10.0.0.5:5000', 'HTTPS://Harbor.Example.com']) {
     const s = await settings(['--registry-url', url, '--repository-prefix', 'firmware/']);
     expect(s.composer.for('dev')?.source.id).toBe('source.oci');
     // One trailing slash of the prefix is dropped, as the Rust server does.

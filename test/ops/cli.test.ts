@@ -93,3 +93,27 @@ test('prefetch draws a progress bar on a terminal', () => {
   expect(out).toContain('[##############################] 2/2');
   expect(out).toContain('2 of 2 devices cached (3700 bytes)');
 });
+
+test('a leading otaflux word is the command name, as in `podman run IMAGE otaflux --registry-url …`', async () => {
+  const { fw } = setup();
+  const { freePort } = await import('../support/ports.ts');
+  for (const first of ['otaflux', '/usr/local/bin/otaflux']) {
+    const port = await freePort();
+    const child = Bun.spawn([process.execPath, MAIN, first, '--firmware-dir', fw.root, '--listen-addr', `127.0.0.1:${port}`, '--metrics-listen-addr', '127.0.0.1:0', '--cache-dir', tempDir()], {
+      cwd: tempDir(), stdout: 'ignore', stderr: 'pipe', env: { ...process.env, LOG_LEVEL: 'off' },
+    });
+    let body = '';
+    for (let i = 0; i < 150 && !body; i++) {
+      body = await fetch(`http://127.0.0.1:${port}/version?device=dev-a`).then((r) => (r.ok ? r.text() : ''), () => '');
+      if (!body) await Bun.sleep(100);
+    }
+    child.kill('SIGTERM');
+    expect(await child.exited).toBe(0);
+    expect(body.split('\n')[0]).toBe('2.0.0');
+    expect(await new Response(child.stderr).text()).toBe('');
+  }
+  // And before a command: `otaflux check-config`.
+  const check = Bun.spawnSync([process.execPath, MAIN, 'otaflux', 'check-config', '--firmware-dir', fw.root, '--cache-dir', tempDir()], { cwd: tempDir(), stdout: 'pipe', stderr: 'pipe', env: { ...process.env, LOG_LEVEL: 'off' } });
+  expect(check.exitCode).toBe(0);
+  expect(check.stdout.toString()).toStartWith('no config file (flags and env vars): ok\n');
+}, 60_000);
