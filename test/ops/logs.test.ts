@@ -38,7 +38,7 @@ async function runServer(format: 'json' | 'text', script: (base: string) => Prom
       '--log-level', 'trace', '--log-format', format, '--refresh-interval', '0',
     ],
     // The registry password comes from its env var, as in a Kubernetes Secret.
-    { stdout: 'pipe', stderr: 'pipe', env: { ...process.env, REGISTRY_PASSWORD: SECRETS.registryPassword } },
+    { cwd: tempDir(), stdout: 'pipe', stderr: 'pipe', env: { ...process.env, REGISTRY_PASSWORD: SECRETS.registryPassword } },
   );
   const stderr = new Response(child.stderr).text();
   const base = `http://127.0.0.1:${port}`;

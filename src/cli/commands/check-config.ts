@@ -26,8 +26,8 @@ async function checkConfig(flags: FlagValues): Promise<number> {
     settings = await resolveSettings(flags);
     if (settings.tls) checkTlsFiles(settings.tls, settings.configDir);
     if (settings.mqtt) brokerOptions(settings.mqtt);
-    // Warnings (devices without authentication) are worth seeing here; info lines are not.
-    const level: LogLevel = settings.logLevel === 'off' || settings.logLevel === 'error' ? settings.logLevel : 'warn';
+    // Only errors: the compositions printed below already show what serve would warn about (auth none).
+    const level: LogLevel = settings.logLevel === 'off' ? 'off' : 'error';
     const runtime = await startRuntime(settings, createLogger({ level, format: settings.logFormat ?? 'text' }));
     try {
       createApp(runtime);
