@@ -195,7 +195,7 @@ beforeAll(async () => {
   }
   for (const name of ['a.config.ts', 'b.config.ts']) writeFileSync(abs(name), `export default { defaults: { source: { kind: 'source', id: 'source.x', apiVersion: 1, versions: async () => [], resolve: async () => { throw new Error('x'); } } } };\n`);
   tls = await makeTlsFiles(tempDir('otaflux-readme-tls-'));
-});
+}, 60_000);
 
 const rows = readmeRows();
 

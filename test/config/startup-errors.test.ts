@@ -24,7 +24,7 @@ beforeAll(async () => {
   blocker = createServer();
   await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
   busy = (blocker.address() as { port: number }).port;
-});
+}, 60_000);
 afterAll(() => blocker.close());
 
 /** Runs otaflux with logs off (so stderr holds only what the failure prints). */

@@ -7,7 +7,7 @@ import { firmwareDir } from '../support/firmware-dir.ts';
 let s: TestServer;
 beforeAll(async () => {
   s = await startTestServer({ flags: { 'firmware-dir': firmwareDir({ dev: { '1.0.0.bin': 5 } }).root } });
-});
+}, 60_000);
 afterAll(() => s.close());
 
 test('unknown routes: 404 Not Found as plain text, on every listener', async () => {

@@ -21,7 +21,7 @@ const SECRETS = {
 };
 
 let registry: TestRegistry | undefined;
-afterAll(async () => { await registry?.close(); });
+afterAll(async () => { await registry?.close(); }, 30_000);
 
 async function runServer(format: 'json' | 'text', script: (base: string) => Promise<void>): Promise<{ code: number; lines: string[] }> {
   registry ??= await startRegistry({ auth: 'htpasswd', password: SECRETS.registryPassword });
