@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FLAGS, envName, fromEnv, parseArgs } from '../../src/cli/flags.ts';
+import { helpText } from '../../src/cli/help.ts';
 import { resolveSettings, type Settings } from '../../src/config/settings.ts';
 import { createLogger } from '../../src/log.ts';
 import { startServer } from '../../src/server.ts';
@@ -209,6 +210,14 @@ test('every flag has a row in the README table, and every row a case in this fil
     } else {
       for (const k of r.keys) if (!FILE_ONLY[k]) throw new Error(`README row without a test case here: ${r.line}`);
     }
+  }
+});
+
+test('otaflux --help lists every row\'s flag with its env var', () => {
+  const help = helpText('test', []);
+  for (const r of rows.filter((x) => x.flag)) {
+    const line = help.split('\n').find((l) => l.startsWith(`  --${r.flag} `) || l === `  --${r.flag}`);
+    expect(line ?? `no --help line for --${r.flag}`).toContain(`env: ${r.env}`);
   }
 });
 
