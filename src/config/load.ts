@@ -2,8 +2,8 @@
  * Loads `otaflux.config.ts` (or .js/.mjs) at run time, outside the bundle, and checks it.
  * Every error names the file, and the key path when there is one.
  */
-import { existsSync } from 'node:fs';
-import { relative, resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { configSchema, formatIssues } from './schema.ts';
 import { registerPublicApiModule } from './virtual-module.ts';
@@ -25,6 +25,7 @@ export async function loadConfigFile(path: string): Promise<OtaFluxConfig> {
   const abs = resolve(path);
   const shown = displayPath(abs);
   if (!existsSync(abs)) throw new ConfigError(`${shown}: file not found (pass --config PATH, or --firmware-dir DIR for a quick start)`);
+  if (!statSync(abs).isFile()) throw new ConfigError(`${shown}: a folder, not a config file; pass --config ${join(shown, DEFAULT_CONFIG_FILE)}`);
   registerPublicApiModule();
   let mod: { default?: unknown };
   try {

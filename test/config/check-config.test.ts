@@ -48,6 +48,20 @@ test('an import that does not resolve names the file that imports it', () => {
   expect(r.err).toMatch(/^otaflux: otaflux\.config\.ts: error: Cannot find module '\.\/missing-plugin\.ts'/);
 }, 30_000);
 
+test('--config naming a folder says which file to pass', () => {
+  const cwd = folder();
+  const r = run(cwd, ['check-config', '--config', cwd]);
+  expect(r.code).toBe(2);
+  expect(r.err).toBe(`otaflux: ${cwd}: a folder, not a config file; pass --config ${join(cwd, 'otaflux.config.ts')}\n`);
+}, 30_000);
+
+test('a config file that throws while it runs: the file and the message', () => {
+  const cwd = folder(`throw new Error('OTA_REGISTRY is not set');\nexport default defineConfig({});`);
+  const r = run(cwd, ['check-config']);
+  expect(r.code).toBe(2);
+  expect(r.err).toBe('otaflux: otaflux.config.ts: OTA_REGISTRY is not set\n');
+}, 30_000);
+
 test('unreadable TLS and MQTT files, a cache folder that is a file, a short secret: each exits 2 with its line', () => {
   const fw = firmwareDir({ dev: { '1.0.0.bin': 5 } }).root;
   const cwd = folder();
