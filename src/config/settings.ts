@@ -220,7 +220,7 @@ function checkedAddr(name: string, value: string | undefined): string | undefine
 /** Secrets given by flag or env var meet the same minimum length as in the config file. */
 function checkSecretLength(name: string, value: string | undefined, min: number): void {
   if (value !== undefined && value.length < min) {
-    throw new UsageError(`--${name}: ${value.length} characters is too short to guess-proof it; use at least ${min}, e.g. the output of: openssl rand -hex 16`);
+    throw new UsageError(`--${name}: ${value.length} character${value.length === 1 ? '' : 's'} is too short to guess-proof it; use at least ${min}, e.g. the output of: openssl rand -hex 16`);
   }
 }
 
