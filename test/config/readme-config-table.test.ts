@@ -61,20 +61,39 @@ let tls: { caFile: string; certFile: string; keyFile: string };
 const mqttUrl = 'mqtt://127.0.0.1:1883';
 const abs = (name: string) => join(work, name);
 
-/** Starts the server the settings describe (loopback, no metrics, a new cache) and returns the /version body of `dev`. */
-async function served(s: Settings, dev = 'dev'): Promise<string> {
+/** Runs `fn` against the server the settings describe (loopback ports, a new cache). */
+async function withServer<T>(s: Settings, fn: (base: string, metricsPort?: number) => Promise<T>): Promise<T> {
   s.listenAddr = '127.0.0.1:0';
-  s.metricsListenAddr = false;
+  s.metricsListenAddr = s.metricsListenAddr === false ? false : '127.0.0.1:0';
   // A cache of its own: a release cached by an earlier run must not answer for this one.
   s.cache.dir = tempDir('otaflux-readme-cache-');
   const server = await startServer(s, createLogger({ level: 'off' }));
   try {
-    const r = await fetch(`http://127.0.0.1:${server.ports.http}/version?device=${dev}`);
-    return r.status === 200 ? (await r.text()).split('\n')[0] as string : `status ${r.status}`;
+    return await fn(`http://127.0.0.1:${server.ports.http}`, server.ports.metrics);
   } finally {
     await server.close();
   }
 }
+
+/** The /version of `dev` on the server the settings describe (no metrics listener). */
+function served(s: Settings, dev = 'dev'): Promise<string> {
+  s.metricsListenAddr = false;
+  return withServer(s, async (base) => {
+    const r = await fetch(`${base}/version?device=${dev}`);
+    return r.status === 200 ? ((await r.text()).split('\n')[0] as string) : `status ${r.status}`;
+  });
+}
+
+/** Which of the candidate credentials the server accepts: `send` answers true when one is accepted. */
+async function accepted(candidates: string[], send: (c: string) => Promise<boolean>): Promise<string> {
+  const ok: string[] = [];
+  for (const c of candidates) if (await send(c)) ok.push(c);
+  return ok.join(', ') || 'none';
+}
+
+const ADMIN_TOKENS = ['admin-token-aaaaaaaa', 'admin-token-bbbbbbbb', 'admin-token-ffffffff'];
+const HOOK_SECRETS = ['hook-aaaa', 'hook-bbbb', 'hook-ffff'];
+const PUSH = JSON.stringify({ type: 'PUSH_ARTIFACT', event_data: { repository: { name: 'dev', namespace: '', repo_full_name: 'dev' } } });
 
 const tlsNeeds = () => [`--tls-cert=${tls.certFile}`, `--tls-key=${tls.keyFile}`];
 const tlsBase = () => `{ server: { tls: { cert: ${JSON.stringify(tls.certFile)}, key: ${JSON.stringify(tls.keyFile)} } } }`;
@@ -124,11 +143,24 @@ const CASES: Record<string, Case> = {
   'tls-client-ca': {
     values: ['/x/a-ca.pem', '/x/b-ca.pem'], file: ["'/x/f-ca.pem'", '/x/f-ca.pem'], needs: tlsNeeds, base: tlsBase, read: (s) => s.tls?.clientCa,
   },
-  'metrics-device-labels': { values: ['true', 'false'], as: (v) => v === 'true', file: ['true', true], read: (s) => s.metricsDeviceLabels },
-  'admin-token': {
-    values: ['admin-token-aaaaaaaa', 'admin-token-bbbbbbbb'], file: ["'admin-token-ffffffff'", 'admin-token-ffffffff'], read: (s) => s.adminToken,
+  'metrics-device-labels': {
+    // Observed in /metrics after a served poll: the per-device series is there or not.
+    values: ['true', 'false'], as: (v) => v === 'true', file: ['true', true], needs: () => [`--firmware-dir=${fw.root}`],
+    read: (s) => withServer(s, async (base, metricsPort) => {
+      expect((await fetch(`${base}/version?device=dev`)).status).toBe(200);
+      return (await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()).includes('otaflux_device_requests_total{device="dev"');
+    }),
   },
-  'webhook-secret': { values: ['hook-aaaa', 'hook-bbbb'], file: ["'hook-ffff'", 'hook-ffff'], read: (s) => s.webhookSecret },
+  'admin-token': {
+    // Observed by which bearer token the operator API accepts.
+    values: [ADMIN_TOKENS[0] as string, ADMIN_TOKENS[1] as string], file: [JSON.stringify(ADMIN_TOKENS[2]), ADMIN_TOKENS[2]],
+    read: (s) => withServer(s, (base) => accepted(ADMIN_TOKENS, async (t) => (await fetch(`${base}/api/status`, { headers: { authorization: `Bearer ${t}` } })).status === 200)),
+  },
+  'webhook-secret': {
+    // Observed by which secret Harbor's webhook accepts (202; any other gets 401).
+    values: [HOOK_SECRETS[0] as string, HOOK_SECRETS[1] as string], file: [JSON.stringify(HOOK_SECRETS[2]), HOOK_SECRETS[2]],
+    read: (s) => withServer(s, (base) => accepted(HOOK_SECRETS, async (h) => (await fetch(`${base}/webhooks/harbor`, { method: 'POST', body: PUSH, headers: { authorization: h } })).status === 202)),
+  },
   'mqtt-url': { values: ['mqtt://a:1883', 'mqtts://b:8883'], file: ["'mqtt://f:1883'", 'mqtt://f:1883'], read: (s) => s.mqtt?.url },
   'mqtt-username': { values: ['ua', 'ub'], file: ["'uf'", 'uf'], needs: () => [`--mqtt-url=${mqttUrl}`], base: mqttBase, read: (s) => s.mqtt?.username },
   'mqtt-password': { values: ['pa', 'pb'], file: ["'pf'", 'pf'], needs: () => [`--mqtt-url=${mqttUrl}`], base: mqttBase, read: (s) => s.mqtt?.password },
