@@ -25,10 +25,12 @@ export function createApp(rt: Runtime) {
     : undefined;
   const readiness = new Readiness(rt);
   return new Elysia({ name: 'otaflux' })
+    // Unknown routes answer as the metrics listener does: 404, `Not Found`, plain text.
+    .onError(({ code }) => (code === 'NOT_FOUND' ? notFound() : undefined))
     .get('/health', () => new Response(null, { status: 200 }), { detail: { summary: 'Liveness: 200 with an empty body' } })
     .get('/version', device(versionRoute), { detail: { summary: 'Latest version for a device: `version\\ncrc32\\nsize`' } })
     .get('/firmware', device(firmwareRoute), { detail: { summary: 'Firmware bytes for a device (Range, If-None-Match, If-Range)' } })
-    .post('/webhooks/harbor', ({ request }) => (harbor ? harbor(request) : new Response('Not Found', { status: 404 })), {
+    .post('/webhooks/harbor', ({ request }) => (harbor ? harbor(request) : notFound()), {
       parse: 'none',
       detail: { summary: "Harbor PUSH_ARTIFACT webhook: refreshes the pushed device now (needs server.webhookSecret / --webhook-secret)" },
     })
@@ -39,6 +41,11 @@ export function createApp(rt: Runtime) {
 }
 
 export type OtaFluxApp = ReturnType<typeof createApp>;
+
+/** The one body of every 404 that is not a device's (`No firmware for device …`). */
+export function notFound(): Response {
+  return new Response('Not Found', { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8' } });
+}
 
 function fromRequest(request: Request, remoteAddress: string): DeviceRequest {
   const url = new URL(request.url);

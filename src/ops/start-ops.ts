@@ -54,7 +54,7 @@ export async function startOps(rt: Runtime, routes: readonly string[]): Promise<
       stopLog();
       metrics.close();
       downloads.close();
-      throw new Error(`${(e as Error).message.replace('--listen-addr', '--metrics-listen-addr')}`);
+      throw e;
     }
     rt.logger.info('metrics listening', { url: `http://${addr.replace(/:\d+$/, '')}:${metricsPort}/metrics` });
   }

@@ -188,7 +188,7 @@ test('a busy metrics address stops start-up with a message naming the flag', asy
   const port = (blocker.address() as { port: number }).port;
   try {
     await expect(startTestServer({ flags: { 'firmware-dir': firmwareDir({ x: {} }).root, 'metrics-listen-addr': `127.0.0.1:${port}` } }))
-      .rejects.toThrow(`cannot listen on 127.0.0.1:${port}: the address is in use (pick another with --metrics-listen-addr)`);
+      .rejects.toThrow(`--metrics-listen-addr 127.0.0.1:${port}: address already in use; stop the other process or choose another port`);
   } finally {
     blocker.close();
   }

@@ -27,7 +27,9 @@ export async function startTestServer(opts: { flags?: FlagValues; config?: strin
     ...(opts.config ? { config: opts.config } : {}),
     ...opts.flags,
   };
-  const settings = await resolveSettings(flags, opts.cwd ?? process.cwd());
+  // A working folder of its own unless one is given: an otaflux.config.ts there is read whatever the
+  // flags (they overlay it), so the checkout's own file must not become part of every test.
+  const settings = await resolveSettings(flags, opts.cwd ?? tempDir('otaflux-cwd-'));
   opts.edit?.(settings);
   const logs: string[] = [];
   const logger = createLogger({ level: opts.logLevel ?? 'debug', format: opts.logFormat ?? 'json', sink: { write: (l) => void logs.push(l) } });
