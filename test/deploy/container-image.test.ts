@@ -8,7 +8,9 @@
  * Ulimits: podman asks the runtime for RLIMIT_NOFILE 1048576 and the host's RLIMIT_NPROC by
  * default; without CAP_SYS_RESOURCE (this machine's containers lack it) runc fails with
  * "error setting rlimit type 7/6: operation not permitted", with --ulimit host too. Explicit
- * limits at or below what this process may set work, so the test passes them.
+ * limits at or below what this process may set work, so the test passes them. crun fails
+ * whatever the limits ("cgroups in hybrid mode not supported", or the same setrlimit error with
+ * --cgroups=disabled), so the test runs podman with runc.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -21,6 +23,9 @@ import { compiledBinary } from '../build/binary.ts';
 
 const ROOT = join(import.meta.dir, '../..');
 const podman = Bun.which('podman');
+const runc = Bun.which('runc');
+/** podman with runc: crun (Debian's default once installed) fails here with "cgroups in hybrid mode not supported". */
+const PODMAN = ['podman', '--runtime', 'runc'];
 const qemu = Bun.which('qemu-aarch64-static');
 const RUN = `otaflux-test-${process.pid}-${Date.now().toString(36)}`;
 const made = { images: [] as string[], containers: [] as string[], volumes: [] as string[] };
@@ -82,7 +87,7 @@ async function serve(tag: string, fw: string, port: number, extra: string[] = []
   made.volumes.push(volume);
   await must(['podman', 'volume', 'create', volume]);
   await must([
-    'podman', 'run', '-d', '--name', name, '--read-only', '--network', 'host', ...ulimits(),
+    ...PODMAN, 'run', '-d', '--name', name, '--read-only', '--network', 'host', ...ulimits(),
     '-v', `${volume}:/var/cache/otaflux`, '-v', `${fw}:/srv/firmware:ro`, ...extra, tag,
     ...entry, 'serve', '--firmware-dir', '/srv/firmware', '--listen-addr', `127.0.0.1:${port}`, '--metrics-listen-addr', '127.0.0.1:0',
   ]);
@@ -95,7 +100,7 @@ afterAll(async () => {
   for (const i of made.images) await sh(['podman', 'rmi', '-f', i]);
 }, 60_000);
 
-describe.skipIf(!podman)('container image (podman)', () => {
+describe.skipIf(!podman || !runc)('container image (podman)', () => {
   let amd64 = '';
   beforeAll(async () => {
     amd64 = await buildImage('amd64');
@@ -148,11 +153,11 @@ describe.skipIf(!podman)('container image (podman)', () => {
       expect(blobs.length).toBeGreaterThan(0);
       expect(blobs.map((e) => statSync(join(e.parentPath, e.name)).uid)).toEqual(blobs.map(() => 65532));
       // Writing anywhere else fails: the root filesystem is read-only.
-      const w = await sh(['podman', 'exec', c.name, '/usr/local/bin/otaflux', 'prefetch', '--firmware-dir', '/srv/firmware', '--cache-dir', '/etc/otaflux/cache', 'esp32-lab']);
+      const w = await sh([...PODMAN, 'exec', c.name, '/usr/local/bin/otaflux', 'prefetch', '--firmware-dir', '/srv/firmware', '--cache-dir', '/etc/otaflux/cache', 'esp32-lab']);
       expect(w.code).not.toBe(0);
       expect(w.err).toMatch(/EROFS|read-only/i);
       // SIGTERM (podman stop) drains and exits 0.
-      await must(['podman', 'stop', '-t', '20', c.name]);
+      await must([...PODMAN, 'stop', '-t', '20', c.name]);
       const [stopped] = JSON.parse(await must(['podman', 'container', 'inspect', c.name])) as any[];
       expect(stopped.State.ExitCode).toBe(0);
     } finally {
@@ -165,7 +170,7 @@ describe.skipIf(!podman)('container image (podman)', () => {
     const [info] = JSON.parse(await must(['podman', 'image', 'inspect', arm64])) as any[];
     expect(info.Architecture).toBe('arm64');
     const qemuIn = ['-v', `${qemu}:/qemu-aarch64-static:ro`, '--entrypoint', '/qemu-aarch64-static'];
-    const version = await must(['podman', 'run', '--rm', '--read-only', ...ulimits(), ...qemuIn, arm64, '-cpu', 'cortex-a53', '/usr/local/bin/otaflux', '--version'], 120_000);
+    const version = await must([...PODMAN, 'run', '--rm', '--read-only', ...ulimits(), ...qemuIn, arm64, '-cpu', 'cortex-a53', '/usr/local/bin/otaflux', '--version'], 120_000);
     expect(version).toBe(`otaflux ${pkg.version} (bun ${Bun.version}, linux-arm64)\n`);
 
     const fw = firmwareFolder();
