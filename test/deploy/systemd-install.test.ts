@@ -290,6 +290,25 @@ describe.skipIf(!canRun)('the Pi notes and the systemd unit, installed in a scra
     expect(svc.stderr()).not.toContain('change-me');
   }, 120_000);
 
+  test('a config file named in otaflux.env is loaded by the service (TypeScript, read-only system, its own user)', async () => {
+    const { root, port } = await installed();
+    // As the notes say: the file in /etc/otaflux (0644), named with OTAFLUX_CONFIG.
+    writeFileSync(join(root, 'etc/otaflux/otaflux.config.ts'), "import { defineConfig } from 'otaflux';\nexport default defineConfig({ server: { adminToken: 'token-from-the-config-file' } });\n", { mode: 0o644 });
+    const envPath = join(root, 'etc/otaflux/otaflux.env');
+    writeFileSync(envPath, `${readFileSync(envPath, 'utf8')}OTAFLUX_CONFIG=/etc/otaflux/otaflux.config.ts\n`);
+    const svc = startService(root, systemdSetup(root, UNIT));
+    const url = `http://127.0.0.1:${port}`;
+    try {
+      await waitForHealth(url, svc);
+      expect((await fetch(`${url}/api/status`)).status).toBe(401);
+      expect((await fetch(`${url}/api/status`, { headers: { authorization: 'Bearer token-from-the-config-file' } })).status).toBe(200);
+      expect(await (await fetch(`${url}/version?device=esp32-demo`)).text()).toBe(expected);
+    } finally {
+      stop(svc);
+    }
+    expect(await svc.exited).toBe(0);
+  }, 120_000);
+
   test('with the folder at 0750 (as the notes once made it) the service cannot start', async () => {
     const { root } = await installed();
     const svc = startService(root, systemdSetup(root, UNIT.replace(/^ConfigurationDirectoryMode=.*$/m, 'ConfigurationDirectoryMode=0750')));
