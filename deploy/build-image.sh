@@ -96,10 +96,7 @@ rm -rf "$rootfs"
 cp "$here/Containerfile" "$context/Containerfile"
 
 case "$engine" in
-  buildah) set -- bud "$@" ;;
-  *) set -- build "$@" ;;
+  buildah) verb=bud ;;
+  *) verb=build ;;
 esac
-exec_engine() {
-  "$engine" "$@"
-}
-exec_engine "$@" --platform "linux/$arch" -f "$context/Containerfile" -t "$tag" "$context"
+"$engine" "$verb" "$@" --platform "linux/$arch" -f "$context/Containerfile" -t "$tag" "$context"
