@@ -139,6 +139,16 @@ describe('helm chart', () => {
     expect(() => manifests({ ...BASE, replicaCount: 2, cache: { persistence: { enabled: true } } })).toThrow(rwo);
   });
 
+  test('a NetworkPolicy, when asked for, lets in the published ports only: no plain port when devices need certificates', () => {
+    const ports = (ms: K8s[]) => one(ms, 'NetworkPolicy').spec.ingress.map((r: any) => r.ports.map((p: any) => p.port).join('+'));
+    expect(ports(manifests({ ...BASE, networkPolicy: { enabled: true } }))).toEqual(['http', 'metrics']);
+    expect(ports(manifests({ ...BASE, networkPolicy: { enabled: true }, tls: { enabled: true, secretName: 's' } }))).toEqual(['http+https', 'metrics']);
+    const mtls = manifests({ ...BASE, networkPolicy: { enabled: true, metricsFrom: [{ namespaceSelector: { matchLabels: { name: 'monitoring' } } }] }, tls: { enabled: true, secretName: 's', clientCa: true } });
+    expect(ports(mtls)).toEqual(['https', 'metrics']);
+    expect(one(mtls, 'NetworkPolicy').spec.ingress[1].from).toEqual([{ namespaceSelector: { matchLabels: { name: 'monitoring' } } }]);
+    expect(one(mtls, 'NetworkPolicy').spec.podSelector.matchLabels).toEqual(one(mtls, 'Deployment').spec.selector.matchLabels);
+  });
+
   test('the Ingress routes device paths only, unless the operator API or the docs are asked for', () => {
     const paths = (ms: K8s[]) => one(ms, 'Ingress').spec.rules[0].http.paths.map((p: any) => `${p.path} ${p.pathType} ${p.backend.service.port.name}`);
     expect(paths(manifests({ ...BASE, ingress: { enabled: true } }))).toEqual(['/version Exact http', '/firmware Exact http']);
@@ -204,6 +214,7 @@ describe('helm chart', () => {
     expect(one(ms, 'Service', 'ota-otaflux').spec.ports.map((p: any) => p.name)).toEqual(['https']);
     expect(one(ms, 'Ingress').spec.rules[0].http.paths.map((p: any) => p.backend.service.port.name)).toEqual(['https', 'https', 'https']);
     expect(container(ms).readinessProbe.httpGet.port).toBe('http');
+    expect(ms.some((m) => m.kind === 'NetworkPolicy')).toBe(false);
     const tlsOnly = manifests({ ...BASE, tls: { enabled: true, secretName: 'otaflux-tls' } });
     expect(one(tlsOnly, 'Service', 'ota-otaflux').spec.ports.map((p: any) => p.name)).toEqual(['http', 'https']);
     const mounts = container(ms).volumeMounts.map((m: any) => m.mountPath);
