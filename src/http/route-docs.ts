@@ -40,7 +40,7 @@ const deviceErrors = {
   405: text('A method other than GET or HEAD (answered by the device listener)', { 'method-not-allowed': { value: 'Method Not Allowed' } }, {
     Allow: header('`GET, HEAD`'),
   }),
-  429: text('More than 10 refused credentials from this address in a burst (10 per minute earned back)', { 'rate-limited': { value: 'Too many failed attempts, retry later' } }, {
+  429: text('Wrong or missing credentials from an address that had more than 10 refused in a burst (10 per minute earned back)', { 'rate-limited': { value: 'Too many failed attempts, retry later' } }, {
     'Retry-After': RETRY_AFTER,
   }),
   500: text('An unexpected failure (logged; no detail is given)', { internal: { value: 'Internal error' } }),
