@@ -215,6 +215,8 @@ describe('helm chart', () => {
     expect(one(ms, 'Ingress').spec.rules[0].http.paths.map((p: any) => p.backend.service.port.name)).toEqual(['https', 'https', 'https']);
     expect(container(ms).readinessProbe.httpGet.port).toBe('http');
     expect(ms.some((m) => m.kind === 'NetworkPolicy')).toBe(false);
+    expect(renderChart(CHART, { ...BASE, tls: { enabled: true, secretName: 's', clientCa: true } })['NOTES.txt']).toContain('https://ota-otaflux.iot.svc:443/version?device=<id>  (with a client certificate)');
+    expect(renderChart(CHART, BASE)['NOTES.txt']).toContain('http://ota-otaflux.iot.svc:80/version?device=<id>');
     const tlsOnly = manifests({ ...BASE, tls: { enabled: true, secretName: 'otaflux-tls' } });
     expect(one(tlsOnly, 'Service', 'ota-otaflux').spec.ports.map((p: any) => p.name)).toEqual(['http', 'https']);
     const mounts = container(ms).volumeMounts.map((m: any) => m.mountPath);

@@ -309,7 +309,7 @@ describe.skipIf(!canRun)('the Pi notes and the systemd unit, installed in a scra
     expect(await svc.exited).toBe(0);
   }, 120_000);
 
-  test('with the folder at 0750 (as the notes once made it) the service cannot start', async () => {
+  test('with /etc/otaflux at 0750 the service user cannot enter it: the service does not start', async () => {
     const { root } = await installed();
     const svc = startService(root, systemdSetup(root, UNIT.replace(/^ConfigurationDirectoryMode=.*$/m, 'ConfigurationDirectoryMode=0750')));
     expect(await svc.exited).toBe(200);
