@@ -55,5 +55,5 @@ describe('credentials', () => {
     } finally {
       await s.close();
     }
-  });
+  }, 30_000);
 });

@@ -43,7 +43,7 @@ export default defineConfig({
   const res = await fetch(`${server.url}/docs/json`);
   expect(res.status).toBe(200);
   spec = (await res.json()) as Spec;
-});
+}, 60_000);
 afterAll(() => server?.close());
 
 const op = (path: string, method = 'get') => spec.paths[path]?.[method];
@@ -140,7 +140,7 @@ describe('what the listener answers is what the document says', () => {
     expect((await matchesSpec('/version', '?device=down-1')).status).toBe(503);
     expect((await matchesSpec('/version', '?device=esp32-a', { ...a, method: 'HEAD' })).status).toBe(200);
     expect((await matchesSpec('/version', '?device=esp32-a', { ...a, method: 'POST' })).status).toBe(405);
-  });
+  }, 30_000);
 
   test('/firmware: whole, ranges, conditional requests and failures', async () => {
     const whole = await matchesSpec('/firmware', '?device=esp32-a', a);
@@ -160,11 +160,11 @@ describe('what the listener answers is what the document says', () => {
     expect((await matchesSpec('/firmware', '?device=bad-gz')).status).toBe(502);
     expect((await matchesSpec('/firmware', '?device=down-1')).status).toBe(503);
     expect((await matchesSpec('/firmware', '?device=esp32-a', { ...a, method: 'DELETE' })).status).toBe(405);
-  });
+  }, 30_000);
 
   test('repeated refusals: 429 with Retry-After, as documented (run last: it blocks this address)', async () => {
     let last: Response | undefined;
     for (let i = 0; i < 15 && last?.status !== 429; i++) last = await matchesSpec('/version', '?device=esp32-a', { headers: { authorization: 'Bearer wrong-token' } });
     expect(last?.status).toBe(429);
-  });
+  }, 30_000);
 });
