@@ -13,6 +13,7 @@ import { checkConfigCommand } from './commands/check-config.ts';
 import { inspectCommand } from './commands/inspect.ts';
 import { prefetchCommand } from './commands/prefetch.ts';
 import { hashTokenCommand } from './commands/hash-token.ts';
+import { fromCredentials } from './credentials.ts';
 
 export const VERSION: string = pkg.version;
 
@@ -44,7 +45,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
     const [name = 'serve', ...args] = words;
     const command = COMMANDS.find((c) => c.name === name);
     if (!command) throw new UsageError(`unknown command '${name}'; commands: ${COMMANDS.map((c) => c.name).join(', ')} (see otaflux --help)`);
-    return await command.run(fromEnv(env, given), args);
+    return await command.run(fromCredentials(env, fromEnv(env, given)), args);
   } catch (e) {
     return fail(e);
   }
