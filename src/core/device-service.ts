@@ -18,6 +18,17 @@ export interface DeviceQuery {
   query: URLSearchParams;
   remoteAddress: string;
   peerCertificate?: PeerCertificate;
+  /** Which device route asks (`version` when absent), and its method: for fleet check-ins. */
+  route?: 'version' | 'firmware';
+  method?: string;
+}
+
+/**
+ * Picks the release an instance of a stream gets, given the stream's newest verified release (the
+ * fleet: rollouts, pins, yanks, check-ins). Answers without a promise when it can: it runs on every poll.
+ */
+export interface ReleaseChooser {
+  choose(stream: string, comp: Composition, newest: Release, q: DeviceQuery, identity?: string): Release | Promise<Release>;
 }
 
 export class DeviceService {
@@ -27,6 +38,8 @@ export class DeviceService {
     private readonly repositoryPrefix: string,
     /** Counts, logs and rate-limits refused credentials (issue 6); without it refusals are only thrown. */
     private readonly attempts?: AuthAttempts,
+    /** The fleet; without it every device gets the newest verified release. */
+    private readonly chooser?: ReleaseChooser,
   ) {}
 
   /**
@@ -39,7 +52,7 @@ export class DeviceService {
     const id = validateDeviceId(q.device, this.repositoryPrefix);
     const comp = this.composer.for(id);
     if (!comp) throw new NoFirmware(id);
-    if (comp.auth === 'none') return this.resolver.current(deviceRef(id, comp), comp);
+    if (comp.auth === 'none') return this.chosen(id, comp, q);
     const req: AuthRequest = { deviceId: id, headers: q.headers, query: q.query, remoteAddress: q.remoteAddress };
     if (q.peerCertificate) req.peerCertificate = q.peerCertificate;
     this.attempts?.check(q.remoteAddress, id);
@@ -53,7 +66,14 @@ export class DeviceService {
       this.attempts?.failed({ device: id, remoteAddress: q.remoteAddress, status: decision.status, reason: decision.reason, ...(decision.presented ? { presented: decision.presented } : {}) });
       throw decision.status === 403 ? new Forbidden(decision.reason) : new Unauthorized(decision.reason);
     }
-    return this.resolver.current(deviceRef(id, comp), comp);
+    return this.chosen(id, comp, q, decision.identity);
+  }
+
+  private chosen(id: string, comp: Composition, q: DeviceQuery, identity?: string): Release | Promise<Release> {
+    const newest = this.resolver.current(deviceRef(id, comp), comp);
+    const chooser = this.chooser;
+    if (!chooser) return newest;
+    return newest instanceof Promise ? newest.then((r) => chooser.choose(id, comp, r, q, identity)) : chooser.choose(id, comp, newest, q, identity);
   }
 
   /** Asks the device's source now (webhooks, prefetch), without authentication. */
