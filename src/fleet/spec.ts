@@ -39,6 +39,8 @@ export const rolloutSpecSchema = z
       .optional(),
     salt: z.string().min(1).max(200).optional(),
     paused: z.boolean().optional(),
+    /** Why (kept in the audit log). */
+    reason: z.string().max(500).optional(),
   })
   .strict();
 

@@ -15,6 +15,7 @@ import type { Runtime } from '../runtime.ts';
 import type { DeviceTracker } from '../ops/device-tracker.ts';
 import { Readiness } from '../ops/readiness.ts';
 import { Status } from '../ops/status.ts';
+import { deviceFleetView } from './fleet-api.ts';
 
 const ADMIN = [{ adminToken: [] as string[] }];
 const TAGS = ['Operator API'];
@@ -52,8 +53,11 @@ export function adminApi(rt: Runtime, tracker: DeviceTracker, readiness: Readine
     })
     .get(
       '/devices/*',
-      ({ params }) => status.device(safeDecode(params['*'])),
-      { detail: { summary: 'One device: resolved composition, release, activity and why a version was chosen or refused', tags: TAGS, security: ADMIN } },
+      async ({ params, query }) => {
+        const id = safeDecode(params['*']);
+        return { ...status.device(id), ...(await deviceFleetView(rt, id, typeof query.instance === 'string' ? query.instance : undefined)) };
+      },
+      { detail: { summary: 'One device: resolved composition, release, activity and why a version was chosen or refused; with ?instance=, which rollout, step, bucket, pin or yank decides for that instance', tags: TAGS, security: ADMIN } },
     )
     .get('/releases', () => status.releases(), { detail: { summary: 'Releases built into the cache', tags: TAGS, security: ADMIN } })
     .get('/ready', async () => {
