@@ -49,6 +49,11 @@ export const MAX_PENDING_CHECKINS = 100_000;
 /** Pending rows that trigger a flush before the second is up. */
 const FLUSH_AT = 2_000;
 const FLUSH_MS = 1_000;
+/**
+ * Longest a store call may take before it counts as failed: Bun.SQL has no query timeout, and a hung
+ * server (or a network that drops packets) would hold the call forever (docs/sql-layer.md).
+ */
+export const STORE_DEADLINE_MS = 5_000;
 /** Instances whose outcomes are tracked in memory at most. */
 const MAX_TRACKED = 200_000;
 
@@ -273,8 +278,7 @@ export class FleetService implements ReleaseChooser {
     if (this.flushing) return this.flushing;
     if (this.buffer.size === 0) return Promise.resolve();
     const batch = this.buffer.take();
-    this.flushing = this.store
-      .writeCheckins(batch.instances, batch.outcomes)
+    this.flushing = deadline(this.store.writeCheckins(batch.instances, batch.outcomes), 'writing check-ins')
       .then(
         () => {
           this.buffer.written += batch.instances.length + batch.outcomes.length;
@@ -293,8 +297,8 @@ export class FleetService implements ReleaseChooser {
   tick(): Promise<void> {
     if (this.ticking) return this.ticking;
     this.ticking = (async () => {
-      await this.refresh().catch((e) => this.storeDown(e));
-      if (this.storeOk) await this.gates().catch((e) => this.storeDown(e));
+      await deadline(this.refresh(), 'reading the decision state').catch((e) => this.storeDown(e));
+      if (this.storeOk) await deadline(this.gates(), 'evaluating gates').catch((e) => this.storeDown(e));
     })().finally(() => (this.ticking = undefined));
     return this.ticking;
   }
@@ -453,7 +457,7 @@ export class FleetService implements ReleaseChooser {
 
   private async guard<T>(f: () => Promise<T>): Promise<T> {
     try {
-      return await f();
+      return await deadline(f(), 'an operator change');
     } catch (e) {
       if (e instanceof FleetConflict || e instanceof FleetNotFound) throw e;
       this.storeDown(e);
@@ -474,6 +478,15 @@ function manualTransition(r: Rollout, action: 'pause' | 'resume' | 'advance' | '
       if (r.state !== 'running' && r.state !== 'paused') return undefined;
       return r.step + 1 >= r.steps.length ? { state: 'done', step: r.steps.length - 1 } : { state: r.state, step: r.step + 1 };
   }
+}
+
+/** Rejects when `p` takes longer than STORE_DEADLINE_MS (it may still complete later: writes are upserts). */
+function deadline<T>(p: Promise<T>, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the fleet store did not answer within ${STORE_DEADLINE_MS / 1000} s (${what})`)), STORE_DEADLINE_MS);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 function outcomeRow(o: Outcome): OutcomeRow {

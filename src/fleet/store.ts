@@ -74,7 +74,7 @@ export class FleetStore {
   /** Opens the store and applies pending migrations; refuses a database newer than this binary. */
   static async open(url: string): Promise<FleetStore> {
     const kind = url.startsWith('postgres://') || url.startsWith('postgresql://') ? 'postgres' : 'sqlite';
-    const sql = kind === 'postgres' ? new SQL(url, { max: 4, idleTimeout: 30, connectionTimeout: 5 }) : new SQL(url);
+    const sql = kind === 'postgres' ? new SQL(url, { max: 4, idleTimeout: 30, connectionTimeout: 5, connection: { statement_timeout: 5000 } }) : new SQL(url);
     const store = new FleetStore(sql, kind, kind === 'postgres' ? redact(url) : url.replace(/^sqlite:\/\//, ''));
     try {
       if (kind === 'sqlite') await sql`PRAGMA journal_mode = WAL`.catch(() => undefined);
