@@ -5,7 +5,8 @@
  *
  * Rules, in order (README "Fleet control"):
  * 1. A yanked release is never offered.
- * 2. A release on a channel the instance is not subscribed to (`1.3.0-beta.2` → `beta`) is not offered.
+ * 2. A release on a channel the instance is not subscribed to (`1.3.0-beta.2` → `beta`) is not offered
+ *    (once channels are in use; until then the composition's `allowPrerelease` alone decides, as before).
  * 3. A pin wins over any rollout (an instance pin over a stream pin).
  * 4. Otherwise the newest release whose rollout includes the instance (canary list, or
  *    bucket < percent × 100 at the current step); a release whose rollout leaves the instance out,
@@ -49,9 +50,11 @@ export interface OfferOptions {
 
 export function offer(state: DecisionState, stream: string, releases: readonly Release[], inst: InstanceFacts, now: number, opts: OfferOptions = {}): Offer {
   // Today's behaviour, at no cost, for a stream nothing is configured for.
-  if (state.rollouts.length === 0 && state.pins.length === 0 && state.yanks.length === 0 && releases.length > 0 && !state.channels[inst.id]) {
-    const r = releases.find((x) => channelOf(x.version) === STABLE);
-    if (r) return { release: r, version: r.version, reason: 'newest verified release (no rollout, pin or yank)', channel: STABLE };
+  // Channels apply once any instance is subscribed to one; until then `allowPrerelease` alone decides, as before.
+  const channelsOn = Object.keys(state.channels).length > 0;
+  if (state.rollouts.length === 0 && state.pins.length === 0 && state.yanks.length === 0 && !channelsOn && releases[0]) {
+    const r = releases[0];
+    return { release: r, version: r.version, reason: 'newest verified release (no rollout, pin or yank)', channel: channelOf(r.version) };
   }
   const yankedHere = state.yanks.filter((y) => streamMatches(y.stream, stream)).map((y) => y.version);
   const subscribed = state.channels[inst.id] ?? [];
@@ -63,7 +66,7 @@ export function offer(state: DecisionState, stream: string, releases: readonly R
       continue;
     }
     const ch = channelOf(r.version);
-    if (ch !== STABLE && !subscribed.includes(ch)) continue;
+    if (channelsOn && ch !== STABLE && !subscribed.includes(ch)) continue;
     eligible.push(r);
   }
   const extra = (o: Offer): Offer => {

@@ -21,7 +21,6 @@ import type { Runtime } from '../runtime.ts';
 import { FleetConflict, FleetNotFound, FleetUnavailable, type FleetService } from '../fleet/service.ts';
 import { issuesLine, pinSpecSchema, rolloutSpecSchema } from '../fleet/spec.ts';
 import { validateDeviceId } from '../core/device-id.ts';
-import { deviceRef } from '../core/composition.ts';
 import { errorMessage } from '../core/errors.ts';
 import type { Actor } from '../fleet/store.ts';
 
@@ -93,8 +92,10 @@ export async function deviceFleetView(rt: Runtime, id: string, instance: string 
   if (!fleet) return {};
   const comp = rt.settings.composer.for(id);
   if (!comp) return { fleet: null };
+  // The status API never makes the resolver fetch: only a release already resolved is explained.
+  const newest = rt.resolver.snapshot().find((s) => s.device === id)?.release;
+  if (!newest) return { fleet: { error: 'not resolved yet: no poll since start' } };
   try {
-    const newest = await rt.resolver.current(deviceRef(id, comp), comp);
     return { fleet: await fleet.explain(id, comp, newest, instance || undefined) };
   } catch (e) {
     return { fleet: { error: errorMessage(e) } };
