@@ -12,6 +12,7 @@ import { HttpsListener } from './http/tls/https-listener.ts';
 import { join } from 'node:path';
 import { MqttPublisher } from './notify/mqtt-publisher.ts';
 import { startOps, DRAIN_TIMEOUT_MS, type Ops } from './ops/start-ops.ts';
+import { registerFleetMetrics } from './fleet/metrics.ts';
 
 export interface RunningServer {
   runtime: Runtime;
@@ -35,6 +36,7 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
     // Operations (issue 7): request log, metrics listener, downloads in flight.
     ops = await startOps(runtime, app.routes.map((r) => r.path));
     if (ops.metricsPort !== undefined) ports.metrics = ops.metricsPort;
+    if (runtime.fleet) registerFleetMetrics(ops.metrics.registry, runtime.fleet);
     const deps: ListenerDeps = {
       devices: runtime.devices, bodies: runtime.bodies, events: runtime.events, logger,
       fallback: (request) => app.handle(request),

@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { tempDir } from '../support/tmp.ts';
+import { scrapeMetrics } from '../support/metrics.ts';
 import { ADMIN_TOKEN, api, download, expectedBucket, fleetConfigFile, fleetFirmware, fleetOf, pollAll, request, until, type SimInstance } from './fleet-sim.ts';
 
 /** `databaseUrl` undefined: the default store (SQLite beside the cache). */
@@ -129,6 +130,14 @@ test('rollbacks above the threshold pause the rollout by itself; outside instanc
   });
   expect(paused.reason).toContain('rolled back');
   expect(paused.counts.rolled_back).toBe(canary2.length);
+  const m = await scrapeMetrics(server.ports.metrics as number);
+  expect(m.get('otaflux_rollout_instances{rollout="r-120",outcome="rolled_back"}')).toBe(canary2.length);
+  expect(m.get('otaflux_rollout_instances{rollout="r-120",outcome="exposed"}')).toBe(canary2.length);
+  expect(m.get('otaflux_rollout_state{rollout="r-120",state="paused"}')).toBe(1);
+  expect(m.get('otaflux_rollout_state{rollout="r-120",state="running"}')).toBe(0);
+  expect(m.get('otaflux_rollout_instances{rollout="r-110",outcome="verified"}')).toBe(3);
+  expect(m.get('otaflux_rollout_state{rollout="r-110",state="done"}')).toBe(1);
+  expect(m.get('otaflux_fleet_store_up')).toBe(1);
 
   // Paused: the canaries stay included, nobody else is added.
   offers = await pollAll(server.url, fleet);
