@@ -13,6 +13,9 @@ import { startServer } from '../server.ts';
 import { inspectCommand } from './commands/inspect.ts';
 import { prefetchCommand } from './commands/prefetch.ts';
 import { hashTokenCommand } from './commands/hash-token.ts';
+import { rolloutCommand } from './commands/rollout.ts';
+import { deviceCommand } from './commands/device.ts';
+import { OperatorError } from './commands/operator-client.ts';
 
 export const VERSION: string = pkg.version;
 
@@ -26,6 +29,8 @@ const COMMANDS: Command[] = [
   inspectCommand,
   prefetchCommand,
   hashTokenCommand,
+  rolloutCommand,
+  deviceCommand,
 ];
 
 /** Registers an extra command (operator tools add theirs here). */
@@ -95,7 +100,7 @@ function print(s: string): number {
 }
 
 function fail(e: unknown): number {
-  const known = e instanceof UsageError || e instanceof ConfigError || e instanceof PluginStartError;
+  const known = e instanceof UsageError || e instanceof ConfigError || e instanceof PluginStartError || e instanceof OperatorError || (e instanceof Error && e.name === 'StoreTooNew');
   const message = e instanceof Error ? e.message : String(e);
   process.stderr.write(`otaflux: ${known ? message : `unexpected error: ${e instanceof Error ? (e.stack ?? message) : message}`}\n`);
   return e instanceof UsageError || e instanceof ConfigError ? 2 : 1;

@@ -422,7 +422,7 @@ export class FleetService implements ReleaseChooser {
   }
 
   /** What an instance of a stream would be offered now and why, with its last check-in and outcomes. */
-  async explain(stream: string, comp: Composition, newest: Release, instanceId: string | undefined): Promise<{ instance?: string; weak?: boolean; offer: Offer; checkin?: InstanceRow; outcomes: Outcome[]; releases: string[] }> {
+  async explain(stream: string, comp: Composition, newest: Release, instanceId: string | undefined): Promise<{ instance?: string; weak?: boolean; offer: Offer; checkin?: InstanceRow; outcomes: Outcome[]; releases: string[]; newestRollout?: { rollout: string; state: string; step: number; included: boolean; why: string; bucket?: number } }> {
     const releases = this.governs(stream) ? await this.releasesOf(stream, comp, newest) : [newest];
     if (!instanceId) {
       return { offer: { release: newest, version: newest.version, reason: this.governs(stream) ? 'no instance named: the newest release; name one (instance=) to see its rollout placement' : 'newest verified release (no rollout, pin or yank)' }, outcomes: [], releases: releases.map((r) => r.version) };
@@ -430,14 +430,12 @@ export class FleetService implements ReleaseChooser {
     const checkin = await this.store.instance(instanceId).catch(() => undefined);
     const running = checkin?.reported_version ?? this.lastVerified(instanceId, stream);
     const o = offer(this.state, stream, releases, { id: instanceId, ...(running ? { running } : {}) }, Date.now());
-    const explained: Offer = { ...o };
+    // Where the instance stands in the newest release's rollout, also when something else decided.
     const ro = rolloutFor(this.state.rollouts, stream, newest.version);
-    if (ro && explained.bucket === undefined) {
-      const p = placement(ro, this.state, instanceId);
-      if (p.bucket !== undefined) explained.bucket = p.bucket;
-    }
+    const placed = ro ? placement(ro, this.state, instanceId) : undefined;
     return {
-      instance: instanceId, weak: instanceId.startsWith('addr:'), offer: explained, ...(checkin ? { checkin } : {}),
+      instance: instanceId, weak: instanceId.startsWith('addr:'), offer: o, ...(checkin ? { checkin } : {}),
+      ...(ro && placed ? { newestRollout: { rollout: ro.id, state: ro.state, step: ro.step, included: placed.included, why: placed.why, ...(placed.bucket !== undefined ? { bucket: placed.bucket } : {}) } } : {}),
       outcomes: (this.outcomes.get(instanceId) ?? []).filter((x) => x.stream === stream), releases: releases.map((r) => r.version),
     };
   }
