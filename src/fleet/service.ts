@@ -86,6 +86,7 @@ export class FleetService implements ReleaseChooser {
   private flushing: Promise<void> | undefined;
   private ticking: Promise<void> | undefined;
   private readonly timers: ReturnType<typeof setInterval>[] = [];
+  private readonly stateListeners: (() => void)[] = [];
   private readonly detach: () => void;
 
   private constructor(readonly store: FleetStore, private readonly o: FleetOptions) {
@@ -312,8 +313,10 @@ export class FleetService implements ReleaseChooser {
     }
     const labels: Record<string, string[]> = {};
     for (const [label, instances] of Object.entries(this.o.config.labels ?? {})) for (const i of instances) (labels[i] ??= []).push(label);
+    const before = this.state;
     this.state = { ...s, channels, labels };
     this.governed = new Map();
+    if (JSON.stringify(before.rollouts) !== JSON.stringify(this.state.rollouts)) for (const l of this.stateListeners) l();
     this.lastRefresh = Date.now();
     this.storeUp();
   }
@@ -438,6 +441,24 @@ export class FleetService implements ReleaseChooser {
       ...(ro && placed ? { newestRollout: { rollout: ro.id, state: ro.state, step: ro.step, included: placed.included, why: placed.why, ...(placed.bucket !== undefined ? { bucket: placed.bucket } : {}) } } : {}),
       outcomes: (this.outcomes.get(instanceId) ?? []).filter((x) => x.stream === stream), releases: releases.map((r) => r.version),
     };
+  }
+
+  /** Called after a reload that changed a rollout (state, step). */
+  onStateChange(listener: () => void): void {
+    this.stateListeners.push(listener);
+  }
+
+  /**
+   * Whether the per-stream notice of a new release (MQTT) must wait: a rollout of that release covers
+   * the stream and is not yet at 100 % (an aborted one never lets it out; a yanked release is never announced).
+   */
+  holdsNotice(stream: string, release: Release): boolean {
+    if (this.state.yanks.some((y) => y.version === release.version && streamMatches(y.stream, stream))) return true;
+    const ro = rolloutFor(this.state.rollouts, stream, release.version);
+    if (!ro) return false;
+    if (ro.state === 'done') return false;
+    if (ro.state === 'aborted') return true;
+    return !(ro.step >= 0 && (ro.steps[ro.step]?.percent ?? 0) >= 100 && (ro.selector.instances?.length ?? 0) === 0 && (ro.selector.labels?.length ?? 0) === 0);
   }
 
   /** For metrics and status: store health and the check-in buffer. */
