@@ -95,13 +95,13 @@ export function fleetFirmware(streams: readonly string[], versions: readonly str
 }
 
 /** Writes an otaflux.config.ts serving `root` with a fleet section (TypeScript text). */
-export function fleetConfigFile(root: string, fleet: string, extra = ''): string {
+export function fleetConfigFile(root: string, fleet: string, extra = '', defaults = ''): string {
   const dir = tempDir('otaflux-fleet-config-');
   const path = join(dir, 'otaflux.config.ts');
   writeFileSync(path, `import { defineConfig, dir, token } from 'otaflux';
 export default defineConfig({
   server: { adminToken: ${JSON.stringify(ADMIN_TOKEN)} },
-  defaults: { source: dir({ root: ${JSON.stringify(root)} }) },
+  defaults: { ${defaults}source: dir({ root: ${JSON.stringify(root)} }) },
   ${extra}
   fleet: ${fleet},
 });
