@@ -56,6 +56,24 @@ const FLUSH_MS = 1_000;
 export const STORE_DEADLINE_MS = 5_000;
 /** Instances whose outcomes are tracked in memory at most. */
 const MAX_TRACKED = 200_000;
+/**
+ * A check-in that says nothing new (same stream, route, reported version, boot id, release served,
+ * address and identity) is written at most this often per instance: only its `last_seen` would
+ * change. A fleet polling every few seconds then costs the store one row per instance per minute.
+ */
+export const LAST_SEEN_WRITE_MS = 60_000;
+
+/** What was last queued for an instance, to skip check-ins that change nothing but the time. */
+interface LastCheckin {
+  stream: string;
+  route: string;
+  reported: string | null;
+  boot: string | null;
+  served: string | undefined;
+  address: string;
+  identity: string | undefined;
+  at: number;
+}
 
 export class FleetUnavailable extends Error {
   override readonly name = 'FleetUnavailable';
@@ -77,6 +95,13 @@ export class FleetService implements ReleaseChooser {
   private readonly catalog = new Map<string, Release[]>();
   private readonly catalogs = new SingleFlight<Release[]>();
   private readonly outcomes = new Map<string, Outcome[]>();
+  private readonly lastCheckin = new Map<string, LastCheckin>();
+  /** Offers remembered per stream and instance: the offer is pure, so equal inputs give the same answer. */
+  private offers = new Map<string, Map<string, { epoch: number; releases: Release[]; running: string | undefined; offer: Offer }>>();
+  private offersCount = 0;
+  /** Bumped whenever the decision state's content changes. */
+  private epoch = 0;
+  private stateJson = '';
   private readonly buffer = new CheckinBuffer(MAX_PENDING_CHECKINS);
   private readonly downloads = new Map<string, { instance: string; stream: string; version: string; bootId?: string }[]>();
   private readonly capWindow = new Map<string, { minute: number; n: number }>();
@@ -141,7 +166,23 @@ export class FleetService implements ReleaseChooser {
   private decided(stream: string, releases: Release[], inst: Instance, q: DeviceQuery, identity: string | undefined): Release {
     const now = Date.now();
     const running = reportedVersion(q) ?? this.lastVerified(inst.id, stream);
-    let o = offer(this.state, stream, releases, { id: inst.id, ...(running ? { running } : {}) }, now);
+    let byInstance = this.offers.get(stream);
+    const memo = byInstance?.get(inst.id);
+    let o: Offer;
+    if (memo && memo.epoch === this.epoch && memo.releases === releases && memo.running === running) o = memo.offer;
+    else {
+      o = offer(this.state, stream, releases, { id: inst.id, ...(running ? { running } : {}) }, now);
+      if (!byInstance) this.offers.set(stream, (byInstance = new Map()));
+      if (memo) {
+        memo.epoch = this.epoch; memo.releases = releases; memo.running = running; memo.offer = o;
+      } else {
+        byInstance.set(inst.id, { epoch: this.epoch, releases, running, offer: o });
+        if (++this.offersCount > MAX_TRACKED) {
+          this.offers = new Map();
+          this.offersCount = 0;
+        }
+      }
+    }
     if (o.rollout && o.release && this.capReached(o, inst.id, stream, now)) {
       o = offer(this.state, stream, releases, { id: inst.id, ...(running ? { running } : {}) }, now, { excludeRollouts: new Set([o.rollout]) });
     }
@@ -212,11 +253,24 @@ export class FleetService implements ReleaseChooser {
     const route = q.route ?? 'version';
     const reported = reportedVersion(q) ?? null;
     const boot = bootId(q) ?? null;
-    this.buffer.instance({
-      instance: inst.id, weak: inst.weak ? 1 : 0, stream, route, reported_version: reported, boot_id: boot,
-      served_version: served?.version ?? null, served_sha256: served?.sha256 ?? null, address: q.remoteAddress,
-      identity: identity ?? null, first_seen: now, last_seen: now, downloaded_version: null, downloaded_at: null,
-    });
+    const last = this.lastCheckin.get(inst.id);
+    if (
+      !last || now - last.at >= LAST_SEEN_WRITE_MS || last.stream !== stream || last.route !== route || last.reported !== reported || last.boot !== boot
+      || last.served !== served?.sha256 || last.address !== q.remoteAddress || last.identity !== identity
+    ) {
+      this.buffer.instance({
+        instance: inst.id, weak: inst.weak ? 1 : 0, stream, route, reported_version: reported, boot_id: boot,
+        served_version: served?.version ?? null, served_sha256: served?.sha256 ?? null, address: q.remoteAddress,
+        identity: identity ?? null, first_seen: now, last_seen: now, downloaded_version: null, downloaded_at: null,
+      });
+      if (last) {
+        last.stream = stream; last.route = route; last.reported = reported; last.boot = boot;
+        last.served = served?.sha256; last.address = q.remoteAddress; last.identity = identity; last.at = now;
+      } else {
+        this.lastCheckin.set(inst.id, { stream, route, reported, boot, served: served?.sha256, address: q.remoteAddress, identity, at: now });
+        if (this.lastCheckin.size > MAX_TRACKED) this.lastCheckin.delete(this.lastCheckin.keys().next().value as string);
+      }
+    }
     if (q.method === 'HEAD') return;
     let list = this.outcomes.get(inst.id);
     if (!list) {
@@ -224,13 +278,16 @@ export class FleetService implements ReleaseChooser {
       this.outcomes.set(inst.id, list);
       if (this.outcomes.size > MAX_TRACKED) this.outcomes.delete(this.outcomes.keys().next().value as string);
     }
+    const failedReport = /^fail/i.test(q.headers['x-update-result'] ?? '');
+    // The common poll changes no outcome: nothing open for this stream, and the answer already tracked.
+    if (route === 'version' && !failedReport && !hasOpenOutcome(list, stream) && (!served || served.version === reported || list.some((x) => x.stream === stream && x.version === served.version))) return;
     const changed = applyCheckin(list, {
       instance: inst.id, stream, route, now,
       ...(served ? { offered: served.version } : {}),
       ...(o?.rollout ? { rolloutId: o.rollout } : {}),
       ...(reported ? { reported } : {}),
       ...(boot ? { bootId: boot } : {}),
-      ...(/^fail/i.test(q.headers['x-update-result'] ?? '') ? { failedReport: true } : {}),
+      ...(failedReport ? { failedReport: true } : {}),
     });
     if (list.length > 16) list.splice(0, list.length - 16);
     for (const c of changed) this.buffer.outcome(outcomeRow(c));
@@ -314,9 +371,15 @@ export class FleetService implements ReleaseChooser {
     const labels: Record<string, string[]> = {};
     for (const [label, instances] of Object.entries(this.o.config.labels ?? {})) for (const i of instances) (labels[i] ??= []).push(label);
     const before = this.state;
-    this.state = { ...s, channels, labels };
-    this.governed = new Map();
-    if (JSON.stringify(before.rollouts) !== JSON.stringify(this.state.rollouts)) for (const l of this.stateListeners) l();
+    const next = { ...s, channels, labels };
+    const json = JSON.stringify(next);
+    if (json !== this.stateJson) {
+      this.stateJson = json;
+      this.state = next;
+      this.epoch++;
+      this.governed = new Map();
+      if (JSON.stringify(before.rollouts) !== JSON.stringify(next.rollouts)) for (const l of this.stateListeners) l();
+    }
     this.lastRefresh = Date.now();
     this.storeUp();
   }
@@ -497,6 +560,12 @@ function manualTransition(r: Rollout, action: 'pause' | 'resume' | 'advance' | '
       if (r.state !== 'running' && r.state !== 'paused') return undefined;
       return r.step + 1 >= r.steps.length ? { state: 'done', step: r.steps.length - 1 } : { state: r.state, step: r.step + 1 };
   }
+}
+
+/** Whether an outcome of this stream may still move on a poll (downloading, downloaded, verified by inference). */
+function hasOpenOutcome(list: readonly Outcome[], stream: string): boolean {
+  for (const o of list) if (o.stream === stream && (o.state === 'downloading' || o.state === 'downloaded' || (o.state === 'verified' && o.inferred))) return true;
+  return false;
 }
 
 /** Rejects when `p` takes longer than STORE_DEADLINE_MS (it may still complete later: writes are upserts). */
