@@ -66,8 +66,8 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 1/100 s
 }
 
-async function wrk(url: string): Promise<number> {
-  const p = Bun.spawn(['wrk', '-t1', '-c32', '-d', DURATION, '-s', lua, url], { stdout: 'pipe', stderr: 'pipe' });
+async function wrk(url: string, duration = DURATION): Promise<number> {
+  const p = Bun.spawn(['wrk', '-t1', '-c32', '-d', duration, '-s', lua, url], { stdout: 'pipe', stderr: 'pipe' });
   const out = await new Response(p.stdout).text();
   await p.exited;
   const m = /(\d+) requests in/.exec(out);
@@ -78,6 +78,8 @@ async function wrk(url: string): Promise<number> {
 
 console.log(`load average at start: ${loadavg().map((x) => x.toFixed(2)).join(' ')} (${navigator.hardwareConcurrency} CPUs); wrk -t1 -c32 -d${DURATION}, ${ROUNDS} rounds interleaved, ${INSTANCES} instances\n`);
 const servers = { off: await start('off'), checkins: await start('checkins'), rollout: await start('rollout') };
+// Warm-up (not counted): every instance polls once, so the rounds measure a fleet that polls again.
+for (const name of Object.keys(servers) as Name[]) await wrk(servers[name].url, '3s');
 const perRequest: Record<Name, number[]> = { off: [], checkins: [], rollout: [] };
 const rates: Record<Name, number[]> = { off: [], checkins: [], rollout: [] };
 for (let round = 1; round <= ROUNDS; round++) {
@@ -99,6 +101,47 @@ for (const name of Object.keys(servers) as Name[]) {
   const m = median(perRequest[name]);
   console.log(`  ${name.padEnd(9)} ${m.toFixed(1)} µs  (${((m / off - 1) * 100).toFixed(1)} % vs off)  ${(median(rates[name]) / 1000).toFixed(1)}k req/s`);
 }
+
+// ---------------------------------------------------------------- the device path in process
+
+/**
+ * The same three set-ups without HTTP: `DeviceService.release()` for 10 000 instances in turn, CPU
+ * time from process.cpuUsage(), interleaved rounds. Less noisy than the HTTP figures on a busy machine.
+ */
+async function inProcess(): Promise<void> {
+  const { resolveSettings } = await import('../src/config/settings.ts');
+  const { startRuntime } = await import('../src/runtime.ts');
+  const { createLogger } = await import('../src/log.ts');
+  const logger = createLogger({ level: 'off' });
+  const runtimes = {} as Record<Name, Awaited<ReturnType<typeof startRuntime>>>;
+  for (const name of Object.keys(SERVERS) as Name[]) {
+    runtimes[name] = await startRuntime(await resolveSettings({ config: SERVERS[name], 'cache-dir': join(work, `${name}-inproc`) }), logger);
+  }
+  const queries = Array.from({ length: INSTANCES }, (_, i) => {
+    const query = new URLSearchParams(`device=bench-a&instance=unit-${i}`);
+    return { device: 'bench-a', headers: {}, query, remoteAddress: '10.0.0.7', route: 'version' as const, method: 'GET' };
+  });
+  const CALLS = 200_000;
+  const us: Record<Name, number[]> = { off: [], checkins: [], rollout: [] };
+  for (const name of Object.keys(SERVERS) as Name[]) for (let i = 0; i < INSTANCES; i++) await runtimes[name].devices.release(queries[i] as never);
+  for (let round = 0; round < 5; round++) {
+    for (const name of Object.keys(SERVERS) as Name[]) {
+      const devices = runtimes[name].devices;
+      const c0 = process.cpuUsage();
+      for (let i = 0; i < CALLS; i++) {
+        const r = devices.release(queries[i % INSTANCES] as never);
+        if (r instanceof Promise) await r;
+      }
+      const c = process.cpuUsage(c0);
+      us[name].push((c.user + c.system) / CALLS);
+    }
+  }
+  const off = median(us.off);
+  console.log('\nDeviceService.release() in process, CPU per call (median of 5 interleaved rounds of 200 000 calls):');
+  for (const name of Object.keys(SERVERS) as Name[]) console.log(`  ${name.padEnd(9)} ${median(us[name]).toFixed(2)} µs  (+${(median(us[name]) - off).toFixed(2)} µs vs off)`);
+  for (const name of Object.keys(SERVERS) as Name[]) await runtimes[name].close();
+}
+await inProcess();
 
 // ---------------------------------------------------------------- state-store writes
 
