@@ -78,6 +78,12 @@ test('operator mistakes get one line and exit 1 or 2', async () => {
   r = (await otaflux(['rollout', 'create', 'streams=cli-*', '--server', server.url]));
   expect(r.code).toBe(2);
   expect(r.err).toStartWith('otaflux: rollout create: give streams=…, version=… and steps=');
+  // OTAFLUX_SERVER instead of --server; resume, abort, and an abort of an aborted rollout (409).
+  const env = { ADMIN_TOKEN, OTAFLUX_SERVER: server.url };
+  expect((await otaflux(['rollout', 'resume', 'cli-r1'], env)).out).toBe('rollout cli-r1: running, step 1 (100 %)\n');
+  expect((await otaflux(['rollout', 'abort', 'cli-r1', 'reason=enough'], env)).out).toBe('rollout cli-r1: aborted, step 1 (100 %)\n');
+  r = await otaflux(['rollout', 'abort', 'cli-r1'], env);
+  expect(r.err).toBe('otaflux: POST /rollouts/cli-r1/abort: 409 rollout cli-r1 is aborted: cannot abort it\n');
   r = (await otaflux(['rollout', 'list', '--server', 'http://127.0.0.1:1']));
   expect(r.code).toBe(1);
   expect(r.err).toStartWith('otaflux: cannot reach http://127.0.0.1:1');
@@ -90,4 +96,5 @@ test('inspect --instance says which rollout, step and bucket decide', async () =
   expect(r.out).toContain('  fleet:\n    instance cli-a-unit-9\n');
   expect(r.out).toContain('yanked 1.1.0');
   expect(r.out).toContain('offered: 1.0.0');
+  expect(r.out).toContain('rollout cli-r1 of the newest release (aborted): leaves it out: aborted (aborted by the operator)');
 }, 60_000);
