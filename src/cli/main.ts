@@ -100,7 +100,7 @@ function print(s: string): number {
 }
 
 function fail(e: unknown): number {
-  const known = e instanceof UsageError || e instanceof ConfigError || e instanceof PluginStartError || e instanceof OperatorError || (e instanceof Error && e.name === 'StoreTooNew');
+  const known = e instanceof UsageError || e instanceof ConfigError || e instanceof PluginStartError || e instanceof OperatorError || (e instanceof Error && (e.name === 'StoreTooNew' || e.name === 'StoreUnavailable'));
   const message = e instanceof Error ? e.message : String(e);
   process.stderr.write(`otaflux: ${known ? message : `unexpected error: ${e instanceof Error ? (e.stack ?? message) : message}`}\n`);
   return e instanceof UsageError || e instanceof ConfigError ? 2 : 1;

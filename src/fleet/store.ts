@@ -14,6 +14,11 @@ export class StoreTooNew extends Error {
   override readonly name = 'StoreTooNew';
 }
 
+/** The store cannot be opened at start: without a last known state there is nothing safe to decide from. */
+export class StoreUnavailable extends Error {
+  override readonly name = 'StoreUnavailable';
+}
+
 export interface InstanceRow {
   instance: string;
   weak: number;
@@ -81,7 +86,9 @@ export class FleetStore {
       await store.migrate();
     } catch (e) {
       await sql.close().catch(() => undefined);
-      throw e;
+      if (e instanceof StoreTooNew) throw e;
+      const message = (e instanceof Error ? e.message : String(e)).split('\n')[0];
+      throw new StoreUnavailable(`fleet database ${store.where} cannot be opened (${message}): start it, or fix --database-url / DATABASE_URL / fleet.databaseUrl`);
     }
     return store;
   }

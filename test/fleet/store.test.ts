@@ -71,3 +71,14 @@ test('the check-in queue keeps the newest row per instance and drops the oldest 
   expect(again.find((r) => r.instance === 'e')).toMatchObject({ reported_version: '2.0.0', first_seen: 3, last_seen: 9 });
   expect(again.map((r) => r.instance).sort()).toEqual(['c', 'd', 'e']);
 });
+
+test('a database that cannot be reached at start: one line, exit 1 (no last known state to decide from)', async () => {
+  const fw = fleetFirmware(['x'], ['1.0.0']);
+  const p = Bun.spawn([process.execPath, MAIN, '--firmware-dir', fw.root, '--cache-dir', tempDir(), '--database-url', 'postgres://otaflux:secret-pw@127.0.0.1:1/fleet', '--listen-addr', '127.0.0.1:0', '--metrics-listen-addr', '127.0.0.1:0', '--log-level', 'off'], { stdout: 'pipe', stderr: 'pipe' });
+  const [err, code] = await Promise.all([new Response(p.stderr).text(), p.exited]);
+  expect(code).toBe(1);
+  expect(err).toStartWith('otaflux: fleet database postgres://otaflux:***@127.0.0.1:1/fleet cannot be opened (');
+  expect(err).toEndWith('): start it, or fix --database-url / DATABASE_URL / fleet.databaseUrl\n');
+  expect(err.split('\n')).toHaveLength(2);
+  expect(err).not.toContain('secret-pw');
+}, 30_000);
