@@ -1,8 +1,8 @@
 /**
  * Forward-only schema migrations of the fleet store, the same SQL for SQLite and PostgreSQL (only
  * portable types: TEXT, INTEGER, BIGINT; times are epoch milliseconds written by OtaFlux, never
- * `now()`; booleans are 0/1 integers). Each runs once, in its own transaction, recorded in
- * `schema_migrations`. Append new ones; never edit a released one.
+ * `now()`; booleans are 0/1 integers). Each runs once, recorded in `schema_migrations`; pending ones
+ * are applied together in one transaction at start. Append new ones; never edit a released one.
  */
 export interface Migration {
   version: number;

@@ -64,6 +64,9 @@ export interface Actor {
   why?: string;
 }
 
+/** Advisory lock id taken while migrating (PostgreSQL): any constant shared by every OtaFlux. */
+const MIGRATION_LOCK = 0x07a_f10;
+
 /** Rows per INSERT statement (SQLite allows 32 766 bound values). */
 const CHUNK = 500;
 
@@ -97,26 +100,29 @@ export class FleetStore {
     await this.sql.close();
   }
 
+  /**
+   * Applies pending migrations in one transaction. On PostgreSQL an advisory lock serialises replicas
+   * starting at the same moment (concurrent CREATE TABLE would collide in the catalog); SQLite
+   * serialises writers itself.
+   */
   async migrate(): Promise<number[]> {
-    await this.sql`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`;
-    const done = new Set<number>((await this.sql`SELECT version FROM schema_migrations`).map((r: { version: number | string }) => Number(r.version)));
-    const newest = Math.max(0, ...done);
-    if (newest > LATEST_SCHEMA) {
-      throw new StoreTooNew(`fleet database ${this.where} has schema version ${newest}, this OtaFlux knows up to ${LATEST_SCHEMA}: run a newer OtaFlux or point --database-url at another database`);
-    }
-    const applied: number[] = [];
-    for (const m of MIGRATIONS) {
-      if (done.has(m.version)) continue;
-      await this.sql.begin(async (tx) => {
-        // A concurrent starter (another replica) may have applied it meanwhile: the primary key says so.
-        const again = await tx`SELECT version FROM schema_migrations WHERE version = ${m.version}`;
-        if (again.length > 0) return;
-        for (const s of m.statements) await tx.unsafe(s);
+    return this.sql.begin(async (tx) => {
+      if (this.kind === 'postgres') await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`;
+      await tx`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`;
+      const done = new Set<number>((await tx`SELECT version FROM schema_migrations`).map((r: { version: number | string }) => Number(r.version)));
+      const newest = Math.max(0, ...done);
+      if (newest > LATEST_SCHEMA) {
+        throw new StoreTooNew(`fleet database ${this.where} has schema version ${newest}, this OtaFlux knows up to ${LATEST_SCHEMA}: run a newer OtaFlux or point --database-url at another database`);
+      }
+      const applied: number[] = [];
+      for (const m of MIGRATIONS) {
+        if (done.has(m.version)) continue;
+        for (const st of m.statements) await tx.unsafe(st);
         await tx`INSERT INTO schema_migrations (version, name, applied_at) VALUES (${m.version}, ${m.name}, ${Date.now()})`;
-      });
-      applied.push(m.version);
-    }
-    return applied;
+        applied.push(m.version);
+      }
+      return applied;
+    });
   }
 
   async schemaVersions(): Promise<number[]> {

@@ -37,6 +37,9 @@ test('declared rollouts, pins, channels and labels decide; the audit log says th
   expect(await version(s, 'cfg-a', 'u-4')).toBe('1.0.0'); // canary stage, stable only
   expect(await version(s, 'cfg-b', 'u-5')).toBe('1.1.0'); // labelled 'lab'
   expect(await version(s, 'cfg-b', 'u-6')).toBe('1.0.0'); // not selected
+  // The operator subscribes u-4 to beta: it is offered the prerelease from its next poll.
+  expect((await api(s.url, 'POST', '/instances/u-4/channels', { channels: ['beta'], reason: 'tester' })).status).toBe(200);
+  expect(await version(s, 'cfg-a', 'u-4')).toBe('1.2.0-beta.1');
   const audit = (await (await api(s.url, 'GET', '/audit')).json()) as { actor: string; action: string; target: string }[];
   expect(audit.filter((a) => a.actor === 'config').map((a) => `${a.action} ${a.target}`).sort()).toEqual(['pin.create cfg-pin', 'rollout.create cfg-l', 'rollout.create cfg-r']);
 });
