@@ -44,6 +44,8 @@ export interface FleetOptions {
 
 /** Verified releases kept per stream for rollouts, pins, yanks and channels to choose from. */
 export const RELEASES_PER_STREAM = 4;
+/** How long after a failed attempt the release list of a stream is asked for again. */
+const CATALOG_RETRY_MS = 30_000;
 /** Pending check-in rows kept at most while the store is unreachable (then the oldest are dropped). */
 export const MAX_PENDING_CHECKINS = 100_000;
 /** Pending rows that trigger a flush before the second is up. */
@@ -94,6 +96,8 @@ export class FleetService implements ReleaseChooser {
   private governed = new Map<string, boolean>();
   private readonly catalog = new Map<string, Release[]>();
   private readonly catalogs = new SingleFlight<Release[]>();
+  /** Streams whose release list could not be read in full (source failed), and when: asked again later. */
+  private readonly incomplete = new Map<string, number>();
   private readonly outcomes = new Map<string, Outcome[]>();
   private readonly lastCheckin = new Map<string, LastCheckin>();
   /** Offers remembered per stream and instance: the offer is pure, so equal inputs give the same answer. */
@@ -159,7 +163,14 @@ export class FleetService implements ReleaseChooser {
       return newest;
     }
     const releases = this.catalog.get(stream);
-    if (releases && releases[0]?.sha256 === newest.sha256 && releases[0]?.version === newest.version) return this.decided(stream, releases, inst, q, identity);
+    if (releases && releases[0]?.sha256 === newest.sha256 && releases[0]?.version === newest.version) {
+      const failedAt = this.incomplete.get(stream);
+      if (failedAt !== undefined && Date.now() - failedAt > CATALOG_RETRY_MS) {
+        this.incomplete.set(stream, Date.now());
+        void this.releasesOf(stream, comp, newest).catch(() => undefined);
+      }
+      return this.decided(stream, releases, inst, q, identity);
+    }
     return this.releasesOf(stream, comp, newest).then((rs) => this.decided(stream, rs, inst, q, identity));
   }
 
@@ -211,9 +222,11 @@ export class FleetService implements ReleaseChooser {
       let list: Release[];
       try {
         list = await this.o.resolver.verifiedReleases(deviceRef(stream, comp), comp, RELEASES_PER_STREAM);
+        this.incomplete.delete(stream);
       } catch (e) {
-        this.o.logger.warn('fleet: could not list the verified releases of a stream; deciding from the newest only', { stream, error: errorMessage(e) });
-        list = [];
+        this.o.logger.warn('fleet: could not list the verified releases of a stream; deciding from the newest only until it can', { stream, error: errorMessage(e) });
+        list = this.catalog.get(stream) ?? [];
+        this.incomplete.set(stream, Date.now());
       }
       const rest = list.filter((r) => !(r.version === newest.version && r.sha256 === newest.sha256));
       const rs = [newest, ...rest].slice(0, RELEASES_PER_STREAM);

@@ -84,14 +84,15 @@ export async function download(url: string, inst: SimInstance): Promise<string> 
 }
 
 /** A firmware folder with `versions` of each stream, plus a function to publish more later. */
-export function fleetFirmware(streams: readonly string[], versions: readonly string[]): { root: string; publish(stream: string, version: string): void } {
+export function fleetFirmware(streams: readonly string[], versions: readonly string[]): { root: string; publish(stream: string, version: string): void; bytes(stream: string, version: string): Buffer } {
   const root = tempDir('otaflux-fleet-fw-');
+  const bytes = (stream: string, version: string) => Buffer.from(`${stream} firmware ${version} `.repeat(40));
   const publish = (stream: string, version: string) => {
     mkdirSync(join(root, stream), { recursive: true });
-    writeFileSync(join(root, stream, `${version}.bin`), Buffer.from(`${stream} firmware ${version} `.repeat(40)));
+    writeFileSync(join(root, stream, `${version}.bin`), bytes(stream, version));
   };
   for (const s of streams) for (const v of versions) publish(s, v);
-  return { root, publish };
+  return { root, publish, bytes };
 }
 
 /** Writes an otaflux.config.ts serving `root` with a fleet section (TypeScript text). */

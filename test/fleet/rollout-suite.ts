@@ -62,6 +62,13 @@ test('canary → 10 % → 50 % → 100 %: exactly the instances the bucket formu
 
   // Canary stage: only the canary list.
   let offers = await pollAll(server.url, fleet);
+  // The rollout pinned the digest it first saw for each stream.
+  const pinned = await until('digests pinned', async () => {
+    const list = (await (await api(server.url, 'GET', '/rollouts')).json()) as { id: string; digests: Record<string, string> }[];
+    const d = list.find((r) => r.id === 'r-110')?.digests ?? {};
+    return Object.keys(d).length === STREAMS.length ? d : undefined;
+  });
+  expect(pinned['fleet-a']).toBe(new Bun.CryptoHasher('sha256').update(fw.bytes('fleet-a', '1.1.0')).digest('hex'));
   expect(offeredNew(offers, '1.1.0')).toEqual(new Set(canary1));
   expect(offeredNew(offers, '1.0.0').size).toBe(fleet.length - canary1.length);
 
