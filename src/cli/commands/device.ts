@@ -14,8 +14,8 @@ import { explanationLines, type FleetExplanation } from './fleet-explanation.ts'
 
 export const deviceCommand = {
   name: 'device',
-  usage: 'device show|pin|unpin|pins|yank|channels',
-  help: 'Pins, yanks, channels and decisions per instance on a running server (--server, --admin-token)',
+  usage: 'device <action> …',
+  help: 'Instances on a running server: show (why), pin, unpin, pins, yank, channels (--server, --admin-token)',
   run: device,
 };
 

@@ -13,8 +13,8 @@ import { keyValues, list, number, operatorClient } from './operator-client.ts';
 
 export const rolloutCommand = {
   name: 'rollout',
-  usage: 'rollout list|create|pause|resume|advance|abort|audit',
-  help: 'Staged rollouts on a running server (--server, --admin-token)',
+  usage: 'rollout <action> …',
+  help: 'Staged rollouts on a running server: list, create, pause, resume, advance, abort, audit (--server, --admin-token)',
   run: rollout,
 };
 
