@@ -43,6 +43,11 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX fleet_audit_at ON fleet_audit (at)`,
     ],
   },
+  {
+    version: 2,
+    name: 'outcomes by update time, so replicas pick up each other\'s outcome changes',
+    statements: [`CREATE INDEX fleet_outcomes_updated ON fleet_outcomes (updated_at)`],
+  },
 ];
 
 export const LATEST_SCHEMA = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

@@ -44,6 +44,8 @@ export interface FleetOptions {
 
 /** Verified releases kept per stream for rollouts, pins, yanks and channels to choose from. */
 export const RELEASES_PER_STREAM = 4;
+/** Outcome rows are re-read this far back, for flushes in flight and clocks a little apart. */
+const OUTCOME_SYNC_MARGIN_MS = 10_000;
 /** How long after a failed attempt the release list of a stream is asked for again. */
 const CATALOG_RETRY_MS = 30_000;
 /** Pending check-in rows kept at most while the store is unreachable (then the oldest are dropped). */
@@ -111,6 +113,8 @@ export class FleetService implements ReleaseChooser {
   private readonly capWindow = new Map<string, { minute: number; n: number }>();
   private counts = new Map<string, Record<string, number>>();
   private storeOk = true;
+  /** Outcomes written by any replica since this time are merged at the next tick. */
+  private outcomesSyncedAt = 0;
   private lastRefresh = 0;
   private flushing: Promise<void> | undefined;
   private ticking: Promise<void> | undefined;
@@ -130,6 +134,7 @@ export class FleetService implements ReleaseChooser {
     try {
       await svc.applyConfig();
       await svc.refresh();
+      svc.outcomesSyncedAt = Date.now();
       for (const row of await store.allOutcomes()) svc.track(outcomeFromRow(row));
     } catch (e) {
       svc.detach();
@@ -336,6 +341,23 @@ export class FleetService implements ReleaseChooser {
     });
   }
 
+  /**
+   * Merges outcome changes written by other replicas (an instance may download from one and report
+   * to another): a row newer than what this replica holds replaces it. Rows are read with a margin
+   * for writes still in flight and clocks a little apart.
+   */
+  private async syncOutcomes(): Promise<void> {
+    const now = Date.now();
+    const rows = await this.store.outcomesSince(this.outcomesSyncedAt - OUTCOME_SYNC_MARGIN_MS);
+    this.outcomesSyncedAt = now;
+    for (const row of rows) {
+      const list = this.outcomes.get(row.instance);
+      const mine = list?.find((x) => x.stream === row.stream && x.version === row.version);
+      if (!mine) this.track(outcomeFromRow(row));
+      else if (row.updated_at > mine.updatedAt) Object.assign(mine, outcomeFromRow(row));
+    }
+  }
+
   private track(o: Outcome): void {
     const list = this.outcomes.get(o.instance) ?? [];
     list.push(o);
@@ -369,6 +391,7 @@ export class FleetService implements ReleaseChooser {
     if (this.ticking) return this.ticking;
     this.ticking = (async () => {
       await deadline(this.refresh(), 'reading the decision state').catch((e) => this.storeDown(e));
+      if (this.storeOk) await deadline(this.syncOutcomes(), 'reading outcomes').catch((e) => this.storeDown(e));
       if (this.storeOk) await deadline(this.gates(), 'evaluating gates').catch((e) => this.storeDown(e));
     })().finally(() => (this.ticking = undefined));
     return this.ticking;

@@ -181,6 +181,11 @@ export class FleetStore {
     return rows.map(outcomeOf);
   }
 
+  /** Outcomes written at or after `since` (epoch ms), by any replica. */
+  async outcomesSince(since: number): Promise<OutcomeRow[]> {
+    return (await this.sql`SELECT * FROM fleet_outcomes WHERE updated_at >= ${since}`).map(outcomeOf);
+  }
+
   async allOutcomes(): Promise<OutcomeRow[]> {
     return (await this.sql`SELECT * FROM fleet_outcomes`).map(outcomeOf);
   }

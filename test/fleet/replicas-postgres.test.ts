@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { freePort } from '../support/ports.ts';
 import { tempDir } from '../support/tmp.ts';
 import { sharedPostgres } from '../support/postgres.ts';
-import { api, expectedBucket, fleetConfigFile, fleetFirmware, fleetOf, pollAll } from './fleet-sim.ts';
+import { api, download, expectedBucket, fleetConfigFile, fleetFirmware, fleetOf, pollAll, until, type SimInstance } from './fleet-sim.ts';
 
 const MAIN = join(import.meta.dir, '../../src/main.ts');
 const STREAMS = ['rep-a', 'rep-b'];
@@ -76,6 +76,18 @@ test('two processes on one database decide the same for every instance at every 
   offers = await bothAgree(a.url, b.url);
   expect(offers.get(fleet[5]?.id as string)).toBe('1.0.0');
   expect([...offers].filter(([id]) => id.startsWith('rep-b')).every(([, v]) => v === '1.0.0')).toBe(true);
+
+  // An instance downloads from one process and reports its new version to the other: verified.
+  const mover = fleet.find((i) => i.stream === 'rep-a' && i.kind === 'current' && offers.get(i.id) === '1.1.0') as SimInstance;
+  expect(await download(a.url, mover)).toBe('1.1.0');
+  await Bun.sleep(1500); // A writes the download; B picks it up at its next reload
+  mover.running = '1.1.0';
+  await pollAll(b.url, [mover]);
+  const outcome = await until('the outcome to be verified', async () => {
+    const v = (await (await api(a.url, 'GET', `/devices/rep-a?instance=${mover.id}`)).json()) as { fleet: { outcomes: { version: string; state: string }[] } };
+    return v.fleet.outcomes.find((o) => o.version === '1.1.0' && o.state === 'verified');
+  });
+  expect(outcome.state).toBe('verified');
 
   // Both processes' check-ins are in the database (flushed within about a second).
   const sql = new SQL(db);

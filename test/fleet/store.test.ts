@@ -5,7 +5,7 @@ import { expect, test } from 'bun:test';
 import { SQL } from 'bun';
 import { join } from 'node:path';
 import { FleetStore } from '../../src/fleet/store.ts';
-import { LATEST_SCHEMA } from '../../src/fleet/migrations.ts';
+import { LATEST_SCHEMA, MIGRATIONS } from '../../src/fleet/migrations.ts';
 import { CheckinBuffer } from '../../src/fleet/checkin-buffer.ts';
 import { rolloutFromSpec } from '../../src/fleet/spec.ts';
 import type { InstanceRow } from '../../src/fleet/store.ts';
@@ -14,15 +14,29 @@ import { fleetFirmware } from './fleet-sim.ts';
 
 const MAIN = join(import.meta.dir, '../../src/main.ts');
 
-test('each migration runs once and is recorded in schema_migrations', async () => {
+test('each migration runs once and is recorded in schema_migrations; an older database is brought forward', async () => {
+  const all = MIGRATIONS.map((m) => m.version);
   const url = `sqlite://${tempDir()}/fleet.sqlite`;
   const a = await FleetStore.open(url);
-  expect(await a.schemaVersions()).toEqual([LATEST_SCHEMA]);
+  expect(await a.schemaVersions()).toEqual(all);
   await a.close();
   const b = await FleetStore.open(url);
   expect(await b.migrate()).toEqual([]);
-  expect(await b.schemaVersions()).toEqual([LATEST_SCHEMA]);
+  expect(await b.schemaVersions()).toEqual(all);
   await b.close();
+
+  // A database an older OtaFlux made (migration 1 only) gets the later ones, and keeps its rows.
+  const file = `${tempDir()}/old.sqlite`;
+  const old = new SQL(`sqlite://${file}`);
+  await old`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`;
+  for (const st of MIGRATIONS[0]?.statements ?? []) await old.unsafe(st);
+  await old`INSERT INTO schema_migrations (version, name, applied_at) VALUES (1, 'old', 0)`;
+  await old`INSERT INTO fleet_pins (id, stream, instances, version, reason, created_at) VALUES ('kept', 's', '[]', '1.0.0', NULL, 1)`;
+  await old.close();
+  const c = await FleetStore.open(`sqlite://${file}`);
+  expect(await c.schemaVersions()).toEqual(all);
+  expect((await c.loadDecisionState()).pins.map((p) => p.id)).toEqual(['kept']);
+  await c.close();
 });
 
 test('a database newer than this binary: the server refuses to start with one line', async () => {
