@@ -5,6 +5,7 @@ import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { SQL } from 'bun';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
+import { scrapeMetrics } from '../support/metrics.ts';
 import { api, fleetConfigFile, fleetFirmware, fleetOf, pollAll, until } from './fleet-sim.ts';
 
 const STREAMS = ['down-a', 'down-b'];
@@ -17,7 +18,8 @@ let server: TestServer;
 beforeAll(async () => {
   pg = await startPostgres();
   db = await pg.createDatabase('fleet_down');
-  server = await startTestServer({ config: fleetConfigFile(fw.root, '{ refreshInterval: 0.2 }'), flags: { 'database-url': db } });
+  // The database named in the config file (fleet.databaseUrl).
+  server = await startTestServer({ config: fleetConfigFile(fw.root, `{ refreshInterval: 0.2, databaseUrl: ${JSON.stringify(db)} }`) });
 }, 120_000);
 afterAll(async () => {
   await server?.close();
@@ -43,6 +45,10 @@ test('devices are served from the last known state while the database is down; c
   expect(during).toEqual(before);
   await until('the store to be seen down', async () => !(await health()).ok);
   expect((await health()).pending).toBeGreaterThanOrEqual(fleet.length);
+  const m = await scrapeMetrics(server.ports.metrics as number);
+  expect(m.get('otaflux_fleet_store_up')).toBe(0);
+  expect(m.get('otaflux_fleet_checkins_pending')).toBeGreaterThanOrEqual(fleet.length);
+  expect(m.get('otaflux_fleet_checkins_dropped_total')).toBe(0);
   const refused = await api(server.url, 'POST', '/rollouts/down-110/advance');
   expect(refused.status).toBe(503);
   expect(((await refused.json()) as { error: string }).error).toStartWith('fleet store unreachable');
@@ -62,6 +68,7 @@ test('devices are served from the last known state while the database is down; c
     await sql.close();
   }
   expect((await api(server.url, 'POST', '/rollouts/down-110/advance')).status).toBe(200);
+  expect((await scrapeMetrics(server.ports.metrics as number)).get('otaflux_fleet_store_up')).toBe(1);
 }, 120_000);
 
 test('a hung database (no answer at all) does not hold a poll', async () => {
