@@ -4,6 +4,8 @@
  * tagged-template queries. Decision changes (rollouts, pins, yanks, channels) are written at once with
  * their audit record in one transaction; check-ins arrive in batches from the check-in buffer.
  */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { SQL } from 'bun';
 import { randomUUID } from 'node:crypto';
 import { LATEST_SCHEMA, MIGRATIONS } from './migrations.ts';
@@ -82,6 +84,14 @@ export class FleetStore {
   /** Opens the store and applies pending migrations; refuses a database newer than this binary. */
   static async open(url: string): Promise<FleetStore> {
     const kind = url.startsWith('postgres://') || url.startsWith('postgresql://') ? 'postgres' : 'sqlite';
+    // The default file lives in the cache folder, which may not exist yet on a first start.
+    if (kind === 'sqlite') {
+      try {
+        mkdirSync(dirname(url.replace(/^sqlite:\/\//, '')), { recursive: true });
+      } catch {
+        // Opening the file below says what is wrong with its folder.
+      }
+    }
     const sql = kind === 'postgres' ? new SQL(url, { max: 4, idleTimeout: 30, connectionTimeout: 5, connection: { statement_timeout: 5000 } }) : new SQL(url);
     const store = new FleetStore(sql, kind, kind === 'postgres' ? redact(url) : url.replace(/^sqlite:\/\//, ''));
     try {
