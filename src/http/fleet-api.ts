@@ -15,6 +15,7 @@
  *   GET  /api/audit                             the audit log, newest first
  *   GET  /api/fleet                             store health, check-in buffer
  */
+import { fleetDoc } from './route-docs.ts';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Elysia } from 'elysia';
 import type { Runtime } from '../runtime.ts';
@@ -24,8 +25,6 @@ import { validateDeviceId } from '../core/device-id.ts';
 import { errorMessage } from '../core/errors.ts';
 import type { Actor } from '../fleet/store.ts';
 
-const ADMIN = [{ adminToken: [] as string[] }];
-const TAGS = ['Fleet'];
 const ACTIONS = ['pause', 'resume', 'advance', 'abort'] as const;
 
 export function fleetApi(rt: Runtime) {
@@ -34,7 +33,7 @@ export function fleetApi(rt: Runtime) {
   const fleet = rt.fleet;
   if (!token || !fleet) return app;
   const expected = digest(`Bearer ${token}`);
-  const doc = (summary: string) => ({ detail: { summary, tags: TAGS, security: ADMIN } });
+  const doc = (summary: string) => ({ detail: fleetDoc(summary) });
   return app
     .onBeforeHandle(({ request }) => {
       const given = request.headers.get('authorization');

@@ -164,6 +164,21 @@ function adminDoc(summary: string, ok: ReturnType<typeof json | typeof list>, ex
   return { summary, tags: ['Operator API'], security: [{ adminToken: [] }], responses: { 200: ok, 401: adminUnauthorized }, ...extra };
 }
 
+/** A fleet control route of the operator API (README "Fleet control"): its answers and errors. */
+export function fleetDoc(summary: string): DocumentDecoration {
+  return adminDoc(summary, json('The result'), {
+    responses: {
+      200: json('The result'),
+      201: json('Created'),
+      400: json('The body is not valid: `{"error": "…"}` says which field and what was expected'),
+      401: adminUnauthorized,
+      404: json('No such rollout, pin or release'),
+      409: json('The change does not fit the current state (e.g. resuming an aborted rollout)'),
+      503: { ...json('The fleet state store is unavailable; retry later'), headers: { 'Retry-After': header('seconds') } },
+    },
+  });
+}
+
 export const adminDocs = {
   status: adminDoc('Uptime, devices seen, cache size', json('Summary')),
   devices: adminDoc('Devices polled or resolved: last poll, version served, source digest', list('One entry per device')),
