@@ -35,7 +35,7 @@ export async function startOps(rt: Runtime, routes: readonly string[]): Promise<
   const metrics = new OtaFluxMetrics({
     events: rt.events,
     routeOf,
-    cacheBlobs: () => rt.content.list(),
+    cacheBlobs: async () => rt.cache.kept(),
     devicesSeen: () => rt.tracker.seenCount(),
     downloadsInFlight: () => downloads.count(),
     perDeviceLabels: rt.settings.metricsDeviceLabels,
