@@ -51,6 +51,9 @@ export class CacheBudget implements RecordIndex {
   /** Evicted blobs whose file waits for its last reader. */
   private readonly doomed = new Set<string>();
   private detach?: () => void;
+  /** Evictions made at start, by bound (before metrics listen to events). */
+  readonly evictedAtLoad = { bytes: 0, entries: 0 };
+  private loading = false;
 
   constructor(private readonly o: CacheBudgetOptions) {
     o.releases.index = this;
@@ -69,7 +72,9 @@ export class CacheBudget implements RecordIndex {
       await rm(r.path, { force: true });
       orphans++;
     }
+    this.loading = true;
     const evicted = this.enforce(0, 0);
+    this.loading = false;
     this.o.logger.info('cache loaded', { entries: this.blobs.size, bytes: this.bytes, evicted, orphanRecordsRemoved: orphans, maxEntries: this.o.maxEntries, maxBytes: this.o.maxBytes });
   }
 
@@ -201,6 +206,7 @@ export class CacheBudget implements RecordIndex {
     const reading = this.pins.has(sha256);
     if (reading) this.doomed.add(sha256);
     else void this.o.content.remove(sha256);
+    if (this.loading) this.evictedAtLoad[bound]++;
     this.o.logger.info('cache evicted', { sha256, size: entry.size, bound, deferredForDownload: reading });
     this.o.events.emit('cache-evicted', { sha256, size: entry.size, bound });
     this.o.onEvicted?.(sha256);

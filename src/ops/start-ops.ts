@@ -41,6 +41,7 @@ export async function startOps(rt: Runtime, routes: readonly string[]): Promise<
     perDeviceLabels: rt.settings.metricsDeviceLabels,
     version: pkg.version,
   });
+  for (const [bound, n] of Object.entries(rt.cache.evictedAtLoad)) if (n > 0) metrics.cacheEvictions.inc({ bound }, n);
   let server: Server | undefined;
   let metricsPort: number | undefined;
   const addr = rt.settings.metricsListenAddr;
