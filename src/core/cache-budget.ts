@@ -50,6 +50,8 @@ export class CacheBudget implements RecordIndex {
   private readonly pins = new Map<string, number>();
   /** Evicted blobs whose file waits for its last reader. */
   private readonly doomed = new Set<string>();
+  /** File deletions under way (evicted blobs and their records). */
+  private readonly deleting = new Set<Promise<unknown>>();
   private detach?: () => void;
   /** Evictions made at start, by bound (before metrics listen to events). */
   readonly evictedAtLoad = { bytes: 0, entries: 0 };
@@ -75,6 +77,7 @@ export class CacheBudget implements RecordIndex {
     this.loading = true;
     const evicted = this.enforce(0, 0);
     this.loading = false;
+    await this.settled();
     this.o.logger.info('cache loaded', { entries: this.blobs.size, bytes: this.bytes, evicted, orphanRecordsRemoved: orphans, maxEntries: this.o.maxEntries, maxBytes: this.o.maxBytes });
   }
 
@@ -107,13 +110,18 @@ export class CacheBudget implements RecordIndex {
     this.detach?.();
   }
 
-  /** Evicts until one more blob of `size` bytes would fit. */
-  makeRoom(size: number): void {
-    this.enforce(size, 1);
+  /**
+   * Evicts until one more blob of `size` bytes would fit, keeping `keep` (the device's current
+   * release: until the new one is written, a failed fetch must not cost the device its copy). A size
+   * over the whole bound evicts nothing for its bytes: such a blob is refused once written.
+   */
+  makeRoom(size: number, keep?: string): Promise<void> {
+    this.enforce(size <= this.o.maxBytes ? size : 0, 1, keep);
+    return this.settled();
   }
 
-  /** A blob was written: it is counted, kept, and the others make room for it. */
-  added(blob: { sha256: string; size: number }): void {
+  /** A blob was written: it is counted, kept, and the others make room for it (their files deleted when this resolves). */
+  added(blob: { sha256: string; size: number }): Promise<void> {
     const now = Date.now();
     const had = this.blobs.get(blob.sha256);
     if (had) this.bytes -= had.size;
@@ -121,6 +129,12 @@ export class CacheBudget implements RecordIndex {
     this.bytes += blob.size;
     this.doomed.delete(blob.sha256);
     this.enforce(0, 0, blob.sha256);
+    return this.settled();
+  }
+
+  /** Resolves when the file deletions started so far are done. */
+  async settled(): Promise<void> {
+    await Promise.all([...this.deleting]);
   }
 
   /** A record naming `sha256` was written at `path`; false when that blob is not kept (the record must go). */
@@ -136,6 +150,11 @@ export class CacheBudget implements RecordIndex {
     if (set) set.add(path);
     else this.recordsOf.set(sha256, new Set([path]));
     return true;
+  }
+
+  /** Whether a blob of this size can be kept at all (it is not larger than `maxBytes`). */
+  canHold(size: number): boolean {
+    return size <= this.o.maxBytes;
   }
 
   /** Whether a blob is in the cache (not evicted). */
@@ -166,13 +185,17 @@ export class CacheBudget implements RecordIndex {
       return;
     }
     this.pins.delete(sha256);
-    if (this.doomed.delete(sha256)) void this.o.content.remove(sha256);
+    if (this.doomed.delete(sha256)) this.deleteFile(this.o.content.remove(sha256));
     else this.enforce(0, 0);
   }
 
   /** The blobs kept (what `firmware_cache_entries` and `otaflux_cache_bytes` count). */
   kept(): { sha256: string; size: number }[] {
     return [...this.blobs].map(([sha256, b]) => ({ sha256, size: b.size }));
+  }
+
+  get maxBytes(): number {
+    return this.o.maxBytes;
   }
 
   get usedBytes(): number {
@@ -195,17 +218,22 @@ export class CacheBudget implements RecordIndex {
     return evicted;
   }
 
+  private deleteFile(p: Promise<unknown>): void {
+    const tracked = p.catch(() => {}).finally(() => this.deleting.delete(tracked));
+    this.deleting.add(tracked);
+  }
+
   private evict(sha256: string, entry: Entry, bound: 'bytes' | 'entries'): void {
     this.blobs.delete(sha256);
     this.bytes -= entry.size;
     for (const path of this.recordsOf.get(sha256) ?? []) {
       this.blobOf.delete(path);
-      void rm(path, { force: true });
+      this.deleteFile(rm(path, { force: true }));
     }
     this.recordsOf.delete(sha256);
     const reading = this.pins.has(sha256);
     if (reading) this.doomed.add(sha256);
-    else void this.o.content.remove(sha256);
+    else this.deleteFile(this.o.content.remove(sha256));
     if (this.loading) this.evictedAtLoad[bound]++;
     this.o.logger.info('cache evicted', { sha256, size: entry.size, bound, deferredForDownload: reading });
     this.o.events.emit('cache-evicted', { sha256, size: entry.size, bound });

@@ -247,7 +247,8 @@ export class Resolver {
       }
       this.o.events.emit('cache-lookup', { device: device.id, hit: false });
       // Room first, for the size the source announces (extraction may change it; checked again after).
-      this.o.budget.makeRoom(artifact.size ?? 0);
+      const current = this.latest.get(device.id)?.release ?? this.acceptedOnDisk.get(device.id)?.release;
+      await this.o.budget.makeRoom(artifact.size ?? 0, current?.sha256);
       const input = await artifact.open();
       const { stream, applied } = await extractChain(input, comp.extract, this.o.extractors, {
         device, name: artifact.name, mediaType: artifact.mediaType, limits: this.o.limits, logger: this.o.logger,
@@ -255,6 +256,10 @@ export class Resolver {
       // Bytes no extractor changed, from a stream that checks them itself: hashed once, not twice.
       const checked = applied.length === 0 && artifact.contentDigest?.startsWith('sha256:') ? artifact.contentDigest.slice(7) : undefined;
       const blob = await this.o.content.put(stream, undefined, checked);
+      if (!this.o.budget.canHold(blob.size)) {
+        if (!this.o.budget.holds(blob.sha256)) await this.o.content.remove(blob.sha256);
+        throw new SourceFailed(device.id, new Error(`release ${artifact.version} has ${blob.size} bytes, more than the whole cache may hold (cache.maxBytes ${this.o.budget.maxBytes}): raise --cache-max-bytes`));
+      }
       const release: Release = {
         device: device.id, version: artifact.version, tag: artifact.tag,
         size: blob.size, crc32: blob.crc32, sha256: blob.sha256,
@@ -266,7 +271,7 @@ export class Resolver {
       // Pinned while its record is written, so another write cannot evict it in between.
       this.o.budget.pin(blob.sha256);
       try {
-        this.o.budget.added(blob);
+        await this.o.budget.added(blob);
         await this.o.releases.putRelease(key, { release, ...(evidence !== undefined ? { evidence } : {}) });
       } finally {
         this.o.budget.unpin(blob.sha256);

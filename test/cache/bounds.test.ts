@@ -3,7 +3,7 @@
 // follow, an evicted device's release is fetched again on demand, the bound applies to what is on
 // disk at start, and a download of a blob evicted meanwhile still completes byte-exact.
 import { afterEach, expect, test } from 'bun:test';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { firmwareDir } from '../support/firmware-dir.ts';
@@ -142,3 +142,22 @@ test('a download of a release evicted meanwhile completes byte-exact; its file g
   expect(existsSync(bigPath)).toBe(false);
   expect(blobs(cacheDir)).toEqual([sha(fw.bytes('small', '1.0.0.bin'))]);
 }, 90_000);
+
+test('a release larger than --cache-max-bytes is not kept: 502, and a cached older release keeps being served', async () => {
+  const fw = firmwareDir({ dev: { '1.0.0.bin': 500 }, huge: { '1.0.0.bin': 2000 } });
+  const cacheDir = tempDir();
+  const s = await serve({ 'firmware-dir': fw.root, 'cache-dir': cacheDir, 'cache-max-bytes': 1000 });
+  const huge = await fetch(`${s.url}/firmware?device=huge`);
+  expect(huge.status).toBe(502);
+  expect(await huge.text()).toBe("Firmware for device 'huge' could not be prepared");
+  expect(blobs(cacheDir)).toEqual([]);
+  expect(s.logs.some((l) => l.includes('raise --cache-max-bytes'))).toBe(true);
+
+  expect((await firmware(s, 'dev')).status).toBe(200);
+  writeFileSync(join(fw.root, 'dev', '2.0.0.bin'), new Uint8Array(2000).fill(1));
+  const v = await fetch(`${s.url}/version?device=dev`);
+  expect((await v.text()).split('\n')[0]).toBe('1.0.0');
+  const body = await firmware(s, 'dev');
+  expect(Buffer.compare(body.body, fw.bytes('dev', '1.0.0.bin'))).toBe(0);
+  expect(blobs(cacheDir)).toEqual([sha(fw.bytes('dev', '1.0.0.bin'))]);
+});
