@@ -4,6 +4,8 @@
 // changed extractor chain refuses the cached release. Refused: 503 with the documented body.
 import { afterEach, expect, test } from 'bun:test';
 import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { memorySource, type MemorySource } from '../support/test-plugins.ts';
 import { firmwareDir } from '../support/firmware-dir.ts';
@@ -109,4 +111,25 @@ test('a changed extractor chain does not get a release extracted by another', as
   const s = await serve(src, cacheDir, verifier, [raw()]);
   expect(await version(s)).toEqual(UNAVAILABLE);
   expect(s.logs.some((l) => l.includes('extracted with auto, configured chain is extractor.raw'))).toBe(true);
+});
+
+test('a record without provenance (written by an earlier OtaFlux) is not served from the cache', async () => {
+  const src = memorySource({ '1.0.0': randomBytes(500) });
+  const cacheDir = tempDir();
+  const verifier = listVerifier('one', new Set(['signer-1']));
+  const first = await serve(src, cacheDir, verifier);
+  expect((await version(first)).status).toBe(200);
+  await first.close();
+  servers.pop();
+  const path = join(cacheDir, 'devices', 'dev.json');
+  const { release } = JSON.parse(readFileSync(path, 'utf8')) as { release: Record<string, unknown> };
+  delete release.provenance;
+  writeFileSync(path, JSON.stringify(release)); // the earlier format: a bare release
+  src.down = true;
+  const s = await serve(src, cacheDir, verifier);
+  expect(await version(s)).toEqual(UNAVAILABLE);
+  src.down = false;
+  s.runtime.resolver.invalidate('dev');
+  expect((await version(s)).status).toBe(200);
+  expect((JSON.parse(readFileSync(path, 'utf8')) as { release: { provenance?: unknown } }).release.provenance).toBeDefined();
 });
