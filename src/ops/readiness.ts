@@ -88,7 +88,8 @@ export class Readiness {
       const missing: string[] = [];
       for (const d of devices) {
         const comp = composer.for(d);
-        if (!comp || !(await this.rt.resolver.servable(deviceRef(d, comp), comp))) missing.push(d);
+        const servable = comp ? await this.rt.resolver.servable(deviceRef(d, comp), comp).catch(() => undefined) : undefined;
+        if (!servable) missing.push(d);
       }
       const cached = devices.length > 0 && missing.length === 0;
       checks.push({
