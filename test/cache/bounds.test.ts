@@ -11,6 +11,10 @@ import { scrapeMetrics } from '../support/metrics.ts';
 import { openSocket, readAtLeast, parseResponse } from '../support/raw-http.ts';
 import { tempDir } from '../support/tmp.ts';
 import type { FlagValues } from '../../src/cli/flags.ts';
+import { randomBytes } from 'node:crypto';
+import { memorySource } from '../support/test-plugins.ts';
+import { Composer } from '../../src/core/composition.ts';
+import { none } from '../../src/plugins/verifier/none.ts';
 
 const servers: TestServer[] = [];
 afterEach(async () => { await Promise.all(servers.splice(0).map((s) => s.close())); });
@@ -160,4 +164,29 @@ test('a release larger than --cache-max-bytes is not kept: 502, and a cached old
   const body = await firmware(s, 'dev');
   expect(Buffer.compare(body.body, fw.bytes('dev', '1.0.0.bin'))).toBe(0);
   expect(blobs(cacheDir)).toEqual([sha(fw.bytes('dev', '1.0.0.bin'))]);
+});
+
+test('--cache-size 1: a fetch that fails half-way leaves the device its cached release (room is made around it)', async () => {
+  const v1 = randomBytes(3000), v2 = randomBytes(3000);
+  const src = memorySource({ '1.0.0': v1 });
+  const cacheDir = tempDir();
+  const s = await startTestServer({
+    flags: { 'firmware-dir': firmwareDir({ x: {} }).root, 'cache-dir': cacheDir, 'refresh-interval': 0, 'cache-size': 1 },
+    edit(settings) {
+      settings.composer = new Composer([], { source: src, verifier: none(), extract: 'auto', auth: 'none', allowPrerelease: false, options: {}, matchedBy: 'defaults' });
+    },
+  });
+  servers.push(s);
+  expect((await firmware(s, 'dev')).status).toBe(200);
+  src.images.set('2.0.0', v2);
+  src.breakDownloads = true;
+  const v = await fetch(`${s.url}/version?device=dev`);
+  expect((await v.text()).split('\n')[0]).toBe('1.0.0');
+  const body = await firmware(s, 'dev');
+  expect(Buffer.compare(body.body, v1)).toBe(0);
+  expect(blobs(cacheDir)).toEqual([sha(v1)]);
+  src.breakDownloads = false;
+  s.runtime.resolver.invalidate('dev');
+  expect(Buffer.compare((await firmware(s, 'dev')).body, v2)).toBe(0);
+  expect(blobs(cacheDir)).toEqual([sha(v2)]);
 });
