@@ -155,3 +155,26 @@ test('/ready after a warm restart with the registry down: 200 before any device 
   s = await restart(s, cacheDir);
   expect(await ready(s)).toBe(503);
 }, 60_000);
+
+test('the bound across a restart with the registry down: the most recent release stays, the evicted ones come back when it is up', async () => {
+  for (const d of ['lru-1', 'lru-2', 'lru-3']) await push(d);
+  const cacheDir = tempDir();
+  let s = await serve(cacheDir);
+  for (const d of ['lru-1', 'lru-2', 'lru-3']) {
+    expect((await get(s, 'firmware', d)).status).toBe(200);
+    await Bun.sleep(20); // distinct last-use times on disk
+  }
+  await reg.stop();
+  s = await restart(s, cacheDir, { 'cache-size': 1 });
+  expect(await ready(s)).toBe(200); // only lru-3 is still known from the cache folder, and it is servable
+  const kept = await get(s, 'firmware', 'lru-3');
+  expect(Buffer.compare(kept.body, Buffer.from(image('lru-3')))).toBe(0);
+  expect(await get(s, 'version', 'lru-1')).toMatchObject(unavailable('lru-1'));
+
+  await reg.start();
+  s.runtime.resolver.invalidate('lru-1');
+  const back = await get(s, 'firmware', 'lru-1');
+  expect(back.status).toBe(200);
+  expect(Buffer.compare(back.body, Buffer.from(image('lru-1')))).toBe(0);
+  expect(s.runtime.cache.kept().length).toBe(1);
+}, 60_000);
