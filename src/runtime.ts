@@ -55,7 +55,7 @@ export async function startRuntime(settings: Settings, logger: Logger): Promise<
   });
   await cache.load();
   cache.watchDownloads(events);
-  const bodies = new ReleaseBodies(content, memory, cache, (sha256) => resolver?.forgetBlob(sha256));
+  const bodies = new ReleaseBodies(content, memory, cache, (sha256) => cache.lost(sha256));
   resolver = new Resolver({
     content, releases, budget: cache, events, logger,
     extractors: settings.extractors,

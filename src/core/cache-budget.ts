@@ -152,6 +152,22 @@ export class CacheBudget implements RecordIndex {
     return true;
   }
 
+  /**
+   * A blob found missing or corrupt when read: it leaves the index with its records (not counted as
+   * an eviction), its file is deleted, and `onEvicted` makes the devices it served fetch it again.
+   */
+  lost(sha256: string): void {
+    const entry = this.blobs.get(sha256);
+    if (!entry) return;
+    this.blobs.delete(sha256);
+    this.bytes -= entry.size;
+    this.dropRecords(sha256);
+    if (!this.pins.has(sha256)) this.deleteFile(this.o.content.remove(sha256));
+    else this.doomed.add(sha256);
+    this.o.logger.warn('cached firmware missing or corrupt: it will be fetched again', { sha256 });
+    this.o.onEvicted?.(sha256);
+  }
+
   /** Whether a blob of this size can be kept at all (it is not larger than `maxBytes`). */
   canHold(size: number): boolean {
     return size <= this.o.maxBytes;
@@ -218,6 +234,14 @@ export class CacheBudget implements RecordIndex {
     return evicted;
   }
 
+  private dropRecords(sha256: string): void {
+    for (const path of this.recordsOf.get(sha256) ?? []) {
+      this.blobOf.delete(path);
+      this.deleteFile(rm(path, { force: true }));
+    }
+    this.recordsOf.delete(sha256);
+  }
+
   private deleteFile(p: Promise<unknown>): void {
     const tracked = p.catch(() => {}).finally(() => this.deleting.delete(tracked));
     this.deleting.add(tracked);
@@ -226,11 +250,7 @@ export class CacheBudget implements RecordIndex {
   private evict(sha256: string, entry: Entry, bound: 'bytes' | 'entries'): void {
     this.blobs.delete(sha256);
     this.bytes -= entry.size;
-    for (const path of this.recordsOf.get(sha256) ?? []) {
-      this.blobOf.delete(path);
-      this.deleteFile(rm(path, { force: true }));
-    }
-    this.recordsOf.delete(sha256);
+    this.dropRecords(sha256);
     const reading = this.pins.has(sha256);
     if (reading) this.doomed.add(sha256);
     else this.deleteFile(this.o.content.remove(sha256));

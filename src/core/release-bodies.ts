@@ -36,13 +36,23 @@ export class ReleaseBodies {
     this.budget.touch(release.sha256);
     if (hot) return { kind: 'buffer', buffer: hot };
     return this.loads.run(release.sha256, async () => {
-      if (!(await this.content.verify(release.sha256))) {
+      const missing = () => {
         this.onMissing(release.sha256);
-        throw new CorruptBlob(`cached firmware ${release.sha256} is missing or corrupt`);
-      }
+        return new CorruptBlob(`cached firmware ${release.sha256} is missing or corrupt`);
+      };
+      if (!(await this.content.verify(release.sha256))) throw missing();
       const path = this.content.pathOf(release.sha256);
-      if (!this.memory.accepts(release.size)) return { kind: 'file', path };
-      const buffer = Buffer.from(await Bun.file(path).arrayBuffer());
+      if (!this.memory.accepts(release.size)) {
+        if (!(await this.content.has(release.sha256, release.size))) throw missing();
+        return { kind: 'file', path };
+      }
+      let buffer: Buffer;
+      try {
+        buffer = Buffer.from(await Bun.file(path).arrayBuffer());
+      } catch {
+        throw missing();
+      }
+      if (buffer.byteLength !== release.size) throw missing();
       this.memory.set(release.sha256, buffer);
       return { kind: 'buffer', buffer };
     });

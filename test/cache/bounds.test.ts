@@ -3,7 +3,7 @@
 // follow, an evicted device's release is fetched again on demand, the bound applies to what is on
 // disk at start, and a download of a blob evicted meanwhile still completes byte-exact.
 import { afterEach, expect, test } from 'bun:test';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { firmwareDir } from '../support/firmware-dir.ts';
@@ -189,4 +189,26 @@ test('--cache-size 1: a fetch that fails half-way leaves the device its cached r
   s.runtime.resolver.invalidate('dev');
   expect(Buffer.compare((await firmware(s, 'dev')).body, v2)).toBe(0);
   expect(blobs(cacheDir)).toEqual([sha(v2)]);
+});
+
+test('a cached blob gone from disk: 503 "being re-fetched" with Retry-After, its records go, the next request fetches it again', async () => {
+  const fw = firmwareDir({ a: { '1.0.0.bin': 3000 } });
+  const cacheDir = tempDir();
+  const s = await serve({ 'firmware-dir': fw.root, 'cache-dir': cacheDir, 'refresh-interval': 60 }); // the answer is remembered
+  expect((await fetch(`${s.url}/version?device=a`)).status).toBe(200);
+  const path = join(cacheDir, 'blobs', 'sha256', sha(fw.bytes('a', '1.0.0.bin')));
+  rmSync(path);
+  const r = await fetch(`${s.url}/firmware?device=a`);
+  expect(r.status).toBe(503);
+  expect(r.headers.get('retry-after')).toBe('5');
+  expect(await r.text()).toBe("Firmware for device 'a' is being re-fetched, retry later");
+  expect(r.headers.get('content-length')).toBe('58'); // a keep-alive connection can carry the next request
+  expect(recordBlobs(cacheDir)).toEqual([]);
+  const again = await firmware(s, 'a');
+  expect(again.status).toBe(200);
+  expect(Buffer.compare(again.body, fw.bytes('a', '1.0.0.bin'))).toBe(0);
+  expect(existsSync(path)).toBe(true);
+  const m = await scrapeMetrics(s.ports.metrics as number);
+  expect(m.get('firmware_cache_entries')).toBe(1);
+  expect(m.get('otaflux_cache_bytes')).toBe(3000);
 });
