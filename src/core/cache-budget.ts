@@ -156,9 +156,9 @@ export class CacheBudget implements RecordIndex {
    * A blob found missing or corrupt when read: it leaves the index with its records (not counted as
    * an eviction), its file is deleted, and `onEvicted` makes the devices it served fetch it again.
    */
-  lost(sha256: string): void {
+  lost(sha256: string): Promise<void> {
     const entry = this.blobs.get(sha256);
-    if (!entry) return;
+    if (!entry) return this.settled();
     this.blobs.delete(sha256);
     this.bytes -= entry.size;
     this.dropRecords(sha256);
@@ -166,6 +166,7 @@ export class CacheBudget implements RecordIndex {
     else this.doomed.add(sha256);
     this.o.logger.warn('cached firmware missing or corrupt: it will be fetched again', { sha256 });
     this.o.onEvicted?.(sha256);
+    return this.settled();
   }
 
   /** Whether a blob of this size can be kept at all (it is not larger than `maxBytes`). */

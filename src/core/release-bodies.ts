@@ -23,7 +23,7 @@ export class ReleaseBodies {
     private readonly memory: MemoryTier,
     private readonly budget: Pick<CacheBudget, 'touch'>,
     /** Told when a release's blob is gone or corrupt, so the release is fetched again. */
-    private readonly onMissing: (sha256: string) => void = () => {},
+    private readonly onMissing: (sha256: string) => void | Promise<void> = () => {},
   ) {}
 
   /** Synchronous fast path: the in-memory bytes if they are there. */
@@ -36,23 +36,23 @@ export class ReleaseBodies {
     this.budget.touch(release.sha256);
     if (hot) return { kind: 'buffer', buffer: hot };
     return this.loads.run(release.sha256, async () => {
-      const missing = () => {
-        this.onMissing(release.sha256);
+      const missing = async () => {
+        await this.onMissing(release.sha256);
         return new CorruptBlob(`cached firmware ${release.sha256} is missing or corrupt`);
       };
-      if (!(await this.content.verify(release.sha256))) throw missing();
+      if (!(await this.content.verify(release.sha256))) throw await missing();
       const path = this.content.pathOf(release.sha256);
       if (!this.memory.accepts(release.size)) {
-        if (!(await this.content.has(release.sha256, release.size))) throw missing();
+        if (!(await this.content.has(release.sha256, release.size))) throw await missing();
         return { kind: 'file', path };
       }
       let buffer: Buffer;
       try {
         buffer = Buffer.from(await Bun.file(path).arrayBuffer());
       } catch {
-        throw missing();
+        throw await missing();
       }
-      if (buffer.byteLength !== release.size) throw missing();
+      if (buffer.byteLength !== release.size) throw await missing();
       this.memory.set(release.sha256, buffer);
       return { kind: 'buffer', buffer };
     });
