@@ -4,7 +4,7 @@
 // configured now (served with only B when B signed it, refused with only C); a release from one
 // registry is never served as another's. /ready says the same before any device polls.
 import { afterAll, afterEach, beforeAll, expect, test } from 'bun:test';
-import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, pushArtifact, startRegistry, type TestRegistry } from '../support/registry.ts';
 import { cosignSign, generateKeyPair, type CosignKeyPair } from '../support/cosign.ts';
@@ -177,4 +177,24 @@ test('the bound across a restart with the registry down: the most recent release
   expect(back.status).toBe(200);
   expect(Buffer.compare(back.body, Buffer.from(image('lru-1')))).toBe(0);
   expect(s.runtime.cache.kept().length).toBe(1);
+}, 60_000);
+
+test('stored signatures are checked, not trusted: evidence altered on disk is refused offline', async () => {
+  await cosignSign(reg, B, 'fw/tamper', await push('tamper'), 'legacy');
+  const cacheDir = tempDir();
+  let s = await serve(cacheDir, { 'cosign-pub-key-path': keysAB });
+  expect((await get(s, 'version', 'tamper')).status).toBe(200);
+  await reg.stop();
+  await s.close();
+  servers.splice(servers.indexOf(s), 1);
+
+  const path = join(cacheDir, 'devices', 'tamper.json');
+  const record = JSON.parse(readFileSync(path, 'utf8')) as { evidence: { legacy: { payload: string }[] } };
+  const payload = Buffer.from(record.evidence.legacy[0]!.payload, 'base64').toString('utf8');
+  record.evidence.legacy[0]!.payload = Buffer.from(payload.replace('"critical"', '"critical" ')).toString('base64');
+  writeFileSync(path, JSON.stringify(record));
+
+  s = await serve(cacheDir, { 'cosign-pub-key-path': B.pub });
+  expect(await get(s, 'version', 'tamper')).toMatchObject(unavailable('tamper'));
+  expect(s.logs.some((l) => l.includes('refused offline') && l.includes('wrong-key'))).toBe(true);
 }, 60_000);
