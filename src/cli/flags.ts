@@ -32,6 +32,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'registry-ca-cert-path', type: 'string', group: 'Registry (OCI source)', help: 'CA bundle for a registry with a private certificate' },
   { name: 'firmware-dir', type: 'string', group: 'Local source', help: 'Serve DIR/<device>/<version>.bin (quick start, no registry)' },
   { name: 'cosign-pub-key-path', type: 'string', group: 'Verification', help: 'Cosign public key; when set, only signed firmware is served' },
+  { name: 'allow-prerelease', type: 'boolean', group: 'Verification', help: 'Serve prereleases (1.2.0-rc.1) to devices of the default composition' },
   { name: 'cache-dir', type: 'string', group: 'Cache', help: 'Firmware cache folder', default: '.otaflux-cache' },
   { name: 'cache-size', type: 'int', group: 'Cache', help: 'Releases kept in the cache (entries)', default: '100' },
   { name: 'cache-max-bytes', type: 'int', group: 'Cache', help: 'Disk bytes kept for firmware', default: '2147483648' },
@@ -39,7 +40,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'tls-listen-addr', type: 'string', group: 'TLS and device auth', help: 'HTTPS device API address', default: '0.0.0.0:8443' },
   { name: 'tls-cert', type: 'string', group: 'TLS and device auth', help: 'Server certificate (PEM); turns HTTPS on' },
   { name: 'tls-key', type: 'string', group: 'TLS and device auth', help: 'Server private key (PEM)' },
-  { name: 'tls-client-ca', type: 'string', group: 'TLS and device auth', help: 'CA that client certificates must chain to (mutual TLS)' },
+  { name: 'tls-client-ca', type: 'string', group: 'TLS and device auth', help: 'CA that client certificates must chain to (mutual TLS); a certificate fetches only the device its CN names (<device> or <device>:<instance>)' },
   { name: 'metrics-device-labels', type: 'boolean', group: 'Operations', help: 'Per-device series in /metrics (one per device, capped at 20 000)' },
   { name: 'admin-token', type: 'string', group: 'Operations', help: 'Bearer token for the status API (/api)', secret: true },
   { name: 'webhook-secret', type: 'string', group: 'Operations', help: 'Secret Harbor sends to POST /webhooks/harbor', secret: true },
@@ -106,7 +107,8 @@ function parseBool(what: string, v: string): boolean {
 }
 
 function parseIntStrict(what: string, v: string): number {
-  if (!/^\d+$/.test(v)) throw new UsageError(`${what}: expected a whole number, got '${v}'`);
+  // A leading '+' is accepted, as Rust's integer parsing (the Rust server's --cache-size) does.
+  if (!/^\+?\d+$/.test(v)) throw new UsageError(`${what}: expected a whole number, got '${v}'`);
   return Number(v);
 }
 

@@ -22,13 +22,22 @@ import { SingleFlight } from './single-flight.ts';
 import { rankVersions } from './versions.ts';
 import { extractChain } from './extract-chain.ts';
 import { acceptCached, provenanceNow } from './provenance.ts';
-import { DeviceError, NoFirmware, NoVerifiedFirmware, SourceFailed, SourceUnavailable, UpstreamUnavailable, errorMessage } from './errors.ts';
+import { DeviceError, NoFirmware, NoVerifiedFirmware, SourceFailed, SourceUnavailable, errorMessage, isSourceUnavailable } from './errors.ts';
+import { FailureReports } from './failure-reports.ts';
+import { logCandidates } from './resolution-log.ts';
 
 /** At most this many versions are tried, newest first, when newer ones fail verification. */
 const MAX_CANDIDATES = 10;
 
-/** Remembered answers kept at most (polls for random ids must not grow memory without bound). */
+/** Remembered releases kept at most (only devices with something published get one). */
 const MAX_REMEMBERED_DEVICES = 100_000;
+
+/**
+ * Remembered "nothing to serve" answers kept at most, apart from the releases: an id that matches a
+ * pattern (or the defaults) but has nothing published costs at most one small entry of this LRU, so
+ * a flood of made-up ids holds a fixed amount of memory however many there are.
+ */
+const MAX_NEGATIVE_ANSWERS = 10_000;
 
 /** Verdicts remembered at most per verifier, and rejections remembered for logging once. */
 const MAX_REMEMBERED_VERDICTS = 10_000;
@@ -64,8 +73,15 @@ interface LatestEntry {
   stale?: boolean;
 }
 
+/** A negative answer; `error` is left out for "no firmware" (rebuilt from the id when thrown). */
+interface NegativeEntry {
+  error?: DeviceError;
+  at: number;
+}
+
 export class Resolver {
   private readonly latest = new Map<string, LatestEntry>();
+  private readonly negative = new Map<string, NegativeEntry>();
   private readonly lookups = new SingleFlight<Release>();
   private readonly builds = new SingleFlight<Built>();
   /** Last good releases on disk that the device's composition accepts, checked once per record. */
@@ -75,8 +91,12 @@ export class Resolver {
   private readonly rejectionsLogged = new Set<string>();
   /** Rejections remembered before this instant are asked again (set by invalidate). */
   private rejectionsUntil = 0;
+  /** Failed refreshes, logged at most once per source and kind per refresh interval. */
+  private readonly failures: FailureReports;
 
-  constructor(private readonly o: ResolverOptions) {}
+  constructor(private readonly o: ResolverOptions) {
+    this.failures = new FailureReports(o.logger, o.refreshMs);
+  }
 
   /**
    * The release a device gets now; a DeviceError when there is none to serve. While the remembered
@@ -86,7 +106,10 @@ export class Resolver {
   current(device: DeviceRef, comp: Composition): Release | Promise<Release> {
     const entry = this.latest.get(device.id);
     const now = Date.now();
-    if (entry) {
+    if (!entry) {
+      const no = this.negative.get(device.id);
+      if (no && now - no.at < this.o.negativeMs) throw no.error ?? new NoFirmware(device.id);
+    } else {
       const ttl = entry.release && !entry.stale ? this.o.refreshMs : this.o.negativeMs;
       if (now - entry.at < ttl) {
         if (entry.release) return entry.release;
@@ -114,6 +137,7 @@ export class Resolver {
   /** Forgets the remembered answer of a device, so its next poll asks the source. */
   invalidate(deviceId: string): void {
     this.latest.delete(deviceId);
+    this.negative.delete(deviceId);
     // A push (of a signature, too) is what invalidates: rejections are asked again, acceptances kept.
     this.rejectionsUntil = Date.now();
   }
@@ -134,17 +158,28 @@ export class Resolver {
 
   /** The remembered answer of every device, for the status API. */
   snapshot(): { device: string; release?: Release; error?: string; checkedAt: string; stale: boolean }[] {
-    return [...this.latest].map(([device, e]) => ({
+    const out = [...this.latest].map(([device, e]) => ({
       device,
       release: e.release,
       error: e.error?.message,
       checkedAt: new Date(e.at).toISOString(),
       stale: e.stale ?? false,
     }));
+    for (const [device, e] of this.negative) {
+      out.push({ device, release: undefined, error: (e.error ?? new NoFirmware(device)).message, checkedAt: new Date(e.at).toISOString(), stale: false });
+    }
+    return out;
   }
 
+  /** Releases go to `latest`; answers without one to the small `negative` LRU (see MAX_NEGATIVE_ANSWERS). */
   private remember(deviceId: string, entry: LatestEntry): void {
     this.latest.delete(deviceId);
+    this.negative.delete(deviceId);
+    if (!entry.release) {
+      this.negative.set(deviceId, entry.error instanceof NoFirmware ? { at: entry.at } : { error: entry.error, at: entry.at });
+      if (this.negative.size > MAX_NEGATIVE_ANSWERS) this.negative.delete(this.negative.keys().next().value as string);
+      return;
+    }
     this.latest.set(deviceId, entry);
     if (this.latest.size > MAX_REMEMBERED_DEVICES) this.latest.delete(this.latest.keys().next().value as string);
   }
@@ -153,6 +188,7 @@ export class Resolver {
     const previous = this.latest.get(device.id)?.release ?? (await this.lastGoodOnDisk(device, comp));
     try {
       const { release, evidence } = await this.newestVerified(device, comp);
+      this.failures.answered(comp.source.id);
       this.remember(device.id, { release, at: Date.now() });
       this.o.budget.touch(release.sha256);
       const changed = !previous || previous.sha256 !== release.sha256 || previous.version !== release.version;
@@ -167,30 +203,30 @@ export class Resolver {
       return release;
     } catch (err) {
       if (err instanceof NoFirmware || err instanceof NoVerifiedFirmware) {
+        this.failures.answered(comp.source.id);
+        // A source that says why (a repository missing) is logged, bounded like failures.
+        if (err instanceof NoFirmware && err.detail) this.failures.failed({ device: device.id, source: comp.source.id, error: err });
         this.remember(device.id, { error: err, at: Date.now() });
         throw err;
       }
       const message = errorMessage(err);
       const stale = previous !== undefined;
-      this.o.logger.warn(stale ? 'refresh failed, serving last good release' : 'refresh failed, nothing cached to serve', {
-        device: device.id,
-        source: comp.source.id,
-        error: message,
-        ...(previous ? { version: previous.version } : {}),
-      });
+      this.failures.failed({ device: device.id, source: comp.source.id, error: err, ...(previous ? { servedVersion: previous.version } : {}) });
       this.o.events.emit('refresh-failed', { device: device.id, error: message, stale });
       if (previous) {
         this.remember(device.id, { release: previous, at: Date.now(), stale: true });
         return previous;
       }
-      const failure = err instanceof DeviceError ? err : isUnavailable(err) ? new SourceUnavailable(device.id, err) : new SourceFailed(device.id, err);
+      const failure = err instanceof DeviceError ? err : isSourceUnavailable(err) ? new SourceUnavailable(device.id, err) : new SourceFailed(device.id, err);
       this.remember(device.id, { error: failure, at: Date.now() });
       throw failure;
     }
   }
 
   private async newestVerified(device: DeviceRef, comp: Composition): Promise<Built> {
-    const ranked = rankVersions(await comp.source.versions(device), device.allowPrerelease);
+    const offered = await comp.source.versions(device);
+    const ranked = rankVersions(offered, device.allowPrerelease);
+    logCandidates(this.o.logger, device, comp.source.id, offered, ranked, MAX_CANDIDATES);
     if (ranked.length === 0) throw new NoFirmware(device.id);
     const reasons: string[] = [];
     for (const candidate of ranked.slice(0, MAX_CANDIDATES)) {
@@ -198,8 +234,10 @@ export class Resolver {
       const verdict = await this.verdict(device, comp.verifier, artifact);
       if (!verdict.ok) {
         reasons.push(`${candidate.version}: ${verdict.reason}`);
+        this.o.logger.debug('version skipped', { device: device.id, version: candidate.version, why: `refused by ${comp.verifier.id}: ${verdict.reason}` });
         continue;
       }
+      this.o.logger.debug('version chosen', { device: device.id, version: candidate.version, tag: candidate.tag, digest: artifact.digest, verifiedBy: verdict.by });
       return this.build(device, comp, artifact, verdict.by, verdict.evidence);
     }
     throw new NoVerifiedFirmware(device.id, reasons);
@@ -215,8 +253,12 @@ export class Resolver {
     if (!byDigest) this.verdicts.set(verifier, (byDigest = new Map()));
     const known = byDigest.get(artifact.digest);
     const now = Date.now();
-    if (known && (known.verdict.ok || (now - known.at < this.o.refreshMs && known.at > this.rejectionsUntil))) return known.verdict;
+    if (known && (known.verdict.ok || (now - known.at < this.o.refreshMs && known.at > this.rejectionsUntil))) {
+      this.o.logger.debug('verification remembered', { device: device.id, version: artifact.version, digest: artifact.digest, verifier: verifier.id, ...verdictFields(known.verdict) });
+      return known.verdict;
+    }
     const verdict = await verifier.verify(device, artifact);
+    this.o.logger.debug('verification', { device: device.id, version: artifact.version, digest: artifact.digest, verifier: verifier.id, ...verdictFields(verdict) });
     byDigest.delete(artifact.digest);
     if (byDigest.size >= MAX_REMEMBERED_VERDICTS) byDigest.delete(byDigest.keys().next().value as string);
     byDigest.set(artifact.digest, { verdict, at: now });
@@ -309,6 +351,6 @@ function sameProvenance(a: Release | undefined, b: Release): boolean {
   return x !== undefined && y !== undefined && x.source === y.source && x.verifier === y.verifier && x.chain === y.chain;
 }
 
-function isUnavailable(err: unknown): boolean {
-  return err instanceof UpstreamUnavailable || (err instanceof Error && (err.name === 'UpstreamUnavailable' || err.name === 'TimeoutError'));
+function verdictFields(v: Verdict): Record<string, unknown> {
+  return v.ok ? { ok: true, by: v.by } : { ok: false, reason: v.reason, ...(v.detail ? { detail: v.detail } : {}) };
 }

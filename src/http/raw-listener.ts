@@ -22,7 +22,8 @@ import type { PeerCertificate } from '../plugin.ts';
 import { firmwareRoute, versionRoute, type DeviceApiDeps, type DeviceReply, type DeviceRequest } from './device-api.ts';
 import type { CoreEventBus } from '../core/events.ts';
 import type { HttpRequestDone } from '../core/events.ts';
-import { parseListenAddr } from './listen.ts';
+import { listenFailure, parseListenAddr } from './listen.ts';
+import { countConnections } from '../metrics/open-connections.ts';
 
 const MAX_HEAD_BYTES = 16 * 1024;
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -191,6 +192,7 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
   const { host, port } = parseListenAddr(addr);
   const tls = options.tls;
   const conns = new Set<Socket<Conn>>();
+  countConnections(deps.events, tls ? 'tls' : 'device', conns);
   let stopping = false;
 
   /** Writes all of `data`, waiting for `drain` when the socket is backpressured. */
@@ -480,8 +482,7 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
   try {
     listener = bind(port);
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new Error(err.code === 'EADDRINUSE' ? `cannot listen on ${addr}: the address is in use (pick another with ${options.addrFlag ?? '--listen-addr'})` : `cannot listen on ${addr}: ${err.message}`);
+    throw listenFailure(options.addrFlag ?? '--listen-addr', addr, e);
   }
 
   return {
