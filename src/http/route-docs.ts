@@ -168,7 +168,7 @@ export const adminDocs = {
   status: adminDoc('Uptime, devices seen, cache size', json('Summary')),
   devices: adminDoc('Devices polled or resolved: last poll, version served, source digest', list('One entry per device')),
   device: adminDoc('One device: resolved composition, release, activity and why a version was chosen or refused', json('The device'), {
-    description: 'The path after `/api/devices/` is the device id (percent-encoded), e.g. `/api/devices/esp32-a`.',
+    description: 'The path after `/api/devices/` is the device id (percent-encoded), e.g. `/api/devices/esp32-a`. With `?instance=ID`, also which rollout, step, bucket, pin or yank decides what that instance is offered.',
   }),
   releases: adminDoc('Releases built into the cache', list('One entry per release')),
   ready: adminDoc('Readiness with the detail of each check', json('Ready'), { responses: { 200: json('Ready'), 401: adminUnauthorized, 503: json('A check failed') } }),
