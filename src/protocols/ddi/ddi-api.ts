@@ -109,7 +109,9 @@ export function ddiApi(rt: Runtime, settings: DdiSettings | undefined) {
     if (String(o.actionId) !== ctx.params.moduleId) return shortText(404, 'No such artifact for this controller');
     // The firmware route's code, for the release this controller was just offered.
     const deps: DeviceApiDeps = { devices: { release: () => o.release } as unknown as DeviceService, bodies: rt.bodies, events: rt.events, logger: rt.logger };
-    const reply = await firmwareRoute({ method: c.method, query: new URLSearchParams({ device: o.stream }), headers: c.headers, remoteAddress: c.remoteAddress }, deps);
+    // HEAD is answered from the GET reply (its body a lazy file slice or a buffer view, never read):
+    // Elysia drops the body of a HEAD answer but keeps its Content-Length only when there is one.
+    const reply = await firmwareRoute({ method: c.method === 'HEAD' ? 'GET' : c.method, query: new URLSearchParams({ device: o.stream }), headers: c.headers, remoteAddress: c.remoteAddress }, deps);
     return toResponse(reply);
   };
 
