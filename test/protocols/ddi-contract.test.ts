@@ -39,7 +39,7 @@ export default defineConfig({
 beforeAll(async () => {
   const ddi = `{ streams: { 'ctl-*': 'ddi-fw', 'zephyr-*': 'ddi-fw', 'rauc-*': 'ddi-fw' } }`;
   server = await startTestServer({ config: configFile(ddi) });
-  replica = await startTestServer({ config: configFile(`{ tenant: 'acme', pollSleep: 3725, streams: { 'ctl-*': 'ddi-fw' } }`) });
+  replica = await startTestServer({ config: configFile(`{ tenant: 'acme', pollSleep: 3725, publicUrl: 'https://ota.example.test:8443/', streams: { 'ctl-*': 'ddi-fw' } }`) });
 });
 
 afterAll(async () => {
@@ -88,6 +88,8 @@ test('tenant: matched case-insensitively; another tenant is 404; pollSleep and t
   expect((await raw(server, 'GET', '/other/controller/v1/ctl-1')).status).toBe(404);
   const r = await raw(replica, 'GET', '/ACME/controller/v1/ctl-1');
   expect(jsonOf(r).config.polling.sleep).toBe('01:02:05');
+  // publicUrl: the links' scheme, host and port (clients behind TLS or a proxy).
+  expect(jsonOf(r)._links.configData.href).toBe('https://ota.example.test:8443/acme/controller/v1/ctl-1/configData');
   expect((await raw(replica, 'GET', '/DEFAULT/controller/v1/ctl-1')).status).toBe(404);
 });
 

@@ -27,6 +27,7 @@ test('config errors name the file, the key and what was expected', async () => {
   expect(await configError("{ streams: { 'gw-*': 'Not A Stream' } }")).toContain('protocols.ddi.streams["gw-*"]: expected a stream (device id), lowercase');
   expect(await configError("{ tenant: 'a b' }")).toContain('protocols.ddi.tenant: expected a tenant name');
   expect(await configError('{ polling: 5 }')).toContain('protocols.ddi');
+  expect(await configError("{ publicUrl: 'https://ota.example.com/path' }")).toContain('protocols.ddi.publicUrl: expected scheme, host and port only');
 });
 
 test('the sleep is always HH:MM:SS, 8 characters', () => {

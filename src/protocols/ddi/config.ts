@@ -12,6 +12,11 @@ export interface DdiConfig {
   streams?: Record<string, string>;
   /** Seconds between polls, sent as `config.polling.sleep` (`HH:MM:SS`). Default 60. */
   pollSleep?: number;
+  /**
+   * Scheme, host and port written into the links (`https://ota.example.com`), for clients behind TLS
+   * or a proxy. Default: `http://` and the request's Host header.
+   */
+  publicUrl?: string;
 }
 
 export const ddiConfigSchema = z
@@ -24,6 +29,7 @@ export const ddiConfigSchema = z
       )
       .optional(),
     pollSleep: z.number().int().min(1).max(359_999, { error: 'expected seconds, at most 99:59:59' }).optional(),
+    publicUrl: z.string().regex(/^https?:\/\/[^/?#\s]+\/?$/, { error: 'expected scheme, host and port only, e.g. https://ota.example.com:8443' }).optional(),
   })
   .strict();
 
@@ -32,6 +38,7 @@ export interface DdiSettings {
   /** Exact ids first, then patterns in the order written. */
   streams: [pattern: string, stream: string][];
   pollSleepSeconds: number;
+  publicUrl?: string;
 }
 
 export const DEFAULT_POLL_SLEEP = 60;
@@ -42,6 +49,7 @@ export function ddiSettings(c: DdiConfig): DdiSettings {
     tenant: c.tenant ?? 'DEFAULT',
     streams: [...entries.filter(([p]) => !p.includes('*')), ...entries.filter(([p]) => p.includes('*'))],
     pollSleepSeconds: c.pollSleep ?? DEFAULT_POLL_SLEEP,
+    ...(c.publicUrl ? { publicUrl: c.publicUrl.replace(/\/$/, '') } : {}),
   };
 }
 

@@ -32,7 +32,7 @@ export function ddiApi(rt: Runtime, settings: DdiSettings | undefined) {
     if (tenant.toLowerCase() !== settings.tenant.toLowerCase() || !/^[A-Za-z0-9._:-]{1,128}$/.test(controllerId)) return notFound();
     const headers: Record<string, string> = {};
     ctx.request.headers.forEach((v, k) => (headers[k] = v));
-    const origin = `${headers['x-forwarded-proto'] === 'https' ? 'https' : 'http'}://${headers.host ?? 'localhost'}`;
+    const origin = settings.publicUrl ?? `http://${headers.host ?? 'localhost'}`;
     const c: ControllerRequest = { controllerId, method: ctx.request.method, headers, remoteAddress: '' };
     return h(c, ctx, `${origin}/${encodeURIComponent(settings.tenant)}/controller/v1/${encodeURIComponent(controllerId)}`);
   };
