@@ -14,6 +14,7 @@ import { tempDir } from '../support/tmp.ts';
 import { openSocket, parseResponse, readAtLeast, readOneResponse, type RawResponse } from '../support/raw-http.ts';
 import { hashToken } from '../../src/plugins/auth/token-hash.ts';
 import { actionId } from '../../src/protocols/ddi/action-id.ts';
+import { scrapeMetrics } from '../support/metrics.ts';
 
 const ADMIN = 'ddi-test-admin-token-0123456789';
 const TARGET = 'target-token-for-tok-1-abcdefghij';
@@ -235,4 +236,11 @@ test('without protocols.ddi the DDI routes are 404', async () => {
   } finally {
     await plain.close();
   }
+});
+
+test('metrics label DDI requests by route template, never by controller id', async () => {
+  await raw(server, 'GET', '/DEFAULT/controller/v1/ctl-metrics-7');
+  const m = await scrapeMetrics(server.ports.metrics as number);
+  expect(m.text).toContain('path="/:tenant/controller/v1/:controllerId"');
+  expect(m.text).not.toContain('ctl-metrics-7');
 });

@@ -11,6 +11,9 @@ import { randomBytes } from 'node:crypto';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { tempDir } from '../support/tmp.ts';
 import { buildSwu, HW, signer } from './swu.ts';
+import { hashToken } from '../../src/plugins/auth/token-hash.ts';
+
+const TARGET = 'swupdate-target-token-0123456789';
 
 let server: TestServer;
 let keys: { cert: string; key: string };
@@ -28,9 +31,10 @@ beforeAll(async () => {
   // Its target folder does not exist: the `files` handler fails, as an install on a device can.
   writeFileSync(join(root, 'gateway-bad', '2.0.0.swu'), buildSwu(keys, '2.0.0', join(work, 'missing-folder', 'payload.bin'), payload));
   const config = join(tempDir('otaflux-ddi-config-'), 'otaflux.config.ts');
-  writeFileSync(config, `import { defineConfig, dir } from 'otaflux';
+  writeFileSync(config, `import { defineConfig, dir, token } from 'otaflux';
 export default defineConfig({
   defaults: { source: dir({ root: ${JSON.stringify(root)} }), extract: 'raw' },
+  devices: { gateway: { auth: token({ devices: { gateway: ${JSON.stringify(hashToken(TARGET))} } }) } },
   protocols: { ddi: { streams: { 'bad-*': 'gateway-bad', 'gw-*': 'gateway' }, pollSleep: 1 } },
 });
 `);
@@ -43,6 +47,8 @@ afterAll(async () => {
 
 /** Runs swupdate in suricatta mode until `done()` holds (or the timeout), then stops it. */
 async function suricatta(controller: string, done: () => boolean, extra: string[] = [], timeoutMs = 60_000): Promise<string> {
+  // The gateway stream needs its token: SWUpdate sends it as `Authorization: TargetToken …`.
+  if (controller.startsWith('gw-')) extra = ['-k', TARGET, ...extra];
   const tmp = tempDir('otaflux-swupdate-run-');
   const args = ['-t', 'default', '-u', server.url, '-i', controller, '-p', '1', '-r', '1', '-w', '1', ...extra];
   const child = Bun.spawn(['swupdate', '-v', '-k', keys.cert, '-H', HW, '-u', args.join(' ')], {
@@ -81,7 +87,8 @@ test('real swupdate installs a release over DDI and confirms it after the reboot
   expect(outcome("ddi:gw-1", "gateway"), second).toMatchObject({ version: '1.1.0', state: 'verified', inferred: false });
 
   // Confirmed: the deployment is no longer offered.
-  const poll = await fetch(`${server.url}/DEFAULT/controller/v1/gw-1`);
+  expect((await fetch(`${server.url}/DEFAULT/controller/v1/gw-1`)).status).toBe(401);
+  const poll = await fetch(`${server.url}/DEFAULT/controller/v1/gw-1`, { headers: { authorization: `TargetToken ${TARGET}` } });
   const body = (await poll.json()) as { _links: Record<string, unknown> };
   expect(body._links.deploymentBase).toBeUndefined();
 
