@@ -244,3 +244,28 @@ test('metrics label DDI requests by route template, never by controller id', asy
   expect(m.text).toContain('path="/:tenant/controller/v1/:controllerId"');
   expect(m.text).not.toContain('ctl-metrics-7');
 });
+
+test('with fleet control off, a reported result still closes the deployment for that controller', async () => {
+  const path = join(tempDir('otaflux-ddi-config-'), 'otaflux.config.ts');
+  writeFileSync(path, `import { defineConfig, dir } from 'otaflux';
+export default defineConfig({
+  defaults: { source: dir({ root: ${JSON.stringify(fw.root)} }), extract: 'raw' },
+  fleet: { enabled: false },
+  protocols: { ddi: { streams: { 'ctl-*': 'ddi-fw' } } },
+});
+`);
+  const plain = await startTestServer({ config: path });
+  try {
+    expect(plain.runtime.fleet).toBeUndefined();
+    const poll = jsonOf(await raw(plain, 'GET', '/DEFAULT/controller/v1/ctl-nofleet'));
+    const base = pathOf(poll._links.deploymentBase.href);
+    expect(jsonOf(await raw(plain, 'GET', base)).deployment.chunks[0].version).toBe('1.1.0');
+    const r = await raw(plain, 'POST', `${base}/feedback`, {}, JSON.stringify({ id: 1, status: { execution: 'closed', result: { finished: 'success' } } }));
+    expect(r.status).toBe(200);
+    expect(jsonOf(await raw(plain, 'GET', '/DEFAULT/controller/v1/ctl-nofleet'))._links.deploymentBase).toBeUndefined();
+    // Another controller of the same stream is still offered it.
+    expect(jsonOf(await raw(plain, 'GET', '/DEFAULT/controller/v1/ctl-other'))._links.deploymentBase).toBeDefined();
+  } finally {
+    await plain.close();
+  }
+});
