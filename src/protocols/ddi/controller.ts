@@ -54,6 +54,12 @@ export class DdiController {
     return { device: streamOf(this.settings, c.controllerId), headers, query: new URLSearchParams(), remoteAddress: c.remoteAddress, route, method: c.method };
   }
 
+  /** The instance and stream of a controller without admitting it (for links that need no release). */
+  who(c: ControllerRequest): { instance: string; stream: string } {
+    const q = this.query(c, 'version');
+    return { instance: deriveInstance(q).id, stream: q.device as string };
+  }
+
   /** The release offered to this controller now (throws the device service's DeviceError otherwise). */
   async offered(c: ControllerRequest, route: 'version' | 'firmware'): Promise<Offered> {
     const q = this.query(c, route);
@@ -106,8 +112,7 @@ export class DdiController {
     if (current?.actionId === id) return { stream: current.stream, instance: current.instance, version: current.release.version };
     const known = this.actions.get(id);
     if (!known) return undefined;
-    const q = this.query(c, 'version');
-    return { stream: known.stream, instance: deriveInstance(q).id, version: known.version };
+    return { stream: known.stream, instance: this.who(c).instance, version: known.version };
   }
 
   /** Feedback `closed` + `success` / `failure`: the fleet outcome for that instance and release. */

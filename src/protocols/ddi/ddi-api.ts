@@ -49,8 +49,8 @@ export function ddiApi(rt: Runtime, settings: DdiSettings | undefined) {
     }
     if (ddi.wantsConfig(c.controllerId)) links.configData = { href: `${base}/configData` };
     if (o && ddi.open(o)) links.deploymentBase = { href: `${base}/deploymentBase/${o.actionId}` };
-    const instance = o?.instance ?? ddi.query(c, 'version').headers['x-device-instance'];
-    const cancel = instance ? ddi.cancellable(instance, o?.stream ?? (ddi.query(c, 'version').device as string)) : undefined;
+    const who = o ?? ddi.who(c);
+    const cancel = ddi.cancellable(who.instance, who.stream);
     if (cancel !== undefined) {
       delete links.deploymentBase;
       links.cancelAction = { href: `${base}/cancelAction/${cancel}` };
@@ -124,8 +124,7 @@ export function ddiApi(rt: Runtime, settings: DdiSettings | undefined) {
     .post(`${BASE}/cancelAction/:actionId/feedback`, forTenant(async (c, ctx) => {
       await ctx.request.text().catch(() => '');
       const id = Number(ctx.params.actionId);
-      const instance = ddi.query(c, 'version').headers['x-device-instance'];
-      if (Number.isSafeInteger(id) && instance) ddi.cancelAcknowledged(instance, id);
+      if (Number.isSafeInteger(id)) ddi.cancelAcknowledged(ddi.who(c).instance, id);
       return empty();
     }), { parse: 'none' })
     .get(`${BASE}/softwaremodules/:moduleId/artifacts/:filename`, forTenant(artifact))
