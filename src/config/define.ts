@@ -4,6 +4,7 @@
  */
 import type { AuthenticatorPlugin, ExtractorPlugin, SourcePlugin, VerifierPlugin } from '../plugin.ts';
 import type { LogFormat, LogLevel } from '../log.ts';
+import type { DdiConfig } from '../protocols/ddi/config.ts';
 
 /** How one device, or a group of devices matched by a `*` pattern, is served. */
 export interface DeviceConfig {
@@ -94,6 +95,8 @@ export interface OtaFluxConfig {
   devices?: Record<string, DeviceConfig>;
   /** Fleet control: state store, staged rollouts, pins, channels, labels (README "Fleet control"). */
   fleet?: FleetConfig;
+  /** Device protocols of other OTA servers that OtaFlux also speaks (README "hawkBit DDI"). */
+  protocols?: { ddi?: DdiConfig };
 }
 
 /** A staged rollout of one version to the instances of some streams. */

@@ -9,6 +9,7 @@ import { dirname, resolve } from 'node:path';
 import type { AuthenticatorPlugin, ExtractLimits, ExtractorPlugin, SourcePlugin, VerifierPlugin } from '../plugin.ts';
 import type { DeviceConfig, OtaFluxConfig, TlsConfig } from './define.ts';
 import type { FleetConfig } from '../fleet/spec.ts';
+import { ddiSettings, type DdiSettings } from '../protocols/ddi/config.ts';
 import type { FlagValues } from '../cli/flags.ts';
 import { UsageError } from '../cli/flags.ts';
 import { ConfigError, DEFAULT_CONFIG_FILE, loadConfigFile } from './load.ts';
@@ -65,6 +66,8 @@ export interface Settings {
   unauthenticated: string[];
   /** Fleet control (README "Fleet control"); absent when `fleet.enabled` is false. */
   fleet?: FleetSettings;
+  /** The hawkBit DDI front door (README "hawkBit DDI"); absent when `protocols.ddi` is not set. */
+  ddi?: DdiSettings;
 }
 
 export interface FleetSettings {
@@ -217,6 +220,7 @@ export async function resolveSettings(flags: FlagValues, cwd = process.cwd()): P
     ...(mqtt ? { mqtt } : {}),
     unauthenticated,
     ...(fleet ? { fleet } : {}),
+    ...(file.protocols?.ddi ? { ddi: ddiSettings(file.protocols.ddi) } : {}),
   };
 }
 

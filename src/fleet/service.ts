@@ -22,7 +22,7 @@ import { SingleFlight } from '../core/single-flight.ts';
 import { bootId, deriveInstance, reportedVersion, type Instance } from './instance.ts';
 import { offer, placement, rolloutFor, type Offer } from './offer.ts';
 import { EMPTY_STATE, streamMatches, type DecisionState, type Pin, type Rollout, type RolloutState } from './model.ts';
-import { applyCheckin, applyDownload, exposedCounts, type OutcomeCounts, type Outcome } from './outcomes.ts';
+import { FINAL, applyCheckin, applyDownload, exposedCounts, type OutcomeCounts, type Outcome } from './outcomes.ts';
 import { CheckinBuffer } from './checkin-buffer.ts';
 import { FleetStore, type Actor, type AuditEntry, type InstanceRow, type OutcomeRow } from './store.ts';
 import { pinFromSpec, rolloutFromSpec, type FleetConfig, type PinSpec, type RolloutSpec } from './spec.ts';
@@ -561,6 +561,30 @@ export class FleetService implements ReleaseChooser {
       ...(ro && placed ? { newestRollout: { rollout: ro.id, state: ro.state, step: ro.step, included: placed.included, why: placed.why, ...(placed.bucket !== undefined ? { bucket: placed.bucket } : {}) } } : {}),
       outcomes: (this.outcomes.get(instanceId) ?? []).filter((x) => x.stream === stream), releases: releases.map((r) => r.version),
     };
+  }
+
+  /** The outcomes this replica holds for an instance (protocol front doors decide what to show from them). */
+  outcomesOf(instance: string): readonly Outcome[] {
+    return this.outcomes.get(instance) ?? [];
+  }
+
+  /**
+   * An explicit report of an install's result from a client that sends one (DDI feedback): success
+   * makes the outcome verified, failure failed. Only for clients that report after the new image
+   * booted; a final outcome is not changed again.
+   */
+  report(instance: string, stream: string, version: string, result: 'success' | 'failure'): void {
+    const now = Date.now();
+    let list = this.outcomes.get(instance);
+    if (!list) this.outcomes.set(instance, (list = []));
+    let o = list.find((x) => x.stream === stream && x.version === version);
+    if (!o) list.push((o = { instance, stream, version, state: 'offered', inferred: false, offeredAt: now, updatedAt: now }));
+    if (FINAL.has(o.state) && !o.inferred) return;
+    o.state = result === 'success' ? 'verified' : 'failed';
+    o.inferred = false;
+    o.updatedAt = now;
+    this.buffer.outcome(outcomeRow(o));
+    if (this.buffer.size >= FLUSH_AT) void this.flush();
   }
 
   /** Called after a reload that changed a rollout (state, step). */

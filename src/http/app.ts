@@ -9,6 +9,7 @@ import { harborWebhook } from './webhook-harbor.ts';
 import { adminApi, readinessRoute } from './admin-api.ts';
 import { apiDocs } from './api-docs.ts';
 import { fleetApi } from './fleet-api.ts';
+import { ddiApi } from '../protocols/ddi/ddi-api.ts';
 import { Readiness } from '../ops/readiness.ts';
 import { firmwareDoc, harborWebhookDoc, healthDoc, versionDoc } from './route-docs.ts';
 
@@ -40,6 +41,8 @@ export function createApp(rt: Runtime) {
     .use(readinessRoute(readiness))
     .use(adminApi(rt, rt.tracker, readiness))
     .use(fleetApi(rt))
+    // hawkBit DDI (only with `protocols.ddi` in the config).
+    .use(ddiApi(rt, rt.settings.ddi))
     .use(apiDocs());
 }
 

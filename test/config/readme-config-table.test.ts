@@ -204,6 +204,10 @@ const FILE_ONLY: Record<string, [string, string, (s: Settings) => unknown, unkno
   'fleet.pins': [`{ fleet: { pins: [{ id: 'p1', stream: 'esp32-a', version: '1.0.0' }] } }`, '', (s) => s.fleet?.config.pins?.[0]?.id, 'p1'],
   'fleet.channels': [`{ fleet: { channels: { beta: ['unit-1'] } } }`, '', (s) => s.fleet?.config.channels?.beta, ['unit-1']],
   'fleet.labels': [`{ fleet: { labels: { lab: ['unit-2'] } } }`, '', (s) => s.fleet?.config.labels?.lab, ['unit-2']],
+  'protocols.ddi.tenant': [`{ protocols: { ddi: { tenant: 'acme' } } }`, '', (s) => s.ddi?.tenant, 'acme'],
+  'protocols.ddi.streams': [`{ protocols: { ddi: { streams: { 'gw-*': 'gateway' } } } }`, '', (s) => s.ddi?.streams, [['gw-*', 'gateway']]],
+  'protocols.ddi.pollSleep': [`{ protocols: { ddi: { pollSleep: 30 } } }`, '', (s) => s.ddi?.pollSleepSeconds, 30],
+  'protocols.ddi.publicUrl': [`{ protocols: { ddi: { publicUrl: 'https://ota.example.com/' } } }`, '', (s) => s.ddi?.publicUrl, 'https://ota.example.com'],
   defaults: [dirSource('defaults'), '', (s) => s.composer.for('anything')?.matchedBy, 'defaults'],
   devices: [dirSource('devices'), '', (s) => s.composer.for('lab-1')?.matchedBy, 'lab-*'],
 };

@@ -1,0 +1,67 @@
+/**
+ * The `protocols.ddi` config key: the hawkBit DDI front door (README "hawkBit DDI"). Present → the
+ * DDI routes answer; absent → they are 404 like any unknown route.
+ */
+import { z } from 'zod';
+import { streamMatches } from '../../fleet/model.ts';
+
+export interface DdiConfig {
+  /** The tenant in the URL, matched case-insensitively. Default `DEFAULT`. */
+  tenant?: string;
+  /** Controller id (or pattern with `*`) → the firmware stream it follows. Unmatched: the controller id itself. */
+  streams?: Record<string, string>;
+  /** Seconds between polls, sent as `config.polling.sleep` (`HH:MM:SS`). Default 60. */
+  pollSleep?: number;
+  /**
+   * Scheme, host and port written into the links (`https://ota.example.com`), for clients behind TLS
+   * or a proxy. Default: `http://` and the request's Host header.
+   */
+  publicUrl?: string;
+}
+
+export const ddiConfigSchema = z
+  .object({
+    tenant: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'expected a tenant name of letters, digits, _ . -' }).optional(),
+    streams: z
+      .record(
+        z.string().regex(/^[A-Za-z0-9*][A-Za-z0-9._:*-]*$/, { error: 'expected a controller id or a pattern with *' }),
+        z.string().regex(/^[a-z0-9][a-z0-9._/-]*$/, { error: 'expected a stream (device id), lowercase' }),
+      )
+      .optional(),
+    pollSleep: z.number().int().min(1).max(359_999, { error: 'expected seconds, at most 99:59:59' }).optional(),
+    publicUrl: z.string().regex(/^https?:\/\/[^/?#\s]+\/?$/, { error: 'expected scheme, host and port only, e.g. https://ota.example.com:8443' }).optional(),
+  })
+  .strict();
+
+export interface DdiSettings {
+  tenant: string;
+  /** Exact ids first, then patterns in the order written. */
+  streams: [pattern: string, stream: string][];
+  pollSleepSeconds: number;
+  publicUrl?: string;
+}
+
+export const DEFAULT_POLL_SLEEP = 60;
+
+export function ddiSettings(c: DdiConfig): DdiSettings {
+  const entries = Object.entries(c.streams ?? {});
+  return {
+    tenant: c.tenant ?? 'DEFAULT',
+    streams: [...entries.filter(([p]) => !p.includes('*')), ...entries.filter(([p]) => p.includes('*'))],
+    pollSleepSeconds: c.pollSleep ?? DEFAULT_POLL_SLEEP,
+    ...(c.publicUrl ? { publicUrl: c.publicUrl.replace(/\/$/, '') } : {}),
+  };
+}
+
+/** The stream a controller follows. */
+export function streamOf(s: DdiSettings, controllerId: string): string {
+  for (const [p, stream] of s.streams) if (streamMatches(p, controllerId)) return stream;
+  return controllerId.toLowerCase();
+}
+
+/** Seconds as the 8-character `HH:MM:SS` every DDI client parses. */
+export function pollSleep(seconds: number): string {
+  const s = Math.min(Math.max(0, Math.floor(seconds)), 359_999);
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${two(Math.floor(s / 3600))}:${two(Math.floor(s / 60) % 60)}:${two(s % 60)}`;
+}

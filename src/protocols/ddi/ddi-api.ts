@@ -1,0 +1,156 @@
+/**
+ * The hawkBit DDI routes SWUpdate's suricatta, rauc-hawkbit-updater and Zephyr's hawkBit client use
+ * (README "hawkBit DDI"). Every JSON answer has a Content-Length; POST and PUT are answered 200 with
+ * an empty body (two of the three clients accept nothing else). Artifacts go through the firmware
+ * route's code: HEAD, Range (206/416), ETag, Content-Length.
+ */
+import { Elysia } from 'elysia';
+import type { Runtime } from '../../runtime.ts';
+import { DeviceError } from '../../core/errors.ts';
+import { firmwareRoute, type DeviceApiDeps } from '../../http/device-api.ts';
+import { toResponse, notFound } from '../../http/app.ts';
+import type { DeviceService } from '../../core/device-service.ts';
+import { pollSleep, type DdiSettings } from './config.ts';
+import { DdiController, type ControllerRequest, type Offered } from './controller.ts';
+import { ArtifactHashes } from './artifact-hashes.ts';
+import { parseFeedback } from './feedback.ts';
+
+const BASE = '/:tenant/controller/v1/:controllerId';
+
+type Ctx = { request: Request; params: Record<string, string> };
+
+export function ddiApi(rt: Runtime, settings: DdiSettings | undefined) {
+  const app = new Elysia({ name: 'otaflux-ddi' });
+  if (!settings) return app;
+  const ddi = new DdiController(rt, settings);
+  const hashes = new ArtifactHashes(rt.bodies);
+  const sleep = pollSleep(settings.pollSleepSeconds);
+
+  /** Runs a handler when the tenant matches (case-insensitively), else 404. */
+  const forTenant = (h: (c: ControllerRequest, ctx: Ctx, base: string) => Promise<Response> | Response) => (ctx: Ctx) => {
+    const { tenant = '', controllerId = '' } = ctx.params;
+    if (tenant.toLowerCase() !== settings.tenant.toLowerCase() || !/^[A-Za-z0-9._:-]{1,128}$/.test(controllerId)) return notFound();
+    const headers: Record<string, string> = {};
+    ctx.request.headers.forEach((v, k) => (headers[k] = v));
+    const origin = settings.publicUrl ?? `http://${headers.host ?? 'localhost'}`;
+    const c: ControllerRequest = { controllerId, method: ctx.request.method, headers, remoteAddress: '' };
+    return h(c, ctx, `${origin}/${encodeURIComponent(settings.tenant)}/controller/v1/${encodeURIComponent(controllerId)}`);
+  };
+
+  const poll = async (c: ControllerRequest, _ctx: Ctx, base: string) => {
+    const links: Record<string, { href: string }> = {};
+    let o: Offered | undefined;
+    try {
+      o = await ddi.offered(c, 'version');
+    } catch (e) {
+      // Nothing to install (or the source is down): the poll still answers 200 so clients keep polling.
+      const denied = deviceDenial(e);
+      if (denied) return denied;
+    }
+    if (ddi.wantsConfig(c.controllerId)) links.configData = { href: `${base}/configData` };
+    if (o && ddi.open(o)) links.deploymentBase = { href: `${base}/deploymentBase/${o.actionId}` };
+    const who = o ?? ddi.who(c);
+    const cancel = ddi.cancellable(who.instance, who.stream);
+    if (cancel !== undefined) {
+      delete links.deploymentBase;
+      links.cancelAction = { href: `${base}/cancelAction/${cancel}` };
+    }
+    return json({ config: { polling: { sleep } }, _links: links });
+  };
+
+  const deployment = async (c: ControllerRequest, ctx: Ctx, base: string) => {
+    let o: Offered;
+    try {
+      o = await ddi.offered(c, 'version');
+    } catch (e) {
+      return deviceDenial(e) ?? textError(e);
+    }
+    if (String(o.actionId) !== ctx.params.actionId) return shortText(404, 'No such deployment for this controller');
+    const h = await hashes.of(o.release).catch(() => undefined);
+    if (!h) return shortText(503, 'Firmware is being re-fetched, retry later', { 'retry-after': '5' });
+    const name = o.stream.replaceAll('/', '-');
+    const filename = `${name}-${o.release.version}.swu`;
+    const href = `${base}/softwaremodules/${o.actionId}/artifacts/${encodeURIComponent(filename)}`;
+    return json({
+      id: String(o.actionId),
+      deployment: {
+        download: 'forced',
+        update: 'forced',
+        chunks: [
+          {
+            part: 'bApp',
+            version: o.release.version,
+            name,
+            artifacts: [{ filename, hashes: { sha1: h.sha1, md5: h.md5, sha256: o.release.sha256 }, size: o.release.size, _links: { download: { href }, 'download-http': { href } } }],
+          },
+        ],
+      },
+    });
+  };
+
+  const feedback = async (c: ControllerRequest, ctx: Ctx) => {
+    const f = parseFeedback(await ctx.request.text().catch(() => ''));
+    const id = Number(ctx.params.actionId);
+    if (f.result && Number.isSafeInteger(id)) {
+      const d = await ddi.deploymentOf(c, id);
+      if (d) ddi.report(d, f.result);
+      else rt.logger.warn('ddi: feedback for an unknown action', { controller: c.controllerId, action: ctx.params.actionId });
+    }
+    return empty();
+  };
+
+  const artifact = async (c: ControllerRequest, ctx: Ctx) => {
+    let o: Offered;
+    try {
+      o = await ddi.offered(c, 'firmware');
+    } catch (e) {
+      return deviceDenial(e) ?? textError(e);
+    }
+    if (String(o.actionId) !== ctx.params.moduleId) return shortText(404, 'No such artifact for this controller');
+    // The firmware route's code, for the release this controller was just offered.
+    const deps: DeviceApiDeps = { devices: { release: () => o.release } as unknown as DeviceService, bodies: rt.bodies, events: rt.events, logger: rt.logger };
+    // HEAD is answered from the GET reply (its body a lazy file slice or a buffer view, never read):
+    // Elysia drops the body of a HEAD answer but keeps its Content-Length only when there is one.
+    const reply = await firmwareRoute({ method: c.method === 'HEAD' ? 'GET' : c.method, query: new URLSearchParams({ device: o.stream }), headers: c.headers, remoteAddress: c.remoteAddress }, deps);
+    return toResponse(reply);
+  };
+
+  return app
+    .get(BASE, forTenant(poll))
+    .get(`${BASE}/deploymentBase/:actionId`, forTenant(deployment))
+    .post(`${BASE}/deploymentBase/:actionId/feedback`, forTenant(feedback), { parse: 'none' })
+    .put(`${BASE}/configData`, forTenant((c) => (ddi.configReceived(c.controllerId), empty())), { parse: 'none' })
+    .get(`${BASE}/cancelAction/:actionId`, forTenant((_c, ctx) => json({ id: ctx.params.actionId, cancelAction: { stopId: ctx.params.actionId } })))
+    .post(`${BASE}/cancelAction/:actionId/feedback`, forTenant(async (c, ctx) => {
+      await ctx.request.text().catch(() => '');
+      const id = Number(ctx.params.actionId);
+      if (Number.isSafeInteger(id)) ddi.cancelAcknowledged(ddi.who(c).instance, id);
+      return empty();
+    }), { parse: 'none' })
+    .get(`${BASE}/softwaremodules/:moduleId/artifacts/:filename`, forTenant(artifact))
+    .head(`${BASE}/softwaremodules/:moduleId/artifacts/:filename`, forTenant(artifact));
+}
+
+function json(body: unknown, status = 200): Response {
+  const text = JSON.stringify(body);
+  return new Response(text, { status, headers: { 'content-type': 'application/json;charset=UTF-8', 'content-length': String(Buffer.byteLength(text)) } });
+}
+
+function empty(): Response {
+  return new Response('', { status: 200, headers: { 'content-length': '0' } });
+}
+
+function shortText(status: number, body: string, extra: Record<string, string> = {}): Response {
+  return new Response(body, { status, headers: { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(Buffer.byteLength(body)), ...extra } });
+}
+
+/** 401 / 403 / 429 from the authenticators, with their short body; undefined for other errors. */
+function deviceDenial(e: unknown): Response | undefined {
+  if (e instanceof DeviceError && (e.status === 401 || e.status === 403 || e.status === 429)) return shortText(e.status, e.body, e.headers);
+  return undefined;
+}
+
+function textError(e: unknown): Response {
+  if (e instanceof DeviceError) return shortText(e.status, e.body, e.headers);
+  return shortText(500, 'Internal error');
+}
