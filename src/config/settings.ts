@@ -62,6 +62,10 @@ export interface Settings {
   mqtt?: MqttSettings;
   /** Devices with `auth: 'none'` (warned about at start-up). */
   unauthenticated: string[];
+  /** Time a client has to send a whole request head (`--header-timeout`, seconds, in ms here). */
+  headerTimeoutMs: number;
+  /** Open device connections over the HTTP and HTTPS listeners (`--max-connections`). */
+  maxConnections: number;
 }
 
 export const DEFAULTS = {
@@ -75,6 +79,8 @@ export const DEFAULTS = {
   refreshSeconds: 60,
   maxOutputBytes: 512 * 1024 ** 2,
   maxRatio: 200,
+  headerTimeoutSeconds: 60,
+  maxConnections: 10_000,
 } as const;
 
 /** Resolves flags (already merged with env vars) and the config file into Settings. */
@@ -92,6 +98,10 @@ export async function resolveSettings(flags: FlagValues, cwd = process.cwd()): P
   if (logFormat !== undefined && logFormat !== 'json' && logFormat !== 'text') throw new UsageError(`--log-format: expected json or text, got '${logFormat}'`);
   const cacheSize = num('cache-size') ?? file.cache?.maxEntries ?? DEFAULTS.cacheEntries;
   if (cacheSize === 0) throw new UsageError('--cache-size: must be at least 1');
+  const headerTimeout = num('header-timeout') ?? file.server?.headerTimeout ?? DEFAULTS.headerTimeoutSeconds;
+  if (headerTimeout === 0) throw new UsageError('--header-timeout: must be at least 1 second');
+  const maxConnections = num('max-connections') ?? file.server?.maxConnections ?? DEFAULTS.maxConnections;
+  if (maxConnections === 0) throw new UsageError('--max-connections: must be at least 1');
 
   // The default composition: flags override the config file's `defaults`.
   const flagSource = await sourceFromRegistryFlags(flags) ?? (str('firmware-dir') ? dir({ root: resolve(cwd, str('firmware-dir') as string) }) : undefined);
@@ -178,6 +188,8 @@ export async function resolveSettings(flags: FlagValues, cwd = process.cwd()): P
     composer: new Composer(rules, fallback),
     ...(mqtt ? { mqtt } : {}),
     unauthenticated,
+    headerTimeoutMs: headerTimeout * 1000,
+    maxConnections,
   };
 }
 

@@ -1,6 +1,7 @@
 /**
- * The plain-HTTP device listener on `Bun.listen`: a small HTTP/1.1 server that answers `/version`,
- * `/firmware` and `/health` itself and hands every other route to the Elysia app.
+ * The device listener on `Bun.listen`: a small HTTP/1.1 server that answers `/version`,
+ * `/firmware`, `/health` and the docs assets itself and hands every other route to the Elysia app.
+ * The same listener serves HTTPS when bound with `tls` (src/http/tls/https-listener.ts).
  *
  * Why not node:http or Bun.serve (bench/run.ts, same machine, same run): Bun.serve answers the
  * ESP32 client's leading CRLF with 400; Bun's node:http accepts it but reaches only ≈ 0.5–1.0× of
@@ -9,56 +10,53 @@
  * in-memory image (or a 64 KiB file chunk) with backpressure, so a slow device holds no copy.
  *
  * What it speaks: HTTP/1.0 and 1.1, keep-alive (default for 1.1, `Connection: keep-alive` for 1.0),
- * pipelined requests one after the other, leading empty lines before a request line (RFC 9112
- * §2.2), CRLF or bare LF line ends, request bodies with Content-Length (up to 1 MiB, for the app's
- * routes; `Expect: 100-continue` is answered). Transfer-Encoding request bodies get 411, heads
- * over 16 KiB 431, malformed requests 400, each followed by closing the connection. Response heads
- * carry Date and Connection like node:http.
+ * pipelined requests one after the other, a few empty lines before a request line (RFC 9112 §2.2),
+ * CRLF or bare LF line ends, request bodies with Content-Length on the routes that take one
+ * (`Expect: 100-continue` is answered). Its bounds (front-door.ts): heads (request-head.ts: size,
+ * validity, a deadline however slowly they trickle in), bodies (body-budget.ts), open connections
+ * (connection-gate.ts), input read ahead of the answers (the socket is paused), and one write in
+ * waiting per connection (response-writer.ts). An error answer closes the connection.
  */
-import { open, type FileHandle } from 'node:fs/promises';
-import { STATUS_CODES } from 'node:http';
 import type { Socket, TCPSocketListener, TLSOptions } from 'bun';
 import type { PeerCertificate } from '../plugin.ts';
 import { firmwareRoute, versionRoute, type DeviceApiDeps, type DeviceReply, type DeviceRequest } from './device-api.ts';
-import type { CoreEventBus } from '../core/events.ts';
-import type { HttpRequestDone } from '../core/events.ts';
+import type { CoreEventBus, HttpRequestDone } from '../core/events.ts';
 import { parseListenAddr } from './listen.ts';
+import { readHead, type RequestHead } from './request-head.ts';
+import { routeTakesBody } from './body-budget.ts';
+import { DEFAULT_LIMITS, FrontDoor } from './front-door.ts';
+import { failPending, flush, KEEP_ALIVE_SECONDS, responseHead, send, sendFile, WRITTEN, type WriteState } from './response-writer.ts';
+import { askApp } from './app-bridge.ts';
+import { DOCS_ASSETS_PREFIX, docsAsset } from './api-docs.ts';
 
-const MAX_HEAD_BYTES = 16 * 1024;
-const MAX_BODY_BYTES = 1024 * 1024;
-const KEEP_ALIVE_SECONDS = 65;
-const FILE_CHUNK_BYTES = 64 * 1024;
-const WRITTEN: Promise<void> = Promise.resolve();
+/** How long a connection closed after an error answer may keep sending before it is cut. */
+const LINGER_MS = 5000;
+const TEXT = 'text/plain; charset=utf-8';
 
-interface ParsedRequest {
-  method: string;
-  target: string;
-  path: string;
-  query: string;
-  headers: Record<string, string>;
-  keepAlive: boolean;
-  body: Buffer | null;
-}
-
-type ParseOutcome =
-  | { kind: 'request'; request: ParsedRequest; consumed: number }
-  /** `expectContinue`: the head is complete and asks for `100 Continue` before sending its body. */
-  | { kind: 'more'; expectContinue?: boolean }
-  | { kind: 'error'; status: number; message: string };
+type ParsedRequest = RequestHead & { body: Buffer | null };
 
 /** Per-connection state. */
-interface Conn {
+interface Conn extends WriteState {
   input: Buffer | null;
+  /** Bytes of `input` already searched for the end of a head. */
+  scanned: number;
+  /** When the head (or body) being received began; 0 while none is awaited. */
+  since: number;
+  /** A body being received: its head, and the buffer its declared length was reserved for. */
+  body: { head: RequestHead; buf: Buffer; filled: number } | null;
+  /** Body bytes this connection holds from the shared budget. */
+  reserved: number;
   /** A request is being answered: later input waits (pipelining keeps order). */
   busy: boolean;
-  closed: boolean;
+  /** Reading is paused: the client sent too far ahead of the answers. */
+  paused: boolean;
   /** Close once the current response is written (server shutting down). */
   closing: boolean;
-  /** Bytes handed to `write` but not yet accepted by the socket. */
-  pending: { data: Uint8Array; offset: number; done: () => void; fail: (e: Error) => void } | null;
+  /** Closed after an error answer: input is dropped, and the socket is cut at this time. */
+  lingerUntil: number;
+  /** Counted by the connection gate (refused connections are not). */
+  admitted: boolean;
   remoteAddress: string;
-  /** When the socket last accepted bytes of a backpressured write. */
-  progressAt: number;
   /** `100 Continue` was sent for the request being received. */
   continued: boolean;
   /** The client half-closed: no more requests will come. */
@@ -74,6 +72,8 @@ export interface ListenerDeps extends DeviceApiDeps {
   events: CoreEventBus;
   /** Answers every route the listener does not (Elysia's `app.handle`). */
   fallback(request: Request): Promise<Response>;
+  /** Bounds and the state the listeners share (connection cap, body budget); default: DEFAULT_LIMITS, this listener alone. */
+  frontDoor?: FrontDoor;
 }
 
 /** What a TLS listener adds (src/http/tls/https-listener.ts): the TLS options and a handshake check. */
@@ -101,142 +101,14 @@ export interface RawListener {
   rebind(): void;
 }
 
-let dateCache = '';
-let dateCachedAt = 0;
-function httpDate(): string {
-  const now = Date.now();
-  if (now - dateCachedAt >= 1000) {
-    dateCachedAt = now - (now % 1000);
-    dateCache = new Date(dateCachedAt).toUTCString();
-  }
-  return dateCache;
-}
-
-function indexOfHeadEnd(buf: Buffer, from: number): { end: number; sep: number } | null {
-  // The head ends at the first empty line: CRLF CRLF, or LF LF / LF CRLF for bare-LF clients.
-  const lf = buf.indexOf(10, from);
-  if (lf < 0) return null;
-  for (let i = lf; i >= 0 && i < buf.length; i = buf.indexOf(10, i + 1)) {
-    if (buf[i + 1] === 10) return { end: i, sep: 2 };
-    if (buf[i + 1] === 13 && buf[i + 2] === 10) return { end: i, sep: 3 };
-  }
-  return null;
-}
-
-const TOKEN = /^[A-Z]+$/;
-
-/** Parses one request from the start of `buf` (after any leading empty lines). */
-export function parseRequest(buf: Buffer): ParseOutcome {
-  let start = 0;
-  while (start < buf.length && (buf[start] === 13 || buf[start] === 10)) start++;
-  if (start === buf.length) return { kind: 'more' };
-  const head = indexOfHeadEnd(buf, start);
-  if (!head) return buf.length - start > MAX_HEAD_BYTES ? { kind: 'error', status: 431, message: 'Request Header Fields Too Large' } : { kind: 'more' };
-  if (head.end - start > MAX_HEAD_BYTES) return { kind: 'error', status: 431, message: 'Request Header Fields Too Large' };
-  const text = buf.toString('latin1', start, head.end);
-  let eol = text.indexOf('\n');
-  if (eol < 0) eol = text.length;
-  const requestLine = text.charCodeAt(eol - 1) === 13 ? text.slice(0, eol - 1) : text.slice(0, eol);
-  const sp1 = requestLine.indexOf(' ');
-  const sp2 = requestLine.indexOf(' ', sp1 + 1);
-  const method = requestLine.slice(0, sp1);
-  const target = requestLine.slice(sp1 + 1, sp2);
-  const version = requestLine.slice(sp2 + 1);
-  if (sp1 <= 0 || sp2 <= sp1 + 1 || !TOKEN.test(method) || target.charCodeAt(0) !== 47) return { kind: 'error', status: 400, message: 'Bad Request' };
-  if (version !== 'HTTP/1.1' && version !== 'HTTP/1.0') {
-    return /^HTTP\/\d(\.\d)?$/.test(version) ? { kind: 'error', status: 505, message: 'HTTP Version Not Supported' } : { kind: 'error', status: 400, message: 'Bad Request' };
-  }
-  const headers: Record<string, string> = {};
-  let pos = eol + 1;
-  while (pos < text.length) {
-    let next = text.indexOf('\n', pos);
-    if (next < 0) next = text.length;
-    const lineEnd = text.charCodeAt(next - 1) === 13 ? next - 1 : next;
-    const colon = text.indexOf(':', pos);
-    const first = text.charCodeAt(pos);
-    if (colon <= pos || colon > lineEnd || first === 32 || first === 9) return { kind: 'error', status: 400, message: 'Bad Request' };
-    const name = text.slice(pos, colon).trim().toLowerCase();
-    const value = text.slice(colon + 1, lineEnd).trim();
-    const known = headers[name];
-    headers[name] = known === undefined ? value : `${known}, ${value}`;
-    pos = next + 1;
-  }
-  const connection = headers.connection;
-  const keepAlive = version === 'HTTP/1.1' ? !(connection && /close/i.test(connection)) : !!connection && /keep-alive/i.test(connection);
-  if (headers['transfer-encoding'] !== undefined) return { kind: 'error', status: 411, message: 'Length Required' };
-  const q = target.indexOf('?');
-  const path = q < 0 ? target : target.slice(0, q);
-  const query = q < 0 ? '' : target.slice(q + 1);
-  const bodyStart = head.end + head.sep;
-  const cl = headers['content-length'];
-  if (cl === undefined || cl === '0') return { kind: 'request', request: { method, target, path, query, headers, keepAlive, body: null }, consumed: bodyStart };
-  if (!/^\d+$/.test(cl)) return { kind: 'error', status: 400, message: 'Bad Request' };
-  const length = Number(cl);
-  if (length > MAX_BODY_BYTES) return { kind: 'error', status: 413, message: 'Payload Too Large' };
-  if (buf.length < bodyStart + length) return { kind: 'more', expectContinue: headers.expect?.toLowerCase() === '100-continue' };
-  const body = Buffer.from(buf.subarray(bodyStart, bodyStart + length));
-  return { kind: 'request', request: { method, target, path, query, headers, keepAlive, body }, consumed: bodyStart + length };
-}
-
-function responseHead(status: number, headers: Record<string, string>, keepAlive: boolean): string {
-  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n`;
-  for (const name in headers) head += `${name}: ${headers[name]}\r\n`;
-  head += `Date: ${httpDate()}\r\n`;
-  head += keepAlive ? `Connection: keep-alive\r\nKeep-Alive: timeout=${KEEP_ALIVE_SECONDS}\r\n\r\n` : 'Connection: close\r\n\r\n';
-  return head;
-}
-
 /** Starts the listener on `host:port` (port 0: any free port). */
 export async function startRawListener(deps: ListenerDeps, addr: string, options: RawListenerOptions = {}): Promise<RawListener> {
   const { host, port } = parseListenAddr(addr);
   const tls = options.tls;
+  const frontDoor = deps.frontDoor ?? new FrontDoor(DEFAULT_LIMITS, deps.logger);
+  const limits = frontDoor.limits;
   const conns = new Set<Socket<Conn>>();
   let stopping = false;
-
-  /** Writes all of `data`, waiting for `drain` when the socket is backpressured. */
-  function send(s: Socket<Conn>, data: string | Uint8Array): Promise<void> {
-    const c = s.data;
-    if (c.closed) return Promise.reject(new Error('connection closed'));
-    const n = s.write(data);
-    const total = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
-    if (n === total) return WRITTEN;
-    if (n < 0) return Promise.reject(new Error('connection closed'));
-    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-    c.progressAt = Date.now();
-    return new Promise((done, fail) => {
-      c.pending = { data: bytes, offset: n, done, fail };
-    });
-  }
-
-  function flush(s: Socket<Conn>): void {
-    const p = s.data.pending;
-    if (!p) return;
-    const n = s.write(p.data.subarray(p.offset));
-    if (n < 0) return;
-    p.offset += n;
-    s.data.progressAt = Date.now();
-    if (p.offset >= p.data.byteLength) {
-      s.data.pending = null;
-      p.done();
-    }
-  }
-
-  async function sendFile(s: Socket<Conn>, path: string, start: number, end: number): Promise<void> {
-    let fh: FileHandle | undefined;
-    try {
-      fh = await open(path, 'r');
-      let pos = start;
-      while (pos <= end) {
-        const chunk = Buffer.allocUnsafe(Math.min(FILE_CHUNK_BYTES, end - pos + 1));
-        const { bytesRead } = await fh.read(chunk, 0, chunk.length, pos);
-        if (bytesRead === 0) throw new Error(`${path}: file ended before byte ${end}`);
-        await send(s, bytesRead === chunk.length ? chunk : chunk.subarray(0, bytesRead));
-        pos += bytesRead;
-      }
-    } finally {
-      await fh?.close();
-    }
-  }
 
   /** Reports an answered request (`http-request`: request log, metrics, downloads in flight). */
   function reported(s: Socket<Conn>, r: ParsedRequest, started: number, route: string, status: number, bytes: number, device?: string, errorCode?: string): void {
@@ -247,7 +119,7 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
   }
 
   /**
-   * Writes a head and an optional text body, then reports the request: WRITTEN, and no promise made,
+   * Writes a head and an optional body, then reports the request: WRITTEN, and no promise made,
    * when the socket took it all at once (every /version poll and /health on an idle connection).
    */
   function sendText(s: Socket<Conn>, r: ParsedRequest, started: number, route: string, status: number, headers: Record<string, string>, body: string | null, device?: string, errorCode?: string): Promise<void> {
@@ -268,18 +140,18 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
     );
   }
 
-  /** Writes a device reply (text, an in-memory image or a file range) and reports it. */
-  function deliver(s: Socket<Conn>, r: ParsedRequest, started: number, reply: DeviceReply): Promise<void> {
+  /** Writes a reply (text, shared in-memory bytes or a file range) and reports it. */
+  function deliver(s: Socket<Conn>, r: ParsedRequest, started: number, reply: DeviceReply, route = r.path): Promise<void> {
     const body = reply.body;
-    if (body === null || typeof body === 'string') return sendText(s, r, started, r.path, reply.status, reply.headers, body, reply.device, reply.errorCode);
+    if (body === null || typeof body === 'string') return sendText(s, r, started, route, reply.status, reply.headers, body, reply.device, reply.errorCode);
     const head = responseHead(reply.status, reply.headers, r.keepAlive);
     const sent = Buffer.isBuffer(body)
       ? send(s, head).then(() => send(s, body)).then(() => body.byteLength)
       : send(s, head).then(() => sendFile(s, body.path, body.start, body.end)).then(() => body.end - body.start + 1);
     return sent.then(
-      (bytes) => reported(s, r, started, r.path, reply.status, bytes, reply.device, reply.errorCode),
+      (bytes) => reported(s, r, started, route, reply.status, bytes, reply.device, reply.errorCode),
       (e) => {
-        reported(s, r, started, r.path, reply.status, 0, reply.device, 'aborted');
+        reported(s, r, started, route, reply.status, 0, reply.device, 'aborted');
         throw e;
       },
     );
@@ -287,7 +159,7 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
 
   function failedReply(e: unknown): DeviceReply {
     deps.logger.error('device API failed', { error: String(e) });
-    return { status: 500, headers: { 'content-type': 'text/plain; charset=utf-8', 'content-length': '14' }, body: 'Internal error' };
+    return { status: 500, headers: { 'content-type': TEXT, 'content-length': '14' }, body: 'Internal error' };
   }
 
   function deviceRequest(s: Socket<Conn>, r: ParsedRequest): DeviceRequest {
@@ -296,27 +168,11 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
     return dreq;
   }
 
-  async function bridge(s: Socket<Conn>, r: ParsedRequest): Promise<{ status: number; bytes: number; route: string }> {
-    const headers = new Headers();
-    for (const name in r.headers) headers.set(name, r.headers[name] as string);
-    const request = new Request(`http://localhost${r.target}`, { method: r.method, headers, ...(r.body ? { body: r.body } : {}) });
-    let response: Response;
-    try {
-      response = await deps.fallback(request);
-    } catch (e) {
-      deps.logger.error('request failed', { error: String(e) });
-      response = new Response('Internal error', { status: 500, headers: { 'content-type': 'text/plain; charset=utf-8' } });
-    }
-    const body = r.method === 'HEAD' ? new Uint8Array() : new Uint8Array(await response.arrayBuffer());
-    const out: Record<string, string> = {};
-    response.headers.forEach((v, k) => {
-      if (k !== 'content-length' && k !== 'transfer-encoding' && k !== 'connection' && k !== 'keep-alive' && k !== 'date') out[k] = v;
-    });
-    const length = r.method === 'HEAD' ? response.headers.get('content-length') : String(body.byteLength);
-    if (length !== null) out['content-length'] = length;
-    await send(s, responseHead(response.status, out, r.keepAlive));
-    if (body.byteLength) await send(s, body);
-    return { status: response.status, bytes: body.byteLength, route: response.status === 404 ? 'unmatched' : r.path };
+  /** The docs assets, written from the one shared copy; undefined when `r` is not for one. */
+  function docsAssetReply(r: ParsedRequest): Promise<DeviceReply> | undefined {
+    if ((r.method !== 'GET' && r.method !== 'HEAD') || !r.path.startsWith(DOCS_ASSETS_PREFIX)) return undefined;
+    const asset = docsAsset(r.path.slice(DOCS_ASSETS_PREFIX.length));
+    return asset?.then(({ bytes, headers }) => ({ status: 200, headers, body: r.method === 'HEAD' ? null : bytes }));
   }
 
   /**
@@ -328,7 +184,7 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
     const started = performance.now();
     if (r.path === '/version' || r.path === '/firmware') {
       if (r.method !== 'GET' && r.method !== 'HEAD') {
-        return sendText(s, r, started, r.path, 405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8', 'content-length': '18' }, 'Method Not Allowed');
+        return sendText(s, r, started, r.path, 405, { allow: 'GET, HEAD', 'content-type': TEXT, 'content-length': '18' }, 'Method Not Allowed');
       }
       let reply: DeviceReply | Promise<DeviceReply>;
       try {
@@ -340,69 +196,179 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
       return deliver(s, r, started, reply);
     }
     if (r.path === '/health') return sendText(s, r, started, r.path, 200, { 'content-length': '0' }, null);
-    return bridge(s, r).then(({ status, bytes, route }) => reported(s, r, started, route, status, bytes));
+    const asset = docsAssetReply(r);
+    if (asset) return asset.catch(failedReply).then((rep) => deliver(s, r, started, rep));
+    return askApp(r, r.body, deps.fallback, deps.logger).then((a) =>
+      deliver(s, r, started, { status: a.status, headers: a.headers, body: a.body.byteLength ? Buffer.from(a.body.buffer, a.body.byteOffset, a.body.byteLength) : null }, a.status === 404 ? 'unmatched' : r.path),
+    );
+  }
+
+  function releaseBody(c: Conn): void {
+    if (c.reserved === 0) return;
+    frontDoor.bodies.release(c.reserved);
+    c.reserved = 0;
+  }
+
+  /** Answers an error and closes: no more input is read from this connection. */
+  function refuse(s: Socket<Conn>, status: number, message: string, headers: Record<string, string> = {}): void {
+    const c = s.data;
+    c.busy = true;
+    c.input = null;
+    c.body = null;
+    releaseBody(c);
+    c.lingerUntil = Date.now() + LINGER_MS;
+    const head = responseHead(status, { 'content-type': TEXT, 'content-length': String(message.length), ...headers }, false);
+    void send(s, head + message).catch(() => {}).finally(() => s.end());
+  }
+
+  /** The connection may be read from again: nothing is being answered. */
+  function idle(s: Socket<Conn>): void {
+    const c = s.data;
+    c.busy = false;
+    releaseBody(c);
+    if (c.paused) {
+      c.paused = false;
+      s.resume();
+    }
+  }
+
+  /** Moves input into the body being received; true once it is complete. */
+  function fillBody(c: Conn): boolean {
+    const b = c.body as NonNullable<Conn['body']>;
+    if (c.input) {
+      const n = Math.min(c.input.length, b.buf.length - b.filled);
+      c.input.copy(b.buf, b.filled, 0, n);
+      b.filled += n;
+      c.input = n < c.input.length ? c.input.subarray(n) : null;
+    }
+    return b.filled === b.buf.length;
+  }
+
+  /**
+   * Starts answering `r`. Returns true when the caller may go on reading input at once (the answer
+   * was written whole, the connection stays open), false when it is done for now.
+   */
+  function dispatch(s: Socket<Conn>, r: ParsedRequest): boolean {
+    const c = s.data;
+    c.busy = true;
+    c.continued = false;
+    c.since = 0;
+    r.keepAlive = r.keepAlive && !c.closing && !stopping;
+    let answered: Promise<void>;
+    try {
+      answered = answer(s, r);
+    } catch (e) {
+      // Nothing is known to have been written whole: the connection cannot carry another answer.
+      deps.logger.error('request failed', { error: String(e) });
+      idle(s);
+      s.end();
+      return false;
+    }
+    if (answered === WRITTEN) {
+      idle(s);
+      if (!r.keepAlive || (!c.input && (stopping || c.closing || c.peerEnded))) {
+        s.end();
+        return false;
+      }
+      return true;
+    }
+    answered.then(
+      () => {
+        idle(s);
+        if (!r.keepAlive) s.end();
+        else if (c.input) pump(s);
+        else if (stopping || c.closing || c.peerEnded) s.end();
+      },
+      () => {
+        idle(s);
+        s.end();
+      },
+    );
+    return false;
   }
 
   /** Answers the requests waiting in the connection's input, one at a time. */
   function pump(s: Socket<Conn>): void {
     const c = s.data;
-    while (!c.busy && !c.closed && c.input) {
-      const parsed = parseRequest(c.input);
-      if (parsed.kind === 'more') {
-        if (parsed.expectContinue && !c.continued) {
-          c.continued = true;
-          s.write('HTTP/1.1 100 Continue\r\n\r\n');
+    while (!c.busy && !c.closed && !c.lingerUntil) {
+      if (c.body) {
+        if (!fillBody(c)) {
+          if (c.body.head.expectContinue && !c.continued) {
+            c.continued = true;
+            s.write('HTTP/1.1 100 Continue\r\n\r\n');
+          }
+          if (c.peerEnded) s.end();
+          return;
         }
-        if (!stopping && !c.closing && !c.peerEnded) return;
-        s.end();
+        const { head, buf } = c.body;
+        c.body = null;
+        if (!dispatch(s, { ...head, body: buf })) return;
+        continue;
+      }
+      if (!c.input) {
+        if (stopping || c.closing || c.peerEnded) s.end();
+        return;
+      }
+      const parsed = readHead(c.input, c.scanned, limits.maxHeadBytes);
+      if (parsed.kind === 'more') {
+        c.scanned = parsed.scanned;
+        if (!c.since) c.since = Date.now();
+        if (stopping || c.closing || c.peerEnded) s.end();
         return;
       }
       if (parsed.kind === 'error') {
-        const body = parsed.message;
-        c.busy = true;
-        c.input = null;
-        void send(s, responseHead(parsed.status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(body.length) }, false) + body)
-          .catch(() => {})
-          .finally(() => s.end());
+        refuse(s, parsed.status, parsed.message);
         return;
       }
       c.input = parsed.consumed >= c.input.length ? null : c.input.subarray(parsed.consumed);
-      c.continued = false;
-      c.busy = true;
-      const r = parsed.request;
-      r.keepAlive = r.keepAlive && !c.closing && !stopping;
-      let answered: Promise<void>;
-      try {
-        answered = answer(s, r);
-      } catch (e) {
-        // Nothing is known to have been written whole: the connection cannot carry another answer.
-        deps.logger.error('request failed', { error: String(e) });
-        c.busy = false;
-        s.end();
-        return;
-      }
-      if (answered === WRITTEN) {
-        c.busy = false;
-        if (!r.keepAlive || (!c.input && (stopping || c.closing || c.peerEnded))) {
-          s.end();
-          return;
-        }
+      c.scanned = 0;
+      const head = parsed.head;
+      const length = head.contentLength;
+      if (length === 0) {
+        if (!dispatch(s, { ...head, body: null })) return;
         continue;
       }
-      answered.then(
-        () => {
-          c.busy = false;
-          if (!r.keepAlive) s.end();
-          else if (c.input) pump(s);
-          else if (stopping || c.closing || c.peerEnded) s.end();
-        },
-        () => {
-          c.busy = false;
-          s.end();
-        },
-      );
+      if (!routeTakesBody(head.method, head.path)) {
+        refuse(s, 413, 'Content Too Large: this route takes no request body');
+        return;
+      }
+      if (length > limits.maxBodyBytes) {
+        refuse(s, 413, 'Content Too Large');
+        return;
+      }
+      if (!frontDoor.bodies.reserve(length)) {
+        refuse(s, 503, 'Service Unavailable: too many request bodies in flight, retry later', { 'retry-after': '5' });
+        return;
+      }
+      c.reserved = length;
+      c.body = { head, buf: Buffer.allocUnsafe(length), filled: 0 };
+      c.since = Date.now();
     }
   }
+
+  /**
+   * Enforces the head deadline (and the body's, counted from the end of its head), however slowly
+   * the bytes trickle in: 408 and a close when a request was begun, a plain close when no byte came.
+   * Also cuts connections that were answered an error but keep sending.
+   */
+  function sweep(): void {
+    const now = Date.now();
+    for (const s of conns) {
+      const c = s.data;
+      if (c.lingerUntil) {
+        if (now >= c.lingerUntil) s.terminate();
+        continue;
+      }
+      if (c.busy || !c.since || now - c.since < limits.headerTimeoutMs) continue;
+      if (c.input || c.body) refuse(s, 408, 'Request Timeout');
+      else {
+        c.lingerUntil = now + LINGER_MS;
+        s.end();
+      }
+    }
+  }
+  const sweeper = setInterval(sweep, Math.max(50, Math.min(1000, limits.headerTimeoutMs / 4)));
+  sweeper.unref();
 
   const bind = (bindPort: number): TCPSocketListener<Conn> => Bun.listen<Conn>({
     hostname: host,
@@ -412,33 +378,50 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
     ...(tls ? { tls: tls.options() } : {}),
     socket: {
       open(s) {
-        s.data = { input: null, busy: false, closed: false, closing: false, pending: null, remoteAddress: s.remoteAddress ?? '', progressAt: 0, continued: false, peerEnded: false, ready: !tls };
+        const admitted = frontDoor.gate.admit();
+        s.data = {
+          input: null, scanned: 0, since: Date.now(), body: null, reserved: 0, busy: false, paused: false, closed: !admitted, closing: false,
+          lingerUntil: 0, admitted, pending: null, remoteAddress: s.remoteAddress ?? '', progressAt: 0, continued: false, peerEnded: false, ready: !tls,
+        };
+        if (!admitted) {
+          s.terminate();
+          return;
+        }
         s.timeout(KEEP_ALIVE_SECONDS);
         conns.add(s);
       },
       data(s, chunk) {
         const c = s.data;
+        if (c.lingerUntil || !c.admitted) return;
         // Copied: the input may wait for an answer in flight (pipelining) or for the rest of a request.
         c.input = c.input ? Buffer.concat([c.input, chunk]) : Buffer.from(chunk);
-        if (c.input.length > MAX_HEAD_BYTES + MAX_BODY_BYTES + 64 * 1024 && c.busy) {
-          // A client pipelining far ahead of the answers: stop reading its junk.
-          s.end();
+        if (c.busy || !c.ready) {
+          // A client sending far ahead of the answers (or of the TLS handshake check): stop reading it for now.
+          if (c.input.length > limits.maxPipelinedBytes && !c.paused) {
+            c.paused = true;
+            s.pause();
+          }
           return;
         }
-        if (c.ready && !c.busy) pump(s);
+        pump(s);
       },
       handshake(s, success, authError) {
-        if (!tls) return;
+        if (!tls || !s.data.admitted) return;
         const c = s.data;
         const peer = tls.handshake(s as Socket<unknown>, success, authError);
         if (peer === false) {
           c.closing = true;
           c.input = null;
+          c.lingerUntil = Date.now() + LINGER_MS;
           s.end();
           return;
         }
         if (peer) c.peer = peer;
         c.ready = true;
+        if (c.paused) {
+          c.paused = false;
+          s.resume();
+        }
         if (c.input && !c.busy) pump(s);
       },
       drain(s) {
@@ -449,12 +432,13 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
         const c = s.data;
         c.peerEnded = true;
         if (c.busy) return;
-        if (c.input && c.ready) pump(s);
+        if (c.input && c.ready && !c.lingerUntil) pump(s);
         else s.end();
       },
       timeout(s) {
         const c = s.data;
-        if (!c.busy) s.end();
+        if (c.lingerUntil) s.terminate();
+        else if (!c.busy) s.end();
         // A download to a device that stopped reading: give up after a full period without progress.
         else if (c.pending && Date.now() - c.progressAt > KEEP_ALIVE_SECONDS * 1000) s.terminate();
         else s.timeout(KEEP_ALIVE_SECONDS);
@@ -462,17 +446,20 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
       close(s) {
         const c = s.data;
         c.closed = true;
+        if (!c.admitted) return;
+        c.admitted = false;
+        frontDoor.gate.leave();
         conns.delete(s);
-        const p = c.pending;
-        c.pending = null;
-        p?.fail(new Error('connection closed'));
+        c.input = null;
+        c.body = null;
+        // An answer in flight still holds its body: it gives the bytes back when it settles.
+        if (!c.busy) releaseBody(c);
+        failPending(c, 'connection closed');
       },
       error(s) {
         const c = s.data;
         c.closed = true;
-        const p = c.pending;
-        c.pending = null;
-        p?.fail(new Error('connection error'));
+        failPending(c, 'connection error');
       },
     },
   });
@@ -480,6 +467,7 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
   try {
     listener = bind(port);
   } catch (e) {
+    clearInterval(sweeper);
     const err = e as NodeJS.ErrnoException;
     throw new Error(err.code === 'EADDRINUSE' ? `cannot listen on ${addr}: the address is in use (pick another with ${options.addrFlag ?? '--listen-addr'})` : `cannot listen on ${addr}: ${err.message}`);
   }
@@ -501,6 +489,7 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
       const until = Date.now() + drainMs;
       while (conns.size > 0 && Date.now() < until) await Bun.sleep(10);
       for (const s of conns) s.terminate();
+      clearInterval(sweeper);
     },
   };
 }
