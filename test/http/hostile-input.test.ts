@@ -16,7 +16,7 @@ beforeAll(async () => {
   const fw = firmwareDir({ dev1: { '1.0.0.bin': 5000 } });
   server = await startTestServer({ flags: { 'firmware-dir': fw.root, 'admin-token': ADMIN, 'webhook-secret': SECRET, 'repository-prefix': 'firmware' } });
   const spec = (await (await fetch(`${server.url}/docs/json`)).json()) as { paths: Record<string, unknown> };
-  routes = [...new Set(['/version', '/firmware', '/health', '/ready', '/docs', '/docs/json', '/docs/assets/x', '/webhooks/harbor', ...Object.keys(spec.paths)])];
+  routes = [...new Set(['/version', '/firmware', '/health', '/ready', '/docs', '/docs/json', '/docs/assets/{file}', '/webhooks/harbor', ...Object.keys(spec.paths)])];
 });
 afterAll(() => server.close());
 
