@@ -209,7 +209,10 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
     c.reserved = 0;
   }
 
-  /** Answers an error and closes: no more input is read from this connection. */
+  /**
+   * Answers an error and closes: no more input is read from this connection (reading is paused, so
+   * a client blasting bytes costs neither memory nor CPU), and it is cut after LINGER_MS.
+   */
   function refuse(s: Socket<Conn>, status: number, message: string, headers: Record<string, string> = {}): void {
     const c = s.data;
     c.busy = true;
@@ -217,19 +220,27 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
     c.body = null;
     releaseBody(c);
     c.lingerUntil = Date.now() + LINGER_MS;
+    if (!c.paused) {
+      c.paused = true;
+      s.pause();
+    }
     const head = responseHead(status, { 'content-type': TEXT, 'content-length': String(message.length), ...headers }, false);
     void send(s, head + message).catch(() => {}).finally(() => s.end());
   }
 
-  /** The connection may be read from again: nothing is being answered. */
+  /** Nothing is being answered any more; reading resumes once the input read ahead is used up. */
   function idle(s: Socket<Conn>): void {
     const c = s.data;
     c.busy = false;
     releaseBody(c);
-    if (c.paused) {
-      c.paused = false;
-      s.resume();
-    }
+    if (!c.input || c.input.length <= limits.maxPipelinedBytes) readOn(s);
+  }
+
+  /** Resumes reading a paused connection: its input is used up, or it needs more to go on. */
+  function readOn(s: Socket<Conn>): void {
+    if (!s.data.paused) return;
+    s.data.paused = false;
+    s.resume();
   }
 
   /** Moves input into the body being received; true once it is complete. */
@@ -298,6 +309,7 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
             s.write('HTTP/1.1 100 Continue\r\n\r\n');
           }
           if (c.peerEnded) s.end();
+          else readOn(s);
           return;
         }
         const { head, buf } = c.body;
@@ -307,6 +319,7 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
       }
       if (!c.input) {
         if (stopping || c.closing || c.peerEnded) s.end();
+        else readOn(s);
         return;
       }
       const parsed = readHead(c.input, c.scanned, limits.maxHeadBytes);
@@ -314,6 +327,7 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
         c.scanned = parsed.scanned;
         if (!c.since) c.since = Date.now();
         if (stopping || c.closing || c.peerEnded) s.end();
+        else readOn(s);
         return;
       }
       if (parsed.kind === 'error') {
@@ -393,6 +407,16 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
       data(s, chunk) {
         const c = s.data;
         if (c.lingerUntil || !c.admitted) return;
+        const b = c.body;
+        if (b && !c.input && !c.busy) {
+          // A body being received: straight into its buffer, without an intermediate copy.
+          const n = Math.min(chunk.length, b.buf.length - b.filled);
+          chunk.copy(b.buf, b.filled, 0, n);
+          b.filled += n;
+          if (n < chunk.length) c.input = Buffer.from(chunk.subarray(n));
+          pump(s);
+          return;
+        }
         // Copied: the input may wait for an answer in flight (pipelining) or for the rest of a request.
         c.input = c.input ? Buffer.concat([c.input, chunk]) : Buffer.from(chunk);
         if (c.busy || !c.ready) {
@@ -418,10 +442,7 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
         }
         if (peer) c.peer = peer;
         c.ready = true;
-        if (c.paused) {
-          c.paused = false;
-          s.resume();
-        }
+        readOn(s);
         if (c.input && !c.busy) pump(s);
       },
       drain(s) {
