@@ -2,7 +2,7 @@
 // however slow the trickle), bodies (none on routes that take none, a shared budget on the others),
 // and open connections (a cap, counted in /metrics, logged once per interval); each set by flag and
 // by config key (server.headerTimeout, server.maxConnections), flags > env > config file.
-import { afterAll, beforeAll, expect, test } from 'bun:test';
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
@@ -14,6 +14,9 @@ import { tempDir } from '../support/tmp.ts';
 import { resolveSettings } from '../../src/config/settings.ts';
 import { fromEnv } from '../../src/cli/flags.ts';
 import { exchange } from './exchange.ts';
+
+// Real sockets on a shared 2-core machine: room for a loaded moment.
+setDefaultTimeout(60_000);
 
 const SECRET = 'webhook-secret-0123';
 let fw: ReturnType<typeof firmwareDir>;

@@ -2,10 +2,13 @@
 // the listener's own routes) gets hostile path segments (prototype names, broken escapes, traversal,
 // very long), hostile queries, every method, hostile headers, and the webhook hostile JSON bodies.
 // Each answer must come (never a silent close) and be below 500.
-import { afterAll, beforeAll, expect, test } from 'bun:test';
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { firmwareDir } from '../support/firmware-dir.ts';
 import { exchange } from './exchange.ts';
+
+// Real sockets on a shared 2-core machine: room for a loaded moment.
+setDefaultTimeout(60_000);
 
 const ADMIN = 'admin-token-0123456789abcdef';
 const SECRET = 'webhook-secret-0123';

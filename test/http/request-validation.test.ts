@@ -3,11 +3,14 @@
 // Transfer-Encoding combinations that let a proxy and this server split a stream differently are
 // 400 and a close, on every route, never a silent close. A TLS ClientHello (or any byte that cannot
 // start a request line) on the plain port is answered at once with a line saying what to do.
-import { afterAll, beforeAll, expect, test } from 'bun:test';
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { firmwareDir } from '../support/firmware-dir.ts';
 import { openSocket, readOneResponse } from '../support/raw-http.ts';
 import { exchange } from './exchange.ts';
+
+// Real sockets on a shared 2-core machine: room for a loaded moment.
+setDefaultTimeout(60_000);
 
 let server: TestServer;
 const port = () => server.ports.http as number;
