@@ -228,6 +228,17 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
     void send(s, head + message).catch(() => {}).finally(() => s.end());
   }
 
+  /**
+   * Closes our side once nothing more is to be written. A client that never closes its side is cut
+   * after LINGER_MS (the sweep), so a half-open connection holds nothing for long.
+   */
+  function finish(s: Socket<Conn>): void {
+    const c = s.data;
+    c.input = null;
+    if (!c.lingerUntil) c.lingerUntil = Date.now() + LINGER_MS;
+    s.end();
+  }
+
   /** Nothing is being answered any more; reading resumes once the input read ahead is used up. */
   function idle(s: Socket<Conn>): void {
     const c = s.data;
@@ -272,13 +283,13 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
       // Nothing is known to have been written whole: the connection cannot carry another answer.
       deps.logger.error('request failed', { error: String(e) });
       idle(s);
-      s.end();
+      finish(s);
       return false;
     }
     if (answered === WRITTEN) {
       idle(s);
       if (!r.keepAlive || (!c.input && (stopping || c.closing || c.peerEnded))) {
-        s.end();
+        finish(s);
         return false;
       }
       return true;
@@ -286,13 +297,13 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
     answered.then(
       () => {
         idle(s);
-        if (!r.keepAlive) s.end();
+        if (!r.keepAlive) finish(s);
         else if (c.input) pump(s);
-        else if (stopping || c.closing || c.peerEnded) s.end();
+        else if (stopping || c.closing || c.peerEnded) finish(s);
       },
       () => {
         idle(s);
-        s.end();
+        finish(s);
       },
     );
     return false;
@@ -308,7 +319,7 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
             c.continued = true;
             s.write('HTTP/1.1 100 Continue\r\n\r\n');
           }
-          if (c.peerEnded) s.end();
+          if (c.peerEnded) finish(s);
           else readOn(s);
           return;
         }
@@ -318,7 +329,7 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
         continue;
       }
       if (!c.input) {
-        if (stopping || c.closing || c.peerEnded) s.end();
+        if (stopping || c.closing || c.peerEnded) finish(s);
         else readOn(s);
         return;
       }
@@ -326,7 +337,7 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
       if (parsed.kind === 'more') {
         c.scanned = parsed.scanned;
         if (!c.since) c.since = Date.now();
-        if (stopping || c.closing || c.peerEnded) s.end();
+        if (stopping || c.closing || c.peerEnded) finish(s);
         else readOn(s);
         return;
       }
@@ -375,10 +386,7 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
       }
       if (c.busy || !c.since || now - c.since < limits.headerTimeoutMs) continue;
       if (c.input || c.body) refuse(s, 408, 'Request Timeout');
-      else {
-        c.lingerUntil = now + LINGER_MS;
-        s.end();
-      }
+      else finish(s);
     }
   }
   const sweeper = setInterval(sweep, Math.max(50, Math.min(1000, limits.headerTimeoutMs / 4)));
@@ -420,10 +428,18 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
         // Copied: the input may wait for an answer in flight (pipelining) or for the rest of a request.
         c.input = c.input ? Buffer.concat([c.input, chunk]) : Buffer.from(chunk);
         if (c.busy || !c.ready) {
-          // A client sending far ahead of the answers (or of the TLS handshake check): stop reading it for now.
-          if (c.input.length > limits.maxPipelinedBytes && !c.paused) {
-            c.paused = true;
-            s.pause();
+          // Input ahead of the answer in progress (pipelining) is kept up to maxPipelinedBytes, then
+          // reading pauses until it is used up. A client further ahead than that is not a device:
+          // what it sent ahead is dropped, and the connection closes after the current answer.
+          if (c.input.length > limits.maxPipelinedBytes) {
+            if (c.input.length > 2 * limits.maxPipelinedBytes) {
+              c.input = null;
+              c.closing = true;
+            }
+            if (!c.paused) {
+              c.paused = true;
+              s.pause();
+            }
           }
           return;
         }
@@ -435,9 +451,7 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
         const peer = tls.handshake(s as Socket<unknown>, success, authError);
         if (peer === false) {
           c.closing = true;
-          c.input = null;
-          c.lingerUntil = Date.now() + LINGER_MS;
-          s.end();
+          finish(s);
           return;
         }
         if (peer) c.peer = peer;
@@ -454,12 +468,12 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
         c.peerEnded = true;
         if (c.busy) return;
         if (c.input && c.ready && !c.lingerUntil) pump(s);
-        else s.end();
+        else finish(s);
       },
       timeout(s) {
         const c = s.data;
         if (c.lingerUntil) s.terminate();
-        else if (!c.busy) s.end();
+        else if (!c.busy) finish(s);
         // A download to a device that stopped reading: give up after a full period without progress.
         else if (c.pending && Date.now() - c.progressAt > KEEP_ALIVE_SECONDS * 1000) s.terminate();
         else s.timeout(KEEP_ALIVE_SECONDS);
@@ -504,7 +518,7 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
       stopping = true;
       listener.stop(false);
       for (const s of conns) {
-        if (!s.data.busy) s.end();
+        if (!s.data.busy) finish(s);
         else s.data.closing = true;
       }
       const until = Date.now() + drainMs;
