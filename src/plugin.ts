@@ -171,10 +171,21 @@ export interface AuthRequest {
   remoteAddress: string;
   /** Present when the connection is TLS and the client showed a certificate that chains to a trusted CA. */
   peerCertificate?: PeerCertificate;
+  /**
+   * Set when this address has used up its refused attempts: a refusal is answered 429 whatever it
+   * says, so skip work that only refines one (such as finding whose credential it is). Valid
+   * credentials must still be allowed.
+   */
+  rateLimited?: boolean;
 }
 
 export type AuthDecision =
-  /** The request is this device's (or a gateway's allowed to act for it). */
+  /**
+   * The request is this device's (or a gateway's allowed to act for it). `identity` names who
+   * presented it, the instance rather than the device id: `cert:<the certificate value that
+   * mapped>` (for `mtls()`, the full subject CN, e.g. `cert:esp32-a:0017`), `token:<owner>`,
+   * `token:gateway`.
+   */
   | { outcome: 'allow'; identity: string }
   /** Credentials were presented and are wrong (401) or belong to someone else (403). */
   | { outcome: 'deny'; status: 401 | 403; reason: string; presented?: string }

@@ -25,7 +25,7 @@ for tool in test/tools/*.sh; do [[ -e "$tool" ]] && bash "$tool"; done
 BUN=${BUN:-$(command -v bun || echo node_modules/.bin/bun)}
 mkdir -p test-results
 set +e
-"$BUN" test --reporter=junit --reporter-outfile=test-results/junit.xml "$@" 2>&1 | tee test-results/output.txt
+"$BUN" test --timeout 60000 --reporter=junit --reporter-outfile=test-results/junit.xml "$@" 2>&1 | tee test-results/output.txt
 status=${PIPESTATUS[0]}
 set -e
 read -r tests failures skipped < <(node -e '

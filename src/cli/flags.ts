@@ -41,7 +41,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'tls-listen-addr', type: 'string', group: 'TLS and device auth', help: 'HTTPS device API address', default: '0.0.0.0:8443' },
   { name: 'tls-cert', type: 'string', group: 'TLS and device auth', help: 'Server certificate (PEM); turns HTTPS on' },
   { name: 'tls-key', type: 'string', group: 'TLS and device auth', help: 'Server private key (PEM)' },
-  { name: 'tls-client-ca', type: 'string', group: 'TLS and device auth', help: 'CA that client certificates must chain to (mutual TLS)' },
+  { name: 'tls-client-ca', type: 'string', group: 'TLS and device auth', help: 'CA that client certificates must chain to (mutual TLS); a certificate fetches only the device its CN names (<device> or <device>:<instance>)' },
   { name: 'metrics-device-labels', type: 'boolean', group: 'Operations', help: 'Per-device series in /metrics (one per device, capped at 20 000)' },
   { name: 'admin-token', type: 'string', group: 'Operations', help: 'Bearer token for the status API (/api)', secret: true },
   { name: 'webhook-secret', type: 'string', group: 'Operations', help: 'Secret Harbor sends to POST /webhooks/harbor', secret: true },

@@ -13,7 +13,10 @@ export interface DeviceConfig {
   verifier?: VerifierPlugin;
   /** `'auto'` (default) sniffs gzip/zstd/tar; `'raw'` serves stored bytes; or a pinned chain `[gzip(), tar()]`. */
   extract?: 'auto' | 'raw' | ExtractorPlugin[];
-  /** Who may fetch it: `'none'` (anyone; logged as a warning), or authenticators, any of which may allow. */
+  /**
+   * Who may fetch it: `'none'` (anyone; logged as a warning), or authenticators, any of which may allow.
+   * Unset: `'none'`, or, when a client CA is configured, `mtls({ instances: true })` (CN = device id or `<device>:<instance>`).
+   */
   auth?: 'none' | AuthenticatorPlugin | AuthenticatorPlugin[];
   /** Whether prerelease versions (`2.0.0-rc.1`) may be served. Default false. */
   allowPrerelease?: boolean;

@@ -1,9 +1,10 @@
 /**
  * Plugins built from the Rust server's flags: `--registry-url …` → `oci(…)`,
- * `--cosign-pub-key-path` → `cosign({ keys: [path] })`.
+ * `--cosign-pub-key-path` → `cosign({ keys: [path] })`, and, with a client CA (`--tls-client-ca`
+ * or `server.tls.clientCa`), `mtls({ instances: true })` for every device whose `auth` is not set.
  */
 import { resolve } from 'node:path';
-import type { SourcePlugin, VerifierPlugin } from '../plugin.ts';
+import type { AuthenticatorPlugin, SourcePlugin, VerifierPlugin } from '../plugin.ts';
 import type { FlagValues } from '../cli/flags.ts';
 import { UsageError } from '../cli/flags.ts';
 
@@ -27,4 +28,15 @@ export async function verifierFromKeyFlag(flags: FlagValues, cwd: string): Promi
   if (typeof key !== 'string') return undefined;
   const { cosign } = await import('../plugins/verifier/cosign/index.ts');
   return cosign({ keys: [resolve(cwd, key)] });
+}
+
+/**
+ * Device auth when a client CA is configured and a device's `auth` is not set: a certificate of the
+ * CA fetches only its own device, the one its subject CN names: CN `esp32-a` (one device per
+ * stream) or `esp32-a:<instance>` (a fleet sharing one stream; the full CN names the instance).
+ * Without it, any certificate of the CA would fetch every device's firmware.
+ */
+export async function authFromClientCa(): Promise<AuthenticatorPlugin> {
+  const { mtls } = await import('../plugins/auth/mtls.ts');
+  return mtls({ instances: true });
 }

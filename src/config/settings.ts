@@ -18,7 +18,7 @@ import { dir } from '../plugins/source/dir.ts';
 import { none } from '../plugins/verifier/none.ts';
 import { raw } from '../plugins/extractor/raw.ts';
 import { builtinExtractors } from '../plugins/extractor/builtin.ts';
-import { sourceFromRegistryFlags, verifierFromKeyFlag } from './flag-plugins.ts';
+import { authFromClientCa, sourceFromRegistryFlags, verifierFromKeyFlag } from './flag-plugins.ts';
 
 export interface CacheSettings {
   dir: string;
@@ -114,10 +114,13 @@ export async function resolveSettings(flags: FlagValues, cwd = process.cwd()): P
 
   const shown = configFile ?? 'command line';
   const unauthenticated: string[] = [];
+  // With a client CA, a device whose auth is not set is bound to its certificate (flag-plugins.ts).
+  const clientCa = str('tls-client-ca') ?? file.server?.tls?.clientCa;
+  const certificateAuth = clientCa !== undefined ? await authFromClientCa() : undefined;
   const compose = (key: string, d: DeviceConfig, where: string): Composition => {
     const merged: DeviceConfig = key === 'defaults' ? d : { ...defaults, ...d };
     if (!merged.source) throw new ConfigError(`${shown}: ${where}.source: expected a source plugin (no defaults.source to fall back on)`);
-    const auth = normaliseAuth(merged.auth);
+    const auth = merged.auth === undefined && certificateAuth ? [certificateAuth] : normaliseAuth(merged.auth);
     if (auth === 'none') unauthenticated.push(key);
     return {
       source: merged.source,
@@ -135,12 +138,13 @@ export async function resolveSettings(flags: FlagValues, cwd = process.cwd()): P
   const tlsCert = str('tls-cert') ?? file.server?.tls?.cert;
   const tlsKey = str('tls-key') ?? file.server?.tls?.key;
   if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together: give both or neither');
+  if (clientCa !== undefined && tlsCert === undefined) throw new UsageError('--tls-client-ca needs --tls-cert and --tls-key: client certificates are only asked for over HTTPS');
   const tls = tlsCert && tlsKey
     ? {
         ...file.server?.tls,
         cert: resolve(configDir, tlsCert),
         key: resolve(configDir, tlsKey),
-        ...(str('tls-client-ca') ?? file.server?.tls?.clientCa ? { clientCa: resolve(configDir, (str('tls-client-ca') ?? file.server?.tls?.clientCa) as string) } : {}),
+        ...(clientCa ? { clientCa: resolve(configDir, clientCa) } : {}),
         listenAddr: str('tls-listen-addr') ?? file.server?.tls?.listenAddr ?? DEFAULTS.tlsListenAddr,
       }
     : undefined;

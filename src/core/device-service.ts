@@ -20,12 +20,23 @@ export interface DeviceQuery {
   peerCertificate?: PeerCertificate;
 }
 
+/** A request let in: which device (the firmware stream), its composition, and who asked. */
+export interface Admission {
+  deviceId: string;
+  composition: Composition;
+  /**
+   * The authenticated identity (`AuthDecision.identity`: `cert:<CN>`, `token:<owner>`): the
+   * instance, where the device id names its firmware stream. Absent for devices with `auth: 'none'`.
+   */
+  identity?: string;
+}
+
 export class DeviceService {
   constructor(
     private readonly composer: Composer,
     private readonly resolver: Resolver,
     private readonly repositoryPrefix: string,
-    /** Counts, logs and rate-limits refused credentials (issue 6); without it refusals are only thrown. */
+    /** Counts, logs and rate-limits refused credentials; without it refusals are only thrown. */
     private readonly attempts?: AuthAttempts,
   ) {}
 
@@ -35,25 +46,38 @@ export class DeviceService {
    * hot path of every poll. Errors before any wait are thrown, after one they reject.
    */
   release(q: DeviceQuery): Release | Promise<Release> {
+    const a = this.admit(q);
+    if (a instanceof Promise) return a.then((x) => this.resolver.current(deviceRef(x.deviceId, x.composition), x.composition));
+    return this.resolver.current(deviceRef(a.deviceId, a.composition), a.composition);
+  }
+
+  /**
+   * Validates the id, finds the composition and runs the authenticators: the admission, or a thrown
+   * DeviceError (400, 401, 403, 404, 429). Without a promise while the authenticators decide at once.
+   */
+  admit(q: DeviceQuery): Admission | Promise<Admission> {
     if (!q.device) throw new MissingDevice();
     const id = validateDeviceId(q.device, this.repositoryPrefix);
     const comp = this.composer.for(id);
     if (!comp) throw new NoFirmware(id);
-    if (comp.auth === 'none') return this.resolver.current(deviceRef(id, comp), comp);
+    if (comp.auth === 'none') return { deviceId: id, composition: comp };
     const req: AuthRequest = { deviceId: id, headers: q.headers, query: q.query, remoteAddress: q.remoteAddress };
     if (q.peerCertificate) req.peerCertificate = q.peerCertificate;
-    this.attempts?.check(q.remoteAddress, id);
+    // Credentials are checked before the refusal limit: a valid one passes whoever else failed from
+    // this address (see auth-attempts.ts for why that helps no brute-forcer).
+    if (this.attempts?.limited(q.remoteAddress)) req.rateLimited = true;
     const decision = authorize(comp.auth, req);
     if (decision instanceof Promise) return decision.then((d) => this.admitted(d, q, id, comp));
     return this.admitted(decision, q, id, comp);
   }
 
-  private admitted(decision: Verdict, q: DeviceQuery, id: string, comp: Composition): Release | Promise<Release> {
+  private admitted(decision: Verdict, q: DeviceQuery, id: string, comp: Composition): Admission {
     if (decision.outcome === 'deny') {
-      this.attempts?.failed({ device: id, remoteAddress: q.remoteAddress, status: decision.status, reason: decision.reason, ...(decision.presented ? { presented: decision.presented } : {}) });
+      const limited = this.attempts?.failed({ device: id, remoteAddress: q.remoteAddress, status: decision.status, reason: decision.reason, ...(decision.presented ? { presented: decision.presented } : {}) });
+      if (limited) throw limited;
       throw decision.status === 403 ? new Forbidden(decision.reason) : new Unauthorized(decision.reason);
     }
-    return this.resolver.current(deviceRef(id, comp), comp);
+    return { deviceId: id, composition: comp, identity: decision.identity };
   }
 
   /** Asks the device's source now (webhooks, prefetch), without authentication. */

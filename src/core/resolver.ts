@@ -23,8 +23,15 @@ import { DeviceError, NoFirmware, NoVerifiedFirmware, SourceFailed, SourceUnavai
 /** At most this many versions are tried, newest first, when newer ones fail verification. */
 const MAX_CANDIDATES = 10;
 
-/** Remembered answers kept at most (polls for random ids must not grow memory without bound). */
+/** Remembered releases kept at most (only devices with something published get one). */
 const MAX_REMEMBERED_DEVICES = 100_000;
+
+/**
+ * Remembered "nothing to serve" answers kept at most, apart from the releases: an id that matches a
+ * pattern (or the defaults) but has nothing published costs at most one small entry of this LRU, so
+ * a flood of made-up ids holds a fixed amount of memory however many there are.
+ */
+const MAX_NEGATIVE_ANSWERS = 10_000;
 
 /** Verdicts remembered at most per verifier, and rejections remembered for logging once. */
 const MAX_REMEMBERED_VERDICTS = 10_000;
@@ -52,8 +59,15 @@ interface LatestEntry {
   stale?: boolean;
 }
 
+/** A negative answer; `error` is left out for "no firmware" (rebuilt from the id when thrown). */
+interface NegativeEntry {
+  error?: DeviceError;
+  at: number;
+}
+
 export class Resolver {
   private readonly latest = new Map<string, LatestEntry>();
+  private readonly negative = new Map<string, NegativeEntry>();
   private readonly lookups = new SingleFlight<Release>();
   private readonly builds = new SingleFlight<Release>();
   private readonly verdicts = new WeakMap<VerifierPlugin, Map<string, { verdict: Verdict; at: number }>>();
@@ -71,7 +85,10 @@ export class Resolver {
   current(device: DeviceRef, comp: Composition): Release | Promise<Release> {
     const entry = this.latest.get(device.id);
     const now = Date.now();
-    if (entry) {
+    if (!entry) {
+      const no = this.negative.get(device.id);
+      if (no && now - no.at < this.o.negativeMs) throw no.error ?? new NoFirmware(device.id);
+    } else {
       const ttl = entry.release && !entry.stale ? this.o.refreshMs : this.o.negativeMs;
       if (now - entry.at < ttl) {
         if (entry.release) return entry.release;
@@ -99,23 +116,35 @@ export class Resolver {
   /** Forgets the remembered answer of a device, so its next poll asks the source. */
   invalidate(deviceId: string): void {
     this.latest.delete(deviceId);
+    this.negative.delete(deviceId);
     // A push (of a signature, too) is what invalidates: rejections are asked again, acceptances kept.
     this.rejectionsUntil = Date.now();
   }
 
   /** The remembered answer of every device, for the status API. */
   snapshot(): { device: string; release?: Release; error?: string; checkedAt: string; stale: boolean }[] {
-    return [...this.latest].map(([device, e]) => ({
+    const out = [...this.latest].map(([device, e]) => ({
       device,
       release: e.release,
       error: e.error?.message,
       checkedAt: new Date(e.at).toISOString(),
       stale: e.stale ?? false,
     }));
+    for (const [device, e] of this.negative) {
+      out.push({ device, release: undefined, error: (e.error ?? new NoFirmware(device)).message, checkedAt: new Date(e.at).toISOString(), stale: false });
+    }
+    return out;
   }
 
+  /** Releases go to `latest`; answers without one to the small `negative` LRU (see MAX_NEGATIVE_ANSWERS). */
   private remember(deviceId: string, entry: LatestEntry): void {
     this.latest.delete(deviceId);
+    this.negative.delete(deviceId);
+    if (!entry.release) {
+      this.negative.set(deviceId, entry.error instanceof NoFirmware ? { at: entry.at } : { error: entry.error, at: entry.at });
+      if (this.negative.size > MAX_NEGATIVE_ANSWERS) this.negative.delete(this.negative.keys().next().value as string);
+      return;
+    }
     this.latest.set(deviceId, entry);
     if (this.latest.size > MAX_REMEMBERED_DEVICES) this.latest.delete(this.latest.keys().next().value as string);
   }

@@ -2,7 +2,9 @@
  * DeviceTracker remembers, from the core's events, what operators ask about a device: when it last
  * polled, what it was served (version, digests), which versions the verifier refused and why, and
  * the last refresh failure. Memory is bounded: the least recently active devices are forgotten
- * first, and each device keeps only its latest rejections.
+ * first, and each device keeps only its latest rejections. Only what a real stream causes makes an
+ * entry (a poll served, a release, a rejected version, a failure while a release is served): a
+ * made-up device id leaves nothing here.
  */
 import type { CoreEventBus } from '../core/events.ts';
 import type { Release } from '../core/release.ts';
@@ -65,6 +67,9 @@ export class DeviceTracker {
       if (a.rejections.length > MAX_REJECTIONS) a.rejections.shift();
     };
     const onFailed = (e: Parameters<Listener<'refresh-failed'>>[0]) => {
+      // A failure with nothing served (any id, while the source is down) is the resolver's to
+      // remember, in its bounded negative answers: only devices already known get an entry here.
+      if (!e.stale && !this.devices.has(e.device)) return;
       this.touch(e.device).lastRefreshFailure = { at: new Date().toISOString(), error: e.error, stale: e.stale };
     };
     const onChanged = (e: Parameters<Listener<'release-changed'>>[0]) => {

@@ -37,7 +37,7 @@ export default defineConfig({
 });
 `);
   server = await startTestServer({ config });
-});
+}, 60_000);
 afterAll(() => server?.close());
 
 test('curl with the device certificate gets its version and firmware', async () => {

@@ -35,6 +35,28 @@ test('mtls maps CN, templates and regex groups; another device is 403; no certif
   expect(re.authenticate(req('berlin-7', { peerCertificate: cert('berlin-7', ['email:nope']) }))).toMatchObject({ outcome: 'deny', status: 403, reason: 'client certificate maps to no device' });
 });
 
+test('mtls identity names the value that mapped; instances: <device>:<instance> maps to <device> only', () => {
+  expect(mtls().authenticate(req('esp32-a', { peerCertificate: cert('esp32-a') }))).toEqual({ outcome: 'allow', identity: 'cert:esp32-a' });
+  const inst = mtls({ instances: true });
+  expect(inst.authenticate(req('esp32-a', { peerCertificate: cert('esp32-a:0017') }))).toEqual({ outcome: 'allow', identity: 'cert:esp32-a:0017' });
+  expect(inst.authenticate(req('esp32-a', { peerCertificate: cert('esp32-a') }))).toEqual({ outcome: 'allow', identity: 'cert:esp32-a' });
+  expect(inst.authenticate(req('esp32', { peerCertificate: cert('esp32-a:0017') }))).toMatchObject({ outcome: 'deny', status: 403 });
+  for (const cn of ['esp32-a:', ':0017', 'esp32-a-0017']) expect(inst.authenticate(req('esp32-a', { peerCertificate: cert(cn) }))).toMatchObject({ outcome: 'deny', status: 403 });
+  // Without instances, the whole CN is the device id.
+  expect(mtls().authenticate(req('esp32-a', { peerCertificate: cert('esp32-a:0017') }))).toMatchObject({ outcome: 'deny', status: 403 });
+  // With a template, the stream part is {value}; the identity keeps the whole value.
+  expect(mtls({ instances: true, device: 'fleet-{value}' }).authenticate(req('fleet-x', { peerCertificate: cert('x:9') }))).toEqual({ outcome: 'allow', identity: 'cert:x:9' });
+});
+
+test("token: a rate-limited address still passes with a valid token; another device's token is then a 401, unsearched", () => {
+  const t1 = newToken(), t2 = newToken();
+  const a = token({ devices: { d1: hashToken(t1), d2: hashToken(t2) } });
+  const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
+  expect(a.authenticate(req('d1', { headers: bearer(t2) }))).toMatchObject({ outcome: 'deny', status: 403 });
+  expect(a.authenticate(req('d1', { headers: bearer(t2), rateLimited: true }))).toMatchObject({ outcome: 'deny', status: 401 });
+  expect(a.authenticate(req('d1', { headers: bearer(t1), rateLimited: true }))).toEqual({ outcome: 'allow', identity: 'token:d1' });
+});
+
 test('authorize: decides at once while authenticators do, waits from the first that returns a promise', async () => {
   const calls: string[] = [];
   const auth = (id: string, d: AuthDecision, wait = false): AuthenticatorPlugin => ({
@@ -110,26 +132,30 @@ test('request heads: leading CRLF, bare LF, HTTP/1.0 keep-alive; chunked 411, ov
   expect(parseRequest(Buffer.from('GET / HTTP/2\r\n\r\n'))).toMatchObject({ kind: 'error', status: 505 });
 });
 
-test('refusals: a burst of 10 per address, then 429 with Retry-After until a token refills', () => {
+test('refusals: a burst of 10 per address, then 429 with Retry-After until a token refills; the limit never refuses by itself', () => {
   let now = 0;
   const events = new CoreEventBus();
   const seen: string[] = [];
   events.on('auth-failed', (e) => seen.push(`${e.stage}:${e.status}`));
   const a = new AuthAttempts(events, createLogger({ level: 'off' }), { now: () => now });
+  const wrong = (addr: string) => a.failed({ device: 'd', remoteAddress: addr, status: 401, reason: 'unknown token' });
   for (let i = 0; i < 10; i++) {
-    a.check('10.0.0.1', 'd');
-    a.failed({ device: 'd', remoteAddress: '10.0.0.1', status: 401, reason: 'unknown token' });
+    expect(a.limited('10.0.0.1')).toBe(false);
+    expect(wrong('10.0.0.1')).toBeUndefined();
   }
-  let thrown: unknown;
-  try { a.check('10.0.0.1', 'd'); } catch (e) { thrown = e; }
-  expect(thrown).toBeInstanceOf(TooManyAttempts);
-  expect((thrown as TooManyAttempts).headers['retry-after']).toBe('6');
-  a.check('10.0.0.2', 'd'); // other addresses are not affected
+  expect(a.limited('10.0.0.1')).toBe(true);
+  const limited = wrong('10.0.0.1');
+  expect(limited).toBeInstanceOf(TooManyAttempts);
+  expect(limited?.headers['retry-after']).toBe('6');
+  expect(a.limited('10.0.0.2')).toBe(false); // other addresses are not affected
+  expect(wrong('10.0.0.2')).toBeUndefined();
   now += 6000;
-  a.check('10.0.0.1', 'd');
-  expect(seen.filter((s) => s === 'request:401').length).toBe(10);
-  expect(seen).toContain('rate-limited:429');
-  expect(a.refused).toBe(10);
+  expect(a.limited('10.0.0.1')).toBe(false);
+  expect(wrong('10.0.0.1')).toBeUndefined();
+  expect(wrong('10.0.0.1')).toBeInstanceOf(TooManyAttempts);
+  expect(seen.filter((s) => s === 'request:401').length).toBe(12);
+  expect(seen.filter((s) => s === 'rate-limited:429').length).toBe(2);
+  expect(a.refused).toBe(12);
 });
 
 test('TLS files: a CRL not signed by the client CA, a key of another certificate, a missing file are refused with the file named', () => {

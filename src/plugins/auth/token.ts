@@ -44,7 +44,9 @@ export function token(opts: TokenOptions): AuthenticatorPlugin {
       for (const h of gateway) gatewayMatch = tokenMatches(presented, h) || gatewayMatch;
       if (ownMatch) return { outcome: 'allow', identity: `token:${req.deviceId}` };
       if (gatewayMatch) return { outcome: 'allow', identity: 'token:gateway' };
-      const owner = ownerOf(presented, perDevice);
+      // Whose token it is only turns a 401 into a 403; a rate-limited address gets 429 either way,
+      // so its wrong tokens are not hashed against every device's.
+      const owner = req.rateLimited ? undefined : ownerOf(presented, perDevice);
       if (owner) return { outcome: 'deny', status: 403, reason: `token of device '${owner}' used for '${req.deviceId}'`, presented: `token of ${owner}` };
       return { outcome: 'deny', status: 401, reason: 'unknown token' };
     },
