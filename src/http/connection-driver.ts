@@ -17,7 +17,7 @@ import { readHead, type RequestHead } from './request-head.ts';
 import { routeTakesBody } from './body-budget.ts';
 import type { FrontDoor } from './front-door.ts';
 import { responseHead, send, WRITTEN } from './response-writer.ts';
-import { finish, LINGER_MS, pauseReading, readOn, type Conn, type ParsedRequest } from './connection.ts';
+import { discard, finish, LINGER_MS, pauseReading, readOn, type Conn, type ParsedRequest } from './connection.ts';
 
 export interface DriverOptions {
   frontDoor: FrontDoor;
@@ -37,7 +37,8 @@ export class ConnectionDriver {
   /** Bytes arrived from the client. */
   received(s: Socket<Conn>, chunk: Buffer): void {
     const c = s.data;
-    if (c.lingerUntil || !c.admitted) return;
+    if (!c.admitted) return;
+    if (c.lingerUntil) return discard(s, chunk.length);
     const b = c.body;
     if (b && !c.input && !c.busy) {
       // A body being received: straight into its buffer, without an intermediate copy.
@@ -66,6 +67,11 @@ export class ConnectionDriver {
   peerEnded(s: Socket<Conn>): void {
     const c = s.data;
     c.peerEnded = true;
+    // Both sides are closed: nothing more to wait for.
+    if (c.lingerUntil && !c.busy) {
+      s.end();
+      return;
+    }
     if (c.busy) return;
     if (c.input && c.ready && !c.lingerUntil) this.pump(s);
     else finish(s);
@@ -147,19 +153,22 @@ export class ConnectionDriver {
   }
 
   /**
-   * Answers an error and closes: no more input is read from this connection (reading is paused, so
-   * a client blasting bytes costs neither memory nor CPU), and it is cut after LINGER_MS.
+   * Answers an error and closes (a lingering close: connection.ts `finish`). What the client sends
+   * from now on is dropped, and past a small allowance no longer read, so a client blasting bytes
+   * costs neither memory nor CPU.
    */
   refuse(s: Socket<Conn>, status: number, message: string, headers: Record<string, string> = {}): void {
     const c = s.data;
-    c.busy = true;
     c.input = null;
     c.body = null;
     this.releaseBody(c);
     c.lingerUntil = Date.now() + LINGER_MS;
-    pauseReading(s);
+    c.busy = true;
     const head = responseHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(message.length), ...headers }, false);
-    void send(s, head + message).catch(() => {}).finally(() => s.end());
+    void send(s, head + message).catch(() => {}).finally(() => {
+      c.busy = false;
+      finish(s);
+    });
   }
 
   /** Checks a declared body against the route, the body limit and the shared budget; false when refused. */

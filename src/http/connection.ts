@@ -9,6 +9,8 @@ import type { WriteState } from './response-writer.ts';
 
 /** How long a connection we closed (or answered an error) may stay before it is cut. */
 export const LINGER_MS = 5000;
+/** What a closing connection may still send (read and dropped) before it is no longer read at all. */
+export const LINGER_DISCARD_BYTES = 64 * 1024;
 
 export type ParsedRequest = RequestHead & { body: Buffer | null };
 
@@ -28,8 +30,10 @@ export interface Conn extends WriteState {
   paused: boolean;
   /** Close once the current response is written (server shutting down, client too far ahead). */
   closing: boolean;
-  /** We closed (or answered an error): input is dropped, and the socket is cut at this time. */
+  /** We closed our side (or answered an error): input is dropped, and the socket is cut at this time. */
   lingerUntil: number;
+  /** Bytes dropped since we closed our side. */
+  discarded: number;
   /** Counted by the connection gate (refused connections are not). */
   admitted: boolean;
   remoteAddress: string;
@@ -47,7 +51,7 @@ export interface Conn extends WriteState {
 export function newConnection(remoteAddress: string, admitted: boolean, ready: boolean): Conn {
   return {
     input: null, scanned: 0, since: Date.now(), body: null, reserved: 0, busy: false, paused: false, closed: !admitted, closing: false,
-    lingerUntil: 0, admitted, pending: null, remoteAddress, progressAt: 0, continued: false, peerEnded: false, ready,
+    lingerUntil: 0, discarded: 0, admitted, pending: null, remoteAddress, progressAt: 0, continued: false, peerEnded: false, ready,
   };
 }
 
@@ -65,12 +69,28 @@ export function readOn(s: Socket<Conn>): void {
 }
 
 /**
- * Closes our side once nothing more is to be written. A client that never closes its side is cut
- * after LINGER_MS (by the listener's sweep), so a half-open connection holds nothing for long.
+ * Closes our side once nothing more is to be written (a lingering close, as nginx does): a FIN goes
+ * out, what the client still sends is read and dropped (up to LINGER_DISCARD_BYTES, then it is no
+ * longer read), and the socket closes when the client closes its side, or is cut after LINGER_MS.
+ * Closing at once while the client's bytes lie unread would send a reset, which can destroy the
+ * answer before the client has read it.
  */
 export function finish(s: Socket<Conn>): void {
   const c = s.data;
   c.input = null;
+  c.body = null;
   if (!c.lingerUntil) c.lingerUntil = Date.now() + LINGER_MS;
-  s.end();
+  // The client already closed its side: nothing to wait for.
+  if (c.peerEnded) {
+    s.end();
+    return;
+  }
+  if (c.discarded <= LINGER_DISCARD_BYTES) readOn(s);
+  s.shutdown();
+}
+
+/** Bytes from a client whose connection is closing: dropped, and past the allowance no longer read. */
+export function discard(s: Socket<Conn>, bytes: number): void {
+  s.data.discarded += bytes;
+  if (s.data.discarded > LINGER_DISCARD_BYTES) pauseReading(s);
 }

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { firmwareDir } from '../support/firmware-dir.ts';
 import { openSocket, readOneResponse, readToEnd } from '../support/raw-http.ts';
@@ -24,7 +24,7 @@ let server: TestServer;
 const port = () => server.ports.http as number;
 
 beforeAll(async () => {
-  fw = firmwareDir({ dev1: { '1.0.0.bin': 100 } });
+  fw = firmwareDir({ dev1: { '1.0.0.bin': 100 }, big: { '1.0.0.bin': 16 * 1024 * 1024 } });
   server = await startTestServer({ flags: { 'firmware-dir': fw.root, 'webhook-secret': SECRET, 'header-timeout': 1 } });
 });
 afterAll(() => server.close());
@@ -197,4 +197,35 @@ test('server.headerTimeout and server.maxConnections from the config file; flags
   const err = await resolveSettings({ config }).then(() => '', (e: Error) => e.message);
   expect(err).toContain('server.headerTimeout: expected a number of seconds above 0');
   expect(err).toContain('server.maxConnections');
+});
+
+test('a client far ahead of the answers (pipelining over 32 KiB) gets the answer in progress, then a close', async () => {
+  const s = await openSocket(port());
+  s.pause();
+  s.write('GET /firmware?device=big HTTP/1.1\r\nHost: x\r\n\r\n');
+  await Bun.sleep(200);
+  // 200 KiB of requests while 16 MiB are still being written to a client that does not read.
+  const health = 'GET /health HTTP/1.1\r\nHost: x\r\n\r\n';
+  s.write(health.repeat(Math.ceil((200 * 1024) / health.length)));
+  await Bun.sleep(300);
+  s.resume();
+  const raw = await readToEnd(s);
+  const head = raw.subarray(0, raw.indexOf('\r\n\r\n')).toString('latin1');
+  expect(head).toStartWith('HTTP/1.1 200 OK');
+  // The whole image, then the close: what was sent that far ahead was not answered.
+  expect(raw.length).toBe(raw.indexOf('\r\n\r\n') + 4 + 16 * 1024 * 1024);
+});
+
+test('a client that never closes its side after our close is cut after 5 s', async () => {
+  const s = connect({ port: port(), host: '127.0.0.1', allowHalfOpen: true });
+  s.on('error', () => {});
+  const started = Date.now();
+  const got: Buffer[] = [];
+  s.on('data', (c: Buffer) => got.push(c));
+  const closed = new Promise<number>((r) => s.once('close', () => r(Date.now() - started)));
+  s.write('GARBAGE\r\n\r\n');
+  const ms = await closed;
+  expect(Buffer.concat(got).toString('latin1')).toStartWith('HTTP/1.1 400 ');
+  expect(ms).toBeGreaterThanOrEqual(4500);
+  expect(ms).toBeLessThan(15_000);
 });
