@@ -85,7 +85,8 @@ function jsonLine(level: string, msg: string, fields: Record<string, unknown>): 
 }
 
 function textLine(level: string, msg: string, fields: Record<string, unknown>): string {
-  const parts = Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'string' ? quoteIfNeeded(v) : JSON.stringify(v, jsonSafe)}`);
+  // An undefined field is left out, as JSON.stringify leaves it out of JSON lines.
+  const parts = Object.entries(fields).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${typeof v === 'string' ? quoteIfNeeded(v) : JSON.stringify(v, jsonSafe)}`);
   return `${now()} ${level.toUpperCase().padEnd(5)} ${msg}${parts.length ? ' ' + parts.join(' ') : ''}\n`;
 }
 
@@ -121,4 +122,15 @@ function jsonSafe(_key: string, value: unknown): unknown {
 
 export function isLogLevel(s: string): s is LogLevel {
   return (LOG_LEVELS as readonly string[]).includes(s);
+}
+
+/**
+ * Reads a log level as the Rust server's `--log-level` (tracing's `LevelFilter`) does: a name in any
+ * case, or a number from 0 (off) to 5 (trace); the empty string is `error`. `undefined` when neither.
+ */
+export function parseLogLevel(s: string): LogLevel | undefined {
+  if (/^\+?\d+$/.test(s)) return LOG_LEVELS[Number(s)];
+  if (s === '') return 'error';
+  const lower = s.toLowerCase();
+  return isLogLevel(lower) ? lower : undefined;
 }

@@ -16,6 +16,7 @@ import { CoreEventBus } from './core/events.ts';
 import { PluginHost } from './core/plugin-host.ts';
 import { DeviceTracker } from './ops/device-tracker.ts';
 import { timeSource } from './ops/source-timing.ts';
+import { StartupError } from './cli/errors.ts';
 
 export interface Runtime {
   settings: Settings;
@@ -37,8 +38,7 @@ const MAX_MEMORY_ITEM = 32 * 1024 * 1024;
 
 export async function startRuntime(settings: Settings, logger: Logger): Promise<Runtime> {
   const events = new CoreEventBus();
-  const content = new ContentStore(settings.cache.dir);
-  const releases = new ReleaseStore(settings.cache.dir);
+  const { content, releases } = openCache(settings.cache.dir);
   const memory = new MemoryTier(settings.cache.memoryBytes, Math.min(MAX_MEMORY_ITEM, settings.cache.memoryBytes));
   const bodies = new ReleaseBodies(content, memory);
   const resolver = new Resolver({
@@ -65,6 +65,16 @@ export async function startRuntime(settings: Settings, logger: Logger): Promise<
       await host.close();
     },
   };
+}
+
+/** The cache stores, or one line naming `--cache-dir` when the folder cannot be made or written. */
+function openCache(dir: string): { content: ContentStore; releases: ReleaseStore } {
+  try {
+    return { content: new ContentStore(dir), releases: new ReleaseStore(dir) };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? (e instanceof Error ? e.message : String(e));
+    throw new StartupError(`--cache-dir ${dir}: cannot create the cache there (${code}); choose a folder this user can write (cache.dir)`);
+  }
 }
 
 function pluginsOf(s: Settings): Plugin[] {

@@ -13,6 +13,9 @@ import { DEFAULT_LIMITS, FrontDoor } from './http/front-door.ts';
 import { join } from 'node:path';
 import { MqttPublisher } from './notify/mqtt-publisher.ts';
 import { startOps, DRAIN_TIMEOUT_MS, type Ops } from './ops/start-ops.ts';
+import { StartupError } from './cli/errors.ts';
+import { loadTlsMaterial } from './http/tls/tls-material.ts';
+import type { TlsConfig } from './config/define.ts';
 
 export interface RunningServer {
   runtime: Runtime;
@@ -54,6 +57,7 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
     }
     if (settings.tls) {
       // HTTPS, with mutual TLS when a client CA is set (issue 6): src/http/tls/https-listener.ts.
+      checkTlsFiles(settings.tls, settings.configDir);
       const https = await HttpsListener.start({ tls: settings.tls, configDir: settings.configDir, deps, logger });
       listeners.push(https);
       ports.https = https.port;
@@ -78,6 +82,18 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
       await runtime.close();
     },
   };
+}
+
+/**
+ * Reads the HTTPS certificate, key, client CA and CRL as the listener will, so a missing or
+ * mismatched file stops start-up (and `check-config`) with one line naming the settings.
+ */
+export function checkTlsFiles(tls: TlsConfig, configDir: string): void {
+  try {
+    loadTlsMaterial(tls, configDir);
+  } catch (e) {
+    throw new StartupError(`${e instanceof Error ? e.message : String(e)}; check --tls-cert, --tls-key, --tls-client-ca (server.tls)`);
+  }
 }
 
 function displayHost(addr: string): string {

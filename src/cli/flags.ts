@@ -34,6 +34,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'registry-ca-cert-path', type: 'string', group: 'Registry (OCI source)', help: 'CA bundle for a registry with a private certificate' },
   { name: 'firmware-dir', type: 'string', group: 'Local source', help: 'Serve DIR/<device>/<version>.bin (quick start, no registry)' },
   { name: 'cosign-pub-key-path', type: 'string', group: 'Verification', help: 'Cosign public key; when set, only signed firmware is served' },
+  { name: 'allow-prerelease', type: 'boolean', group: 'Verification', help: 'Serve prereleases (1.2.0-rc.1) to devices of the default composition' },
   { name: 'cache-dir', type: 'string', group: 'Cache', help: 'Firmware cache folder', default: '.otaflux-cache' },
   { name: 'cache-size', type: 'int', group: 'Cache', help: 'Releases kept in the cache (entries)', default: '100' },
   { name: 'cache-max-bytes', type: 'int', group: 'Cache', help: 'Disk bytes kept for firmware', default: '2147483648' },
@@ -108,7 +109,8 @@ function parseBool(what: string, v: string): boolean {
 }
 
 function parseIntStrict(what: string, v: string): number {
-  if (!/^\d+$/.test(v)) throw new UsageError(`${what}: expected a whole number, got '${v}'`);
+  // A leading '+' is accepted, as Rust's integer parsing (the Rust server's --cache-size) does.
+  if (!/^\+?\d+$/.test(v)) throw new UsageError(`${what}: expected a whole number, got '${v}'`);
   return Number(v);
 }
 

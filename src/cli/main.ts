@@ -5,24 +5,25 @@
 import pkg from '../../package.json' with { type: 'json' };
 import { FLAGS, fromEnv, parseArgs, UsageError, type FlagValues } from './flags.ts';
 import { helpText, type CommandSpec } from './help.ts';
-import { resolveSettings, type Settings } from '../config/settings.ts';
-import { ConfigError } from '../config/load.ts';
-import { PluginStartError } from '../core/plugin-host.ts';
+import { resolveSettings } from '../config/settings.ts';
 import { createLogger } from '../log.ts';
 import { startServer } from '../server.ts';
+import { fail } from './errors.ts';
+import { checkConfigCommand } from './commands/check-config.ts';
 import { inspectCommand } from './commands/inspect.ts';
 import { prefetchCommand } from './commands/prefetch.ts';
 import { hashTokenCommand } from './commands/hash-token.ts';
+import { fromCredentials } from './credentials.ts';
 
 export const VERSION: string = pkg.version;
 
-interface Command extends CommandSpec {
+export interface Command extends CommandSpec {
   run(flags: FlagValues, args: string[]): Promise<number>;
 }
 
 const COMMANDS: Command[] = [
   { name: 'serve', usage: '[serve] [flags]', help: 'Start the server (the default command)', run: serve },
-  { name: 'check-config', usage: 'check-config [--config PATH]', help: 'Load and check the configuration, then exit', run: checkConfig },
+  checkConfigCommand,
   inspectCommand,
   prefetchCommand,
   hashTokenCommand,
@@ -38,10 +39,13 @@ export async function main(argv: string[], env: Record<string, string | undefine
     const { flags: given, positional } = parseArgs(argv);
     if (given.help || given.h) return print(helpText(VERSION, COMMANDS));
     if (given.version || given.V) return print(`otaflux ${VERSION} (bun ${Bun.version}, ${process.platform}-${process.arch})\n`);
-    const [name = 'serve', ...args] = positional;
+    // `otaflux otaflux --registry-url …` (a container whose entrypoint is already otaflux, run as the
+    // Rust server's README shows it) is `otaflux --registry-url …`.
+    const words = /(^|\/)otaflux$/.test(positional[0] ?? '') ? positional.slice(1) : positional;
+    const [name = 'serve', ...args] = words;
     const command = COMMANDS.find((c) => c.name === name);
     if (!command) throw new UsageError(`unknown command '${name}'; commands: ${COMMANDS.map((c) => c.name).join(', ')} (see otaflux --help)`);
-    return await command.run(fromEnv(env, given), args);
+    return await command.run(fromCredentials(env, fromEnv(env, given)), args);
   } catch (e) {
     return fail(e);
   }
@@ -50,7 +54,9 @@ export async function main(argv: string[], env: Record<string, string | undefine
 async function serve(flags: FlagValues): Promise<number> {
   const settings = await resolveSettings(flags);
   const logger = createLogger({ level: settings.logLevel, ...(settings.logFormat ? { format: settings.logFormat } : {}) });
-  logger.info('starting OtaFlux', { version: VERSION, config: settings.configFile ?? 'flags', cache: settings.cache.dir });
+  logger.info('starting OtaFlux', { version: VERSION, cache: settings.cache.dir });
+  if (settings.configFile) logger.info('config file loaded', { path: settings.configFile });
+  else logger.info('no config file: flags, env vars and defaults only');
   const server = await startServer(settings, logger);
   await new Promise<void>((resolve) => {
     // Graceful shutdown (issue 7): listeners stop accepting, downloads in flight finish (bounded),
@@ -77,28 +83,9 @@ async function serve(flags: FlagValues): Promise<number> {
   return 0;
 }
 
-async function checkConfig(flags: FlagValues): Promise<number> {
-  const settings: Settings = await resolveSettings(flags);
-  const comps = settings.composer.all();
-  process.stdout.write(`${settings.configFile ?? 'command line'}: ok\n`);
-  for (const c of comps) {
-    const auth = c.auth === 'none' ? 'none' : c.auth.map((a) => a.id).join('+');
-    const extract = c.extract === 'auto' ? 'auto' : c.extract.map((x) => x.id).join(' → ');
-    process.stdout.write(`  ${c.matchedBy}: ${c.source.id}, ${c.verifier.id}, extract ${extract}, auth ${auth}${c.allowPrerelease ? ', prereleases' : ''}\n`);
-  }
-  return 0;
-}
-
 function print(s: string): number {
   process.stdout.write(s);
   return 0;
-}
-
-function fail(e: unknown): number {
-  const known = e instanceof UsageError || e instanceof ConfigError || e instanceof PluginStartError;
-  const message = e instanceof Error ? e.message : String(e);
-  process.stderr.write(`otaflux: ${known ? message : `unexpected error: ${e instanceof Error ? (e.stack ?? message) : message}`}\n`);
-  return e instanceof UsageError || e instanceof ConfigError ? 2 : 1;
 }
 
 export { FLAGS };

@@ -13,9 +13,18 @@ export async function sourceFromRegistryFlags(flags: FlagValues): Promise<Source
   if (typeof url !== 'string') return undefined;
   if (typeof flags['repository-prefix'] !== 'string') throw new UsageError('--registry-url needs --repository-prefix (use "" for none)');
   const { oci } = await import('../plugins/source/oci/index.ts');
+  try {
+    return makeOci(oci, url, flags);
+  } catch (e) {
+    // oci() refuses a malformed registry address: say which setting to change.
+    throw new UsageError(`--registry-url ${url}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+function makeOci(oci: typeof import('../plugins/source/oci/index.ts').oci, url: string, flags: FlagValues): SourcePlugin {
   return oci({
     url,
-    prefix: flags['repository-prefix'],
+    prefix: flags['repository-prefix'] as string,
     insecure: flags['registry-insecure'] === true,
     ...(typeof flags['registry-username'] === 'string' ? { username: flags['registry-username'] } : {}),
     ...(typeof flags['registry-password'] === 'string' ? { password: flags['registry-password'] } : {}),

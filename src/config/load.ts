@@ -2,8 +2,8 @@
  * Loads `otaflux.config.ts` (or .js/.mjs) at run time, outside the bundle, and checks it.
  * Every error names the file, and the key path when there is one.
  */
-import { existsSync } from 'node:fs';
-import { relative, resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { configSchema, formatIssues } from './schema.ts';
 import { registerPublicApiModule } from './virtual-module.ts';
@@ -25,16 +25,47 @@ export async function loadConfigFile(path: string): Promise<OtaFluxConfig> {
   const abs = resolve(path);
   const shown = displayPath(abs);
   if (!existsSync(abs)) throw new ConfigError(`${shown}: file not found (pass --config PATH, or --firmware-dir DIR for a quick start)`);
+  if (!statSync(abs).isFile()) throw new ConfigError(`${shown}: a folder, not a config file; pass --config ${join(shown, DEFAULT_CONFIG_FILE)}`);
   registerPublicApiModule();
   let mod: { default?: unknown };
   try {
     delete require.cache[abs];
     mod = await import(pathToFileURL(abs).href);
   } catch (e) {
-    throw new ConfigError(`${shown}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new ConfigError(importError(shown, e));
   }
   if (mod.default === undefined) throw new ConfigError(`${shown}: no default export; write export default defineConfig({ ... })`);
   const parsed = configSchema.safeParse(mod.default);
   if (!parsed.success) throw new ConfigError(formatIssues(shown, parsed.error));
   return mod.default as OtaFluxConfig;
+}
+
+/** What Bun's compiler and resolver report about one place: BuildMessage and ResolveMessage. */
+interface CompilerMessage {
+  message: string;
+  position?: { file: string; line: number; column: number } | null;
+  referrer?: string;
+}
+
+/**
+ * The compiler's first message as one line, `file:line:column: error: message` (a syntax error
+ * throws one BuildMessage, or an AggregateError of several where the ones after the first follow
+ * from it; an import that does not resolve throws a ResolveMessage); anything the file threw while
+ * running as `file: message`.
+ */
+function importError(shown: string, e: unknown): string {
+  const messages: unknown[] = e instanceof AggregateError ? e.errors : [e];
+  const located = messages.filter(isCompilerMessage);
+  if (located.length === 0) return `${shown}: ${e instanceof Error ? e.message : String(e)}`;
+  const first = located[0] as CompilerMessage;
+  const p = first.position;
+  const where = p ? `${displayPath(p.file)}:${p.line}:${p.column}` : first.referrer ? displayPath(first.referrer) : shown;
+  const more = located.length > 1 ? ` (${located.length - 1} more error${located.length > 2 ? 's' : ''} after it)` : '';
+  return `${where}: error: ${first.message}${more}`;
+}
+
+function isCompilerMessage(m: unknown): m is CompilerMessage {
+  if (typeof m !== 'object' || m === null || !('position' in m)) return false;
+  const name = (m as { name?: unknown }).name;
+  return name === 'BuildMessage' || name === 'ResolveMessage' || typeof (m as CompilerMessage).position?.line === 'number';
 }

@@ -13,7 +13,7 @@ import { UsageError } from '../cli/flags.ts';
 import { ConfigError, DEFAULT_CONFIG_FILE, loadConfigFile } from './load.ts';
 import { Composer, type Composition, type CompositionRule } from '../core/composition.ts';
 import type { ExtractSpec } from '../core/extract-chain.ts';
-import { isLogLevel, type LogFormat, type LogLevel } from '../log.ts';
+import { parseLogLevel, type LogFormat, type LogLevel } from '../log.ts';
 import { dir } from '../plugins/source/dir.ts';
 import { none } from '../plugins/verifier/none.ts';
 import { raw } from '../plugins/extractor/raw.ts';
@@ -92,8 +92,9 @@ export async function resolveSettings(flags: FlagValues, cwd = process.cwd()): P
   const num = (k: string) => (typeof flags[k] === 'number' ? (flags[k] as number) : undefined);
   const bool = (k: string) => (typeof flags[k] === 'boolean' ? (flags[k] as boolean) : undefined);
 
-  const logLevel = str('log-level') ?? file.server?.logLevel ?? 'info';
-  if (!isLogLevel(logLevel)) throw new UsageError(`--log-level: expected off, error, warn, info, debug or trace, got '${logLevel}'`);
+  const logLevelGiven = str('log-level');
+  const logLevel = logLevelGiven === undefined ? file.server?.logLevel ?? 'info' : parseLogLevel(logLevelGiven);
+  if (logLevel === undefined) throw new UsageError(`--log-level ${logLevelGiven}: expected off, error, warn, info, debug or trace (any case), or 0 to 5`);
   const logFormat = str('log-format') ?? file.server?.logFormat;
   if (logFormat !== undefined && logFormat !== 'json' && logFormat !== 'text') throw new UsageError(`--log-format: expected json or text, got '${logFormat}'`);
   const cacheSize = num('cache-size') ?? file.cache?.maxEntries ?? DEFAULTS.cacheEntries;
@@ -103,11 +104,15 @@ export async function resolveSettings(flags: FlagValues, cwd = process.cwd()): P
   const maxConnections = num('max-connections') ?? file.server?.maxConnections ?? DEFAULTS.maxConnections;
   if (maxConnections === 0) throw new UsageError('--max-connections: must be at least 1');
 
-  // The default composition: flags override the config file's `defaults`.
+  // Flags and env vars overlay the config file's `defaults` key by key: --registry-url/--firmware-dir
+  // set its source, --cosign-pub-key-path its verifier, --allow-prerelease its allowPrerelease.
+  // Device entries are merged over that, so an entry that names its own source keeps it.
   const flagSource = await sourceFromRegistryFlags(flags) ?? (str('firmware-dir') ? dir({ root: resolve(cwd, str('firmware-dir') as string) }) : undefined);
   const flagVerifier = await verifierFromKeyFlag(flags, cwd);
+  const flagPrerelease = bool('allow-prerelease');
+  const overlay: DeviceConfig = { ...(flagSource ? { source: flagSource } : {}), ...(flagVerifier ? { verifier: flagVerifier } : {}), ...optional('allowPrerelease', flagPrerelease) };
   const defaults: DeviceConfig | undefined =
-    file.defaults || flagSource ? { ...file.defaults, ...(flagSource ? { source: flagSource } : {}), ...(flagVerifier ? { verifier: flagVerifier } : {}) } : undefined;
+    file.defaults || flagSource ? { ...file.defaults, ...overlay } : flagPrerelease !== undefined ? overlay : undefined;
   if (!configFile && !flagSource) {
     throw new UsageError(`nothing to serve: no ${DEFAULT_CONFIG_FILE} here, and neither --registry-url nor --firmware-dir was given (see otaflux --help)`);
   }
@@ -133,8 +138,9 @@ export async function resolveSettings(flags: FlagValues, cwd = process.cwd()): P
     };
   };
   const rules: CompositionRule[] = Object.entries(file.devices ?? {}).map(([pattern, d]) => ({ ...compose(pattern, d, `devices[${JSON.stringify(pattern)}]`), pattern }));
-  const fallback = defaults ? compose('defaults', defaults, 'defaults') : undefined;
+  const fallback = file.defaults || flagSource ? compose('defaults', defaults as DeviceConfig, 'defaults') : undefined;
 
+  const listenAddr = listenAddrFlag('listen-addr', str('listen-addr')) ?? file.server?.listenAddr ?? DEFAULTS.listenAddr;
   const tlsCert = str('tls-cert') ?? file.server?.tls?.cert;
   const tlsKey = str('tls-key') ?? file.server?.tls?.key;
   if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together: give both or neither');
@@ -145,9 +151,14 @@ export async function resolveSettings(flags: FlagValues, cwd = process.cwd()): P
         cert: resolve(configDir, tlsCert),
         key: resolve(configDir, tlsKey),
         ...(clientCa ? { clientCa: resolve(configDir, clientCa) } : {}),
-        listenAddr: str('tls-listen-addr') ?? file.server?.tls?.listenAddr ?? DEFAULTS.tlsListenAddr,
+        listenAddr: checkedAddr('tls-listen-addr', str('tls-listen-addr')) ?? file.server?.tls?.listenAddr ?? DEFAULTS.tlsListenAddr,
       }
     : undefined;
+  if (listenAddr === false && !tls) {
+    throw new UsageError('--listen-addr false turns off plain HTTP, and HTTPS is off too: devices could not connect; give a listen address, or --tls-cert and --tls-key');
+  }
+  checkSecretLength('admin-token', str('admin-token'), 16);
+  checkSecretLength('webhook-secret', str('webhook-secret'), 8);
 
   // MQTT (issue 7): flags win key by key over the config file's `mqtt` section.
   const fileMqtt = file.mqtt;
@@ -168,8 +179,8 @@ export async function resolveSettings(flags: FlagValues, cwd = process.cwd()): P
   return {
     ...(configFile ? { configFile } : {}),
     configDir,
-    listenAddr: str('listen-addr') ?? file.server?.listenAddr ?? DEFAULTS.listenAddr,
-    metricsListenAddr: str('metrics-listen-addr') ?? file.server?.metricsListenAddr ?? DEFAULTS.metricsListenAddr,
+    listenAddr,
+    metricsListenAddr: listenAddrFlag('metrics-listen-addr', str('metrics-listen-addr')) ?? file.server?.metricsListenAddr ?? DEFAULTS.metricsListenAddr,
     logLevel,
     ...(logFormat ? { logFormat } : {}),
     ...(tls ? { tls } : {}),
@@ -200,10 +211,33 @@ export async function resolveSettings(flags: FlagValues, cwd = process.cwd()): P
 function pickConfigFile(flags: FlagValues, cwd: string): string | undefined {
   const given = typeof flags.config === 'string' ? flags.config : undefined;
   if (given) return resolve(cwd, given);
+  // The file in the working folder is read whatever flags are given: flags overlay it, never replace it.
   const here = resolve(cwd, DEFAULT_CONFIG_FILE);
-  // The Rust server's flags alone make a complete deployment: then a config file is only read when named.
-  if (flags['registry-url'] || flags['firmware-dir']) return undefined;
   return existsSync(here) ? here : undefined;
+}
+
+const ADDRESS = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):(\d{1,5})$/;
+
+/** A listen address given by flag or env var, checked as the config schema checks it; `false`/`off` turns the listener off. */
+function listenAddrFlag(name: string, value: string | undefined): string | false | undefined {
+  if (value !== undefined && /^(false|off)$/i.test(value)) return false;
+  return checkedAddr(name, value);
+}
+
+function checkedAddr(name: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const m = ADDRESS.exec(value);
+  if (!m || Number(m[2]) > 65535) {
+    throw new UsageError(`--${name} ${value}: expected host:port with a port up to 65535, e.g. 0.0.0.0:8080 or [::]:8080${name === 'tls-listen-addr' ? '' : ', or false to turn it off'}`);
+  }
+  return value;
+}
+
+/** Secrets given by flag or env var meet the same minimum length as in the config file. */
+function checkSecretLength(name: string, value: string | undefined, min: number): void {
+  if (value !== undefined && value.length < min) {
+    throw new UsageError(`--${name}: ${value.length} character${value.length === 1 ? '' : 's'} is too short to guess-proof it; use at least ${min}, e.g. the output of: openssl rand -hex 16`);
+  }
 }
 
 function normaliseExtract(x: DeviceConfig['extract']): ExtractSpec {

@@ -31,7 +31,14 @@ export class NoFirmware extends DeviceError {
   readonly status = 404;
   readonly code = 'no-firmware';
   readonly body: string;
-  constructor(device: string) { super(`no firmware for device '${device}'`); this.body = `No firmware for device '${device}'`; }
+  /**
+   * `detail` says why, when the source knows (`repository firmware/esp32-x does not exist on …`), and
+   * `summary` what the operator may have to change; both are logged, never sent to the device.
+   */
+  constructor(device: string, readonly detail?: string, readonly summary?: string) {
+    super(`no firmware for device '${device}'${detail ? `: ${detail}` : ''}`);
+    this.body = `No firmware for device '${device}'`;
+  }
 }
 
 export class NoVerifiedFirmware extends DeviceError {
@@ -95,6 +102,23 @@ export class TooManyAttempts extends DeviceError {
 /** Thrown by sources when the upstream cannot be reached or answers 5xx: devices get a stale copy or 503. */
 export class UpstreamUnavailable extends Error {
   override readonly name = 'UpstreamUnavailable';
+}
+
+/**
+ * Whether a source failure means "the source cannot be used now" (503, retry later) rather than
+ * "the source sent something unusable" (502): unreachable, timeouts, 5xx, and errors that say so
+ * with `sourceUnavailable: true` (a registry refusing the credentials, an untrusted certificate).
+ */
+export function isSourceUnavailable(err: unknown): boolean {
+  if (err instanceof UpstreamUnavailable) return true;
+  if (!(err instanceof Error)) return false;
+  return err.name === 'UpstreamUnavailable' || err.name === 'TimeoutError' || (err as { sourceUnavailable?: unknown }).sourceUnavailable === true;
+}
+
+/** The one line an error carries for the operator (`summary`: what to change), if any. */
+export function operatorSummary(err: unknown): string | undefined {
+  const s = (err as { summary?: unknown } | null)?.summary;
+  return typeof s === 'string' && s ? s : undefined;
 }
 
 export function errorMessage(e: unknown): string {

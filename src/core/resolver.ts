@@ -18,7 +18,9 @@ import { ReleaseStore as Releases } from './release-store.ts';
 import { SingleFlight } from './single-flight.ts';
 import { rankVersions } from './versions.ts';
 import { extractChain, type ExtractSpec } from './extract-chain.ts';
-import { DeviceError, NoFirmware, NoVerifiedFirmware, SourceFailed, SourceUnavailable, UpstreamUnavailable, errorMessage } from './errors.ts';
+import { DeviceError, NoFirmware, NoVerifiedFirmware, SourceFailed, SourceUnavailable, errorMessage, isSourceUnavailable } from './errors.ts';
+import { FailureReports } from './failure-reports.ts';
+import { logCandidates } from './resolution-log.ts';
 
 /** At most this many versions are tried, newest first, when newer ones fail verification. */
 const MAX_CANDIDATES = 10;
@@ -74,8 +76,12 @@ export class Resolver {
   private readonly rejectionsLogged = new Set<string>();
   /** Rejections remembered before this instant are asked again (set by invalidate). */
   private rejectionsUntil = 0;
+  /** Failed refreshes, logged at most once per source and kind per refresh interval. */
+  private readonly failures: FailureReports;
 
-  constructor(private readonly o: ResolverOptions) {}
+  constructor(private readonly o: ResolverOptions) {
+    this.failures = new FailureReports(o.logger, o.refreshMs);
+  }
 
   /**
    * The release a device gets now; a DeviceError when there is none to serve. While the remembered
@@ -153,6 +159,7 @@ export class Resolver {
     const previous = this.latest.get(device.id)?.release ?? (await this.lastGoodOnDisk(device.id));
     try {
       const release = await this.newestVerified(device, comp);
+      this.failures.answered(comp.source.id);
       this.remember(device.id, { release, at: Date.now() });
       if (!previous || previous.sha256 !== release.sha256 || previous.version !== release.version) {
         await this.o.releases.putLastGood(device.id, release);
@@ -162,30 +169,30 @@ export class Resolver {
       return release;
     } catch (err) {
       if (err instanceof NoFirmware || err instanceof NoVerifiedFirmware) {
+        this.failures.answered(comp.source.id);
+        // A source that says why (a repository missing) is logged, bounded like failures.
+        if (err instanceof NoFirmware && err.detail) this.failures.failed({ device: device.id, source: comp.source.id, error: err });
         this.remember(device.id, { error: err, at: Date.now() });
         throw err;
       }
       const message = errorMessage(err);
       const stale = previous !== undefined;
-      this.o.logger.warn(stale ? 'refresh failed, serving last good release' : 'refresh failed, nothing cached to serve', {
-        device: device.id,
-        source: comp.source.id,
-        error: message,
-        ...(previous ? { version: previous.version } : {}),
-      });
+      this.failures.failed({ device: device.id, source: comp.source.id, error: err, ...(previous ? { servedVersion: previous.version } : {}) });
       this.o.events.emit('refresh-failed', { device: device.id, error: message, stale });
       if (previous) {
         this.remember(device.id, { release: previous, at: Date.now(), stale: true });
         return previous;
       }
-      const failure = err instanceof DeviceError ? err : isUnavailable(err) ? new SourceUnavailable(device.id, err) : new SourceFailed(device.id, err);
+      const failure = err instanceof DeviceError ? err : isSourceUnavailable(err) ? new SourceUnavailable(device.id, err) : new SourceFailed(device.id, err);
       this.remember(device.id, { error: failure, at: Date.now() });
       throw failure;
     }
   }
 
   private async newestVerified(device: DeviceRef, comp: Composition): Promise<Release> {
-    const ranked = rankVersions(await comp.source.versions(device), device.allowPrerelease);
+    const offered = await comp.source.versions(device);
+    const ranked = rankVersions(offered, device.allowPrerelease);
+    logCandidates(this.o.logger, device, comp.source.id, offered, ranked, MAX_CANDIDATES);
     if (ranked.length === 0) throw new NoFirmware(device.id);
     const reasons: string[] = [];
     for (const candidate of ranked.slice(0, MAX_CANDIDATES)) {
@@ -193,8 +200,10 @@ export class Resolver {
       const verdict = await this.verdict(device, comp.verifier, artifact);
       if (!verdict.ok) {
         reasons.push(`${candidate.version}: ${verdict.reason}`);
+        this.o.logger.debug('version skipped', { device: device.id, version: candidate.version, why: `refused by ${comp.verifier.id}: ${verdict.reason}` });
         continue;
       }
+      this.o.logger.debug('version chosen', { device: device.id, version: candidate.version, tag: candidate.tag, digest: artifact.digest, verifiedBy: verdict.by });
       return this.build(device, comp, artifact, verdict.by);
     }
     throw new NoVerifiedFirmware(device.id, reasons);
@@ -210,8 +219,12 @@ export class Resolver {
     if (!byDigest) this.verdicts.set(verifier, (byDigest = new Map()));
     const known = byDigest.get(artifact.digest);
     const now = Date.now();
-    if (known && (known.verdict.ok || (now - known.at < this.o.refreshMs && known.at > this.rejectionsUntil))) return known.verdict;
+    if (known && (known.verdict.ok || (now - known.at < this.o.refreshMs && known.at > this.rejectionsUntil))) {
+      this.o.logger.debug('verification remembered', { device: device.id, version: artifact.version, digest: artifact.digest, verifier: verifier.id, ...verdictFields(known.verdict) });
+      return known.verdict;
+    }
     const verdict = await verifier.verify(device, artifact);
+    this.o.logger.debug('verification', { device: device.id, version: artifact.version, digest: artifact.digest, verifier: verifier.id, ...verdictFields(verdict) });
     byDigest.delete(artifact.digest);
     if (byDigest.size >= MAX_REMEMBERED_VERDICTS) byDigest.delete(byDigest.keys().next().value as string);
     byDigest.set(artifact.digest, { verdict, at: now });
@@ -271,6 +284,6 @@ function chainKey(spec: ExtractSpec): string {
   return spec === 'auto' ? 'auto' : spec.map((x) => (x.variant ? `${x.id}(${x.variant})` : x.id)).join('|');
 }
 
-function isUnavailable(err: unknown): boolean {
-  return err instanceof UpstreamUnavailable || (err instanceof Error && (err.name === 'UpstreamUnavailable' || err.name === 'TimeoutError'));
+function verdictFields(v: Verdict): Record<string, unknown> {
+  return v.ok ? { ok: true, by: v.by } : { ok: false, reason: v.reason, ...(v.detail ? { detail: v.detail } : {}) };
 }

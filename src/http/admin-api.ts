@@ -15,9 +15,7 @@ import type { Runtime } from '../runtime.ts';
 import type { DeviceTracker } from '../ops/device-tracker.ts';
 import { Readiness } from '../ops/readiness.ts';
 import { Status } from '../ops/status.ts';
-
-const ADMIN = [{ adminToken: [] as string[] }];
-const TAGS = ['Operator API'];
+import { adminDocs, readyDoc } from './route-docs.ts';
 
 /** `GET /ready`, public: 200 when ready, 503 otherwise; body lists each check's name and result. */
 export function readinessRoute(readiness: Readiness) {
@@ -27,7 +25,7 @@ export function readinessRoute(readiness: Readiness) {
       const r = await readiness.check();
       return Response.json({ ready: r.ready, checks: r.checks.map(({ name, ok }) => ({ name, ok })) }, { status: r.ready ? 200 : 503 });
     },
-    { detail: { summary: 'Readiness: config loaded, cache folder writable, each source reachable or served from the cache (503 when not)', tags: ['Probes'] } },
+    { detail: readyDoc },
   );
 }
 
@@ -46,20 +44,14 @@ export function adminApi(rt: Runtime, tracker: DeviceTracker, readiness: Readine
         headers: { 'content-type': 'application/json', 'www-authenticate': 'Bearer realm="otaflux-admin"' },
       });
     })
-    .get('/status', () => status.summary(), { detail: { summary: 'Uptime, devices seen, cache size', tags: TAGS, security: ADMIN } })
-    .get('/devices', () => status.devices(), {
-      detail: { summary: 'Devices polled or resolved: last poll, version served, source digest', tags: TAGS, security: ADMIN },
-    })
-    .get(
-      '/devices/*',
-      ({ params }) => status.device(safeDecode(params['*'])),
-      { detail: { summary: 'One device: resolved composition, release, activity and why a version was chosen or refused', tags: TAGS, security: ADMIN } },
-    )
-    .get('/releases', () => status.releases(), { detail: { summary: 'Releases built into the cache', tags: TAGS, security: ADMIN } })
+    .get('/status', () => status.summary(), { detail: adminDocs.status })
+    .get('/devices', () => status.devices(), { detail: adminDocs.devices })
+    .get('/devices/*', ({ params }) => status.device(safeDecode(params['*'])), { detail: adminDocs.device })
+    .get('/releases', () => status.releases(), { detail: adminDocs.releases })
     .get('/ready', async () => {
       const r = await readiness.check();
       return Response.json(r, { status: r.ready ? 200 : 503 });
-    }, { detail: { summary: 'Readiness with the detail of each check', tags: TAGS, security: ADMIN } });
+    }, { detail: adminDocs.ready });
 }
 
 /** Elysia hands the wildcard still percent-encoded; a malformed escape is kept as given. */

@@ -9,6 +9,7 @@ import { harborWebhook } from './webhook-harbor.ts';
 import { adminApi, readinessRoute } from './admin-api.ts';
 import { apiDocs } from './api-docs.ts';
 import { Readiness } from '../ops/readiness.ts';
+import { firmwareDoc, harborWebhookDoc, healthDoc, versionDoc } from './route-docs.ts';
 
 export function createApp(rt: Runtime) {
   const deps = { devices: rt.devices, bodies: rt.bodies, events: rt.events, logger: rt.logger };
@@ -25,20 +26,27 @@ export function createApp(rt: Runtime) {
     : undefined;
   const readiness = new Readiness(rt);
   return new Elysia({ name: 'otaflux' })
-    .get('/health', () => new Response(null, { status: 200 }), { detail: { summary: 'Liveness: 200 with an empty body' } })
-    .get('/version', device(versionRoute), { detail: { summary: 'Latest version for a device: `version\\ncrc32\\nsize`' } })
-    .get('/firmware', device(firmwareRoute), { detail: { summary: 'Firmware bytes for a device (Range, If-None-Match, If-Range)' } })
-    .post('/webhooks/harbor', ({ request }) => (harbor ? harbor(request) : new Response('Not Found', { status: 404 })), {
+    // Unknown routes answer as the metrics listener does: 404, `Not Found`, plain text.
+    .onError(({ code }) => (code === 'NOT_FOUND' ? notFound() : undefined))
+    .get('/health', () => new Response(null, { status: 200 }), { detail: healthDoc })
+    .get('/version', device(versionRoute), { detail: versionDoc })
+    .get('/firmware', device(firmwareRoute), { detail: firmwareDoc })
+    .post('/webhooks/harbor', ({ request }) => (harbor ? harbor(request) : notFound()), {
       parse: 'none',
-      detail: { summary: "Harbor PUSH_ARTIFACT webhook: refreshes the pushed device now (needs server.webhookSecret / --webhook-secret)" },
+      detail: harborWebhookDoc,
     })
-    // Operations (issue 7): readiness, the operator API (only with an admin token), offline docs.
+    // Operations: readiness, the operator API (only with an admin token), offline docs.
     .use(readinessRoute(readiness))
     .use(adminApi(rt, rt.tracker, readiness))
     .use(apiDocs());
 }
 
 export type OtaFluxApp = ReturnType<typeof createApp>;
+
+/** The one body of every 404 that is not a device's (`No firmware for device …`). */
+export function notFound(): Response {
+  return new Response('Not Found', { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8' } });
+}
 
 function fromRequest(request: Request, remoteAddress: string): DeviceRequest {
   const url = new URL(request.url);

@@ -33,7 +33,6 @@ export const DEFAULT_LIMITS: FrontDoorLimits = {
 
 /** What `/metrics` reads from the front door at scrape time. */
 export interface FrontDoorStats {
-  connectionsOpen: number;
   connectionsRefused: number;
   bodyBytesBuffered: number;
   bodiesRefused: number;
@@ -49,6 +48,6 @@ export class FrontDoor {
   }
 
   stats(): FrontDoorStats {
-    return { connectionsOpen: this.gate.open, connectionsRefused: this.gate.refused, bodyBytesBuffered: this.bodies.buffered, bodiesRefused: this.bodies.refused };
+    return { connectionsRefused: this.gate.refused, bodyBytesBuffered: this.bodies.buffered, bodiesRefused: this.bodies.refused };
   }
 }

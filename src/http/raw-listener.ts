@@ -25,7 +25,8 @@
  */
 import type { Socket, TCPSocketListener, TLSOptions } from 'bun';
 import type { PeerCertificate } from '../plugin.ts';
-import { parseListenAddr } from './listen.ts';
+import { listenFailure, parseListenAddr } from './listen.ts';
+import { countConnections } from '../metrics/open-connections.ts';
 import { DEFAULT_LIMITS, FrontDoor } from './front-door.ts';
 import { failPending, flush, KEEP_ALIVE_SECONDS } from './response-writer.ts';
 import { finish, newConnection, readOn, type Conn } from './connection.ts';
@@ -69,6 +70,7 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
   const tls = options.tls;
   const frontDoor = deps.frontDoor ?? new FrontDoor(DEFAULT_LIMITS, deps.logger);
   const conns = new Set<Socket<Conn>>();
+  countConnections(deps.events, tls ? 'tls' : 'device', conns);
   let stopping = false;
   const driver = new ConnectionDriver({ frontDoor, answer: requestAnswerer(deps), logger: deps.logger, stopping: () => stopping });
   // The head deadline is checked a few times per period, whatever the number of connections.
@@ -141,8 +143,7 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
     listener = bind(port);
   } catch (e) {
     clearInterval(sweeper);
-    const err = e as NodeJS.ErrnoException;
-    throw new Error(err.code === 'EADDRINUSE' ? `cannot listen on ${addr}: the address is in use (pick another with ${options.addrFlag ?? '--listen-addr'})` : `cannot listen on ${addr}: ${err.message}`);
+    throw listenFailure(options.addrFlag ?? '--listen-addr', addr, e);
   }
 
   return {

@@ -7,9 +7,15 @@
  * Labels are bounded: `path` is a route template, never a raw path; sources, verifiers and reasons
  * are plugin ids and short codes. Device ids appear only in `otaflux_device_requests_total`, and only
  * when `perDeviceLabels` is on (a fleet of 10 000 devices makes 10 000 series).
+ *
+ * Process and runtime metrics (`process_*`, `nodejs_*`) come from process-metrics.ts;
+ * `otaflux_open_connections{listener}` counts what the listeners registered with the event bus
+ * (open-connections.ts).
  */
 import type { CoreEventBus } from '../core/events.ts';
 import { MetricsRegistry } from './registry.ts';
+import { registerProcessMetrics, type ProcessMetrics } from './process-metrics.ts';
+import { openConnections } from './open-connections.ts';
 
 export interface OtaFluxMetricsOptions {
   events: CoreEventBus;
@@ -32,6 +38,8 @@ const UPSTREAM_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 export class OtaFluxMetrics {
   readonly registry = new MetricsRegistry();
   private readonly detach: () => void;
+  private readonly process: ProcessMetrics;
+  private connections = new Map<string, number>();
 
   readonly httpRequests = this.registry.counter({ name: 'http_requests_total', help: 'HTTP requests answered, by method, route template and status.', labelNames: ['method', 'path', 'status'] });
   readonly httpDuration = this.registry.histogram({ name: 'http_requests_duration_seconds', help: 'Time to answer an HTTP request, until the whole body is handed to the socket.', labelNames: ['method', 'path', 'status'] });
@@ -51,11 +59,14 @@ export class OtaFluxMetrics {
   readonly releaseChanges = this.registry.counter({ name: 'otaflux_release_changes_total', help: 'Times a device\'s latest release changed (or was first found).' });
   readonly authFailures = this.registry.counter({ name: 'otaflux_auth_failures_total', help: 'Refused device credentials, by stage (tls: at the handshake; request: by the device\'s authenticators; rate-limited) and status (401, 403, 429; closed for tls).', labelNames: ['stage', 'status'] });
   readonly deviceRequests = this.registry.counter({ name: 'otaflux_device_requests_total', help: 'Successful polls by device and route (only with per-device labels enabled).', labelNames: ['device', 'route'], maxSeries: 20_000 });
-  readonly connectionsOpen = this.registry.gauge({ name: 'otaflux_connections_open', help: 'Open connections on the device listeners (HTTP and HTTPS).' });
   readonly connectionsRefused = this.registry.counter({ name: 'otaflux_connections_refused_total', help: 'Connections closed on arrival because the open-connection cap (--max-connections) was reached.' });
   readonly bodyBytesBuffered = this.registry.gauge({ name: 'otaflux_request_body_bytes_buffered', help: 'Request body bytes held now, out of the shared body budget.' });
   readonly bodiesRefused = this.registry.counter({ name: 'otaflux_request_bodies_refused_total', help: 'Requests answered 503 because the shared request-body budget was full.' });
   readonly buildInfo = this.registry.gauge({ name: 'otaflux_build_info', help: 'Always 1; the version label says which OtaFlux runs.', labelNames: ['version'] });
+  readonly openConnections = this.registry.collected({
+    name: 'otaflux_open_connections', help: 'Connections open now, by listener (device: plain HTTP, tls: HTTPS, metrics).', type: 'gauge', labelNames: ['listener'],
+    collect: () => [...this.connections].map(([listener, n]) => [{ listener }, n] as const),
+  });
 
   /** The series each (method, raw route, status) counts into, looked up once (the per-request path). */
   private readonly byRequest = new Map<string, { requests: { inc(by?: number): void }; duration: { observe(v: number): void }; served: { inc(by?: number): void } }>();
@@ -117,13 +128,16 @@ export class OtaFluxMetrics {
       if (o.devicesSeen) this.devicesSeen.set(undefined, o.devicesSeen());
       if (o.downloadsInFlight) this.inFlight.set(undefined, o.downloadsInFlight());
     });
+    this.registry.beforeScrape(async () => {
+      this.connections = await openConnections(ev);
+    });
+    this.process = registerProcessMetrics(this.registry);
   }
 
-  /** Reads the device listeners' bounds at scrape time: open and refused connections, buffered and refused bodies. */
-  watchFrontDoor(stats: () => { connectionsOpen: number; connectionsRefused: number; bodyBytesBuffered: number; bodiesRefused: number }): void {
+  /** Reads the device listeners' bounds at scrape time: refused connections, buffered and refused bodies. */
+  watchFrontDoor(stats: () => { connectionsRefused: number; bodyBytesBuffered: number; bodiesRefused: number }): void {
     this.registry.beforeScrape(() => {
       const s = stats();
-      this.connectionsOpen.set(undefined, s.connectionsOpen);
       this.bodyBytesBuffered.set(undefined, s.bodyBytesBuffered);
       // Counters only go up: add what was counted since the last scrape.
       this.connectionsRefused.inc(undefined, s.connectionsRefused - this.connectionsRefused.get());
@@ -137,5 +151,6 @@ export class OtaFluxMetrics {
 
   close(): void {
     this.detach();
+    this.process.close();
   }
 }

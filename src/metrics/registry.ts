@@ -193,6 +193,39 @@ export class Histogram extends Metric<HistogramState> {
   }
 }
 
+/**
+ * A metric whose values are read when it is rendered (process figures, connection counts): no
+ * state between scrapes. `collect` returns one value, or a value per label set; it must be cheap.
+ */
+export class CollectedMetric {
+  readonly labelNames: readonly string[];
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly type: 'counter' | 'gauge',
+    private readonly collect: () => number | undefined | Iterable<readonly [Labels, number]>,
+    labelNames: readonly string[] = [],
+  ) {
+    if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(name)) throw new Error(`invalid metric name '${name}'`);
+    this.labelNames = labelNames;
+  }
+
+  /** Renders nothing when `collect` has no value (e.g. a /proc file this platform lacks) or throws. */
+  render(): string {
+    let values: number | undefined | Iterable<readonly [Labels, number]>;
+    try {
+      values = this.collect();
+    } catch {
+      return '';
+    }
+    if (values === undefined) return '';
+    const out = [`# HELP ${this.name} ${escapeHelp(this.help)}`, `# TYPE ${this.name} ${this.type}`];
+    if (typeof values === 'number') out.push(`${this.name} ${formatNumber(values)}`);
+    else for (const [labels, v] of values) out.push(`${this.name}${formatLabels(labels)} ${formatNumber(v)}`);
+    return out.join('\n') + '\n';
+  }
+}
+
 /** Holds metrics and renders them; `beforeScrape` hooks refresh gauges that are read, not counted. */
 interface Renderable {
   readonly name: string;
@@ -213,6 +246,11 @@ export class MetricsRegistry {
 
   histogram(o: MetricOptions & { buckets?: readonly number[] }): Histogram {
     return this.add(new Histogram(o));
+  }
+
+  /** A metric read at render time (see CollectedMetric). */
+  collected(o: { name: string; help: string; type: 'counter' | 'gauge'; labelNames?: readonly string[]; collect: () => number | undefined | Iterable<readonly [Labels, number]> }): CollectedMetric {
+    return this.add(new CollectedMetric(o.name, o.help, o.type, o.collect, o.labelNames));
   }
 
   /** Runs before every render (e.g. to read the cache size). A failing hook is skipped. */

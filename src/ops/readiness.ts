@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import type { Runtime } from '../runtime.ts';
 import type { SourcePlugin } from '../plugin.ts';
 import { deviceRef } from '../core/composition.ts';
+import { NoFirmware } from '../core/errors.ts';
 
 export interface ReadinessCheck {
   name: string;
@@ -101,7 +102,7 @@ export class Readiness {
     if (known && now - known.at < (this.o.probeTtlMs ?? 10_000)) return known.result;
     const result = call().then(
       () => null,
-      (e: unknown) => (e instanceof Error ? e.message : String(e)).slice(0, 200),
+      (e: unknown) => (e instanceof NoFirmware ? null : (e instanceof Error ? e.message : String(e)).slice(0, 200)),
     );
     this.probes.set(source, { at: now, result });
     return result;

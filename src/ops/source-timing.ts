@@ -9,6 +9,7 @@
  */
 import type { Artifact, SourcePlugin } from '../plugin.ts';
 import type { CoreEventBus } from '../core/events.ts';
+import { NoFirmware } from '../core/errors.ts';
 
 const TARGET = Symbol.for('otaflux.source-timing.events');
 
@@ -40,7 +41,8 @@ export function timeSource(source: SourcePlugin, events: CoreEventBus): void {
       report(operation, started);
       return out;
     } catch (e) {
-      report(operation, started, e);
+      // "Nothing published here" (a registry's 404 for a repository) is an answer, not an upstream error.
+      report(operation, started, e instanceof NoFirmware ? undefined : e);
       throw e;
     }
   };

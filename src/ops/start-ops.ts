@@ -9,6 +9,7 @@ import type { Server } from 'node:net';
 import type { Runtime } from '../runtime.ts';
 import pkg from '../../package.json' with { type: 'json' };
 import { OtaFluxMetrics } from '../metrics/otaflux-metrics.ts';
+import { connectionsOf, countConnections } from '../metrics/open-connections.ts';
 import { routeTemplates } from '../metrics/route-templates.ts';
 import { createMetricsServer } from '../http/metrics-server.ts';
 import { listen } from '../http/listen.ts';
@@ -46,13 +47,14 @@ export async function startOps(rt: Runtime, routes: readonly string[]): Promise<
   const addr = rt.settings.metricsListenAddr;
   if (addr !== false) {
     server = createMetricsServer(() => metrics.render(), rt.logger);
+    countConnections(rt.events, 'metrics', () => connectionsOf(server as Server));
     try {
       metricsPort = await listen(server, addr);
     } catch (e) {
       stopLog();
       metrics.close();
       downloads.close();
-      throw new Error(`${(e as Error).message.replace('--listen-addr', '--metrics-listen-addr')}`);
+      throw e;
     }
     rt.logger.info('metrics listening', { url: `http://${addr.replace(/:\d+$/, '')}:${metricsPort}/metrics` });
   }

@@ -1,14 +1,17 @@
 /**
- * deploy/helm/otaflux: rendered with helm-lite (Debian 12 has no `helm`) for several value sets;
- * every manifest must parse as YAML and carry what the chart promises: the Rust chart's values,
- * env vars the CLI knows, secrets only through Secrets, probes on /health and /ready, a metrics
- * Service, non-root and read-only containers.
+ * deploy/helm/otaflux: rendered with helm-lite (Debian 12 has no `helm`, npm has no renderer) for
+ * several value sets; every manifest must parse as YAML and carry what the chart promises: the Rust
+ * chart's values (both its layouts), env vars the CLI knows and accepts, secrets only through
+ * Secrets, probes on /health and /ready, a metrics Service, non-root and read-only containers, an
+ * Ingress for devices only. Values that cannot work fail the render with one line saying why.
  */
 import { describe, expect, test } from 'bun:test';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
+import { tempDir } from '../support/tmp.ts';
 import { renderChart, valuePaths } from './helm-lite.ts';
-import { FLAGS, envName } from '../../src/cli/flags.ts';
+import { FLAGS, envName, fromEnv, parseArgs } from '../../src/cli/flags.ts';
+import { resolveSettings } from '../../src/config/settings.ts';
 
 const CHART = join(import.meta.dir, '../../deploy/helm/otaflux');
 type K8s = { kind: string; metadata: { name: string; labels?: Record<string, string> }; spec?: any; data?: Record<string, string> };
@@ -39,19 +42,122 @@ const one = (ms: K8s[], kind: string, name?: string) => {
 const container = (ms: K8s[]) => one(ms, 'Deployment').spec.template.spec.containers[0];
 const env = (ms: K8s[]) => new Map<string, any>(container(ms).env.map((e: any) => [e.name, e]));
 
+/** Settings the pod would start with: its args and env (Secret references resolved), through the CLI. */
+async function podSettings(ms: K8s[]) {
+  const c = container(ms);
+  const secrets = new Map(ms.filter((m) => m.kind === 'Secret').map((m) => [m.metadata.name, m.data ?? {}]));
+  const vars: Record<string, string> = {};
+  for (const e of c.env as any[]) {
+    if (e.value !== undefined) vars[e.name] = e.value;
+    const ref = e.valueFrom?.secretKeyRef;
+    const data = ref ? secrets.get(ref.name)?.[ref.key] : undefined;
+    if (data) vars[e.name] = Buffer.from(data, 'base64').toString();
+  }
+  const { flags, positional } = parseArgs(c.args);
+  expect(positional).toEqual(['serve']);
+  return resolveSettings(fromEnv(vars, flags), tempDir('otaflux-pod-'));
+}
+
 const KNOWN_ENV = new Set([...FLAGS.map(envName).filter((x): x is string => x !== null)]);
 const BASE = { otaflux: { registryUrl: 'registry.lan:5000', repositoryPrefix: 'fw', registryUsername: 'puller', registryPassword: 'registry-secret-1' } };
 
 describe('helm chart', () => {
-  test('values cover the Rust chart and every value a template reads exists', () => {
+  test('values cover the Rust chart; the schema declares every value a template reads', () => {
     const values = Bun.YAML.parse(readFileSync(join(CHART, 'values.yaml'), 'utf8')) as Record<string, any>;
-    for (const k of ['registryUrl', 'registryUsername', 'registryPassword', 'repositoryPrefix', 'logLevel', 'cosignPubKey', 'registryInsecure', 'adminToken', 'webhookSecret']) {
+    for (const k of ['registryUrl', 'registryUsername', 'registryPassword', 'repositoryPrefix', 'logLevel', 'cosignPubKey', 'registryInsecure', 'adminToken', 'webhookSecret', 'registry', 'mqtt']) {
       expect(values.otaflux).toHaveProperty(k);
     }
     for (const k of ['url', 'username', 'password', 'topic', 'caCert', 'clientCert', 'clientKey']) expect(values.mqtt).toHaveProperty(k);
     for (const k of ['entries', 'maxBytes', 'refreshInterval', 'persistence']) expect(values.cache).toHaveProperty(k);
-    const missing = valuePaths(CHART).filter((p) => p.split('.').reduce<any>((v, k) => (v && typeof v === 'object' && k in v ? v[k] : undefined), values) === undefined);
-    expect(missing).toEqual([]);
+    for (const k of ['enabled', 'minReplicas', 'maxReplicas', 'targetCPUUtilizationPercentage']) expect(values.autoscaling).toHaveProperty(k);
+    const schema = JSON.parse(readFileSync(join(CHART, 'values.schema.json'), 'utf8'));
+    const declared = (p: string) => p.split('.').reduce<any>((node, k) => node?.properties?.[k], schema) !== undefined;
+    expect(valuePaths(CHART).filter((p) => !declared(p))).toEqual([]);
+    for (const p of ['otaflux.registry.url', 'otaflux.registry.username', 'otaflux.registry.password', 'otaflux.registry.insecure', 'otaflux.mqtt.url', 'otaflux.mqtt.topic', 'otaflux.mqtt.clientKey']) expect(declared(p)).toBe(true);
+  });
+
+  test('a key the chart does not know fails the render instead of being ignored', () => {
+    expect(() => manifests({ otaflux: { ...BASE.otaflux, registryURL: 'typo:5000' } })).toThrow('- otaflux: Additional property registryURL is not allowed');
+    expect(() => manifests({ ...BASE, otaflux: { ...BASE.otaflux, registry: { url: 'r:5000', tls: true } } })).toThrow('- otaflux.registry: Additional property tls is not allowed');
+    expect(() => manifests({ ...BASE, cache: { entries: 'many' } })).toThrow('- cache.entries: Invalid type. Expected: integer, given: string');
+    expect(() => manifests({ ...BASE, otaflux: { ...BASE.otaflux, listenAddr: '0.0.0.0:8081' } })).toThrow('otaflux.listenAddr is not supported: the chart sets the listeners (device port 8080, metrics.port 9090); remove it');
+  });
+
+  test('no registry and no config file fails the install, not the pod; an empty prefix is passed as a flag', async () => {
+    expect(() => manifests({})).toThrow('otaflux.registryUrl is required: the registry to serve firmware from');
+    expect(() => manifests({ otaflux: { configFile: 'export default {}\n' } })).not.toThrow();
+    const ms = manifests({ otaflux: { registryUrl: 'registry.lan:5000' } });
+    expect(container(ms).args).toEqual(['serve', '--repository-prefix=']);
+    expect(env(ms).has('REPOSITORY_PREFIX')).toBe(false);
+    // What the pod would run with: the CLI accepts it (no crash loop on "needs --repository-prefix").
+    const settings = await podSettings(ms);
+    expect(settings.repositoryPrefix).toBe('');
+    expect(settings.composer.all().map((c) => c.source.id)).toEqual(['source.oci']);
+  });
+
+  test("the later Rust chart's otaflux.registry.* and otaflux.mqtt.* are honoured", async () => {
+    const ms = manifests({
+      otaflux: {
+        repositoryPrefix: 'my-project/',
+        registry: { url: 'my-registry.example.com:443', username: 'robot', password: 'rust-layout-secret', insecure: true },
+        mqtt: { url: 'mqtt://broker:1883?client_id=otaflux', username: 'notifier', password: 'mqtt-rust-secret', topic: 'fw/updates', caCert: 'CA PEM', clientCert: 'CERT PEM', clientKey: 'KEY PEM' },
+      },
+    });
+    const e = env(ms);
+    expect(e.get('REGISTRY_URL').value).toBe('my-registry.example.com:443');
+    expect(e.get('REGISTRY_USERNAME').value).toBe('robot');
+    expect(e.get('REGISTRY_INSECURE').value).toBe('true');
+    expect(e.get('MQTT_URL').value).toBe('mqtt://broker:1883?client_id=otaflux');
+    expect(e.get('MQTT_USERNAME').value).toBe('notifier');
+    expect(e.get('MQTT_TOPIC').value).toBe('fw/updates');
+    expect(e.get('MQTT_CA_CERT_PATH').value).toBe('/etc/otaflux/mqtt/ca.crt');
+    const secret = one(ms, 'Secret', 'ota-otaflux').data ?? {};
+    expect(Buffer.from(secret['registry-password'] ?? '', 'base64').toString()).toBe('rust-layout-secret');
+    expect(Buffer.from(secret['mqtt-password'] ?? '', 'base64').toString()).toBe('mqtt-rust-secret');
+    const tls = one(ms, 'Secret', 'ota-otaflux-mqtt-tls').data ?? {};
+    expect(Object.fromEntries(Object.entries(tls).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]))).toEqual({ 'ca.crt': 'CA PEM', 'tls.crt': 'CERT PEM', 'tls.key': 'KEY PEM' });
+    const settings = await podSettings(ms);
+    expect(settings.mqtt).toMatchObject({ url: 'mqtt://broker:1883?client_id=otaflux', topic: 'fw/updates', username: 'notifier', password: 'mqtt-rust-secret' });
+    expect(settings.repositoryPrefix).toBe('my-project');
+
+    expect(() => manifests({ otaflux: { registryUrl: 'a:5000', registry: { url: 'b:5000' } } })).toThrow(
+      'otaflux.registryUrl and otaflux.registry.url are two spellings of one setting, set to different values: keep one',
+    );
+    expect(() => manifests({ otaflux: { registryUrl: 'a:5000', registry: { url: 'a:5000' } } })).not.toThrow();
+  });
+
+  test('autoscaling: a HorizontalPodAutoscaler and no fixed replicas; a ReadWriteOnce cache is not shared', () => {
+    const ms = manifests({ ...BASE, autoscaling: { enabled: true, minReplicas: 2, maxReplicas: 5, targetCPUUtilizationPercentage: 70, targetMemoryUtilizationPercentage: 85 } });
+    const hpa = one(ms, 'HorizontalPodAutoscaler');
+    expect(hpa.spec).toMatchObject({ scaleTargetRef: { kind: 'Deployment', name: 'ota-otaflux' }, minReplicas: 2, maxReplicas: 5 });
+    expect(hpa.spec.metrics.map((m: any) => [m.resource.name, m.resource.target.averageUtilization])).toEqual([['cpu', 70], ['memory', 85]]);
+    expect(one(ms, 'Deployment').spec.replicas).toBeUndefined();
+    expect(manifests(BASE).some((m) => m.kind === 'HorizontalPodAutoscaler')).toBe(false);
+    expect(one(manifests(BASE), 'Deployment').spec.replicas).toBe(1);
+    const rwo = 'cache.persistence with accessMode ReadWriteOnce holds one pod';
+    expect(() => manifests({ ...BASE, autoscaling: { enabled: true }, cache: { persistence: { enabled: true } } })).toThrow(rwo);
+    expect(() => manifests({ ...BASE, replicaCount: 2, cache: { persistence: { enabled: true } } })).toThrow(rwo);
+  });
+
+  test('a NetworkPolicy, when asked for, lets in the published ports only: no plain port when devices need certificates', () => {
+    const ports = (ms: K8s[]) => one(ms, 'NetworkPolicy').spec.ingress.map((r: any) => r.ports.map((p: any) => p.port).join('+'));
+    expect(ports(manifests({ ...BASE, networkPolicy: { enabled: true } }))).toEqual(['http', 'metrics']);
+    expect(ports(manifests({ ...BASE, networkPolicy: { enabled: true }, tls: { enabled: true, secretName: 's' } }))).toEqual(['http+https', 'metrics']);
+    const mtls = manifests({ ...BASE, networkPolicy: { enabled: true, metricsFrom: [{ namespaceSelector: { matchLabels: { name: 'monitoring' } } }] }, tls: { enabled: true, secretName: 's', clientCa: true } });
+    expect(ports(mtls)).toEqual(['https', 'metrics']);
+    expect(one(mtls, 'NetworkPolicy').spec.ingress[1].from).toEqual([{ namespaceSelector: { matchLabels: { name: 'monitoring' } } }]);
+    expect(one(mtls, 'NetworkPolicy').spec.podSelector.matchLabels).toEqual(one(mtls, 'Deployment').spec.selector.matchLabels);
+  });
+
+  test('the Ingress routes device paths only, unless the operator API or the docs are asked for', () => {
+    const paths = (ms: K8s[]) => one(ms, 'Ingress').spec.rules[0].http.paths.map((p: any) => `${p.path} ${p.pathType} ${p.backend.service.port.name}`);
+    expect(paths(manifests({ ...BASE, ingress: { enabled: true } }))).toEqual(['/version Exact http', '/firmware Exact http']);
+    expect(paths(manifests({ otaflux: { ...BASE.otaflux, webhookSecret: 'hook' }, ingress: { enabled: true, exposeOperatorApi: true, exposeDocs: true } }))).toEqual([
+      '/version Exact http', '/firmware Exact http', '/webhooks/harbor Exact http', '/api Prefix http', '/docs Prefix http',
+    ]);
+    const rustHosts = { enabled: true, hosts: [{ host: 'chart-example.local', paths: [{ path: '/', pathType: 'ImplementationSpecific' }] }] };
+    expect(() => manifests({ ...BASE, ingress: rustHosts })).toThrow('ingress path / would expose the operator API (/api)');
+    expect(() => manifests({ ...BASE, ingress: { enabled: true, paths: [{ path: '/docs', pathType: 'Prefix' }] } })).toThrow('ingress path /docs would expose the API docs (/docs)');
   });
 
   test('defaults: a non-root, read-only Deployment with probes, a device Service and a metrics Service', () => {
@@ -104,7 +210,15 @@ describe('helm chart', () => {
     expect(one(ms, 'PersistentVolumeClaim').spec.resources.requests.storage).toBe('10Gi');
     expect(one(ms, 'Deployment').spec.strategy).toEqual({ type: 'Recreate' });
     expect(one(ms, 'ServiceMonitor').spec.endpoints[0]).toMatchObject({ port: 'metrics', path: '/metrics' });
-    expect(one(ms, 'Service', 'ota-otaflux').spec.ports.map((p: any) => p.name)).toEqual(['http', 'https']);
+    // Devices must present a certificate: the plain port is not published (probes use it in the pod).
+    expect(one(ms, 'Service', 'ota-otaflux').spec.ports.map((p: any) => p.name)).toEqual(['https']);
+    expect(one(ms, 'Ingress').spec.rules[0].http.paths.map((p: any) => p.backend.service.port.name)).toEqual(['https', 'https', 'https']);
+    expect(container(ms).readinessProbe.httpGet.port).toBe('http');
+    expect(ms.some((m) => m.kind === 'NetworkPolicy')).toBe(false);
+    expect(renderChart(CHART, { ...BASE, tls: { enabled: true, secretName: 's', clientCa: true } })['NOTES.txt']).toContain('https://ota-otaflux.iot.svc:443/version?device=<id>  (with a client certificate)');
+    expect(renderChart(CHART, BASE)['NOTES.txt']).toContain('http://ota-otaflux.iot.svc:80/version?device=<id>');
+    const tlsOnly = manifests({ ...BASE, tls: { enabled: true, secretName: 'otaflux-tls' } });
+    expect(one(tlsOnly, 'Service', 'ota-otaflux').spec.ports.map((p: any) => p.name)).toEqual(['http', 'https']);
     const mounts = container(ms).volumeMounts.map((m: any) => m.mountPath);
     expect(mounts).toEqual(['/var/cache/otaflux', '/tmp', '/etc/otaflux/files', '/etc/otaflux/tls', '/etc/otaflux/mqtt']);
     expect([...e.keys()].filter((n) => !KNOWN_ENV.has(n))).toEqual([]);

@@ -4,9 +4,11 @@
  * does not package it). It follows Helm where it matters for mistakes: whitespace trimming,
  * Go truthiness, `required`, and numbers from values printed like Go's float64 `%v`
  * (`2147483648` → `2.147483648e+09`, the reason charts pipe large numbers through `int64`).
- * Unknown functions and syntax are errors, so a template this cannot read fails the test.
+ * Unknown functions and syntax are errors, so a template this cannot read fails the test. Values
+ * are checked against the chart's values.schema.json first, as Helm does (a subset of JSON Schema:
+ * type, properties, additionalProperties, required, items, enum, minimum, local $ref).
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, basename } from 'node:path';
 import { createHash } from 'node:crypto';
 
@@ -24,6 +26,12 @@ export interface Rendered { [file: string]: string }
 export function renderChart(chartDir: string, overrides: Record<string, unknown> = {}, release = { Name: 'ota', Namespace: 'iot' }): Rendered {
   const chart = Bun.YAML.parse(readFileSync(join(chartDir, 'Chart.yaml'), 'utf8')) as Record<string, unknown>;
   const values = deepMerge(Bun.YAML.parse(readFileSync(join(chartDir, 'values.yaml'), 'utf8')) as Record<string, unknown>, overrides);
+  const schemaFile = join(chartDir, 'values.schema.json');
+  if (existsSync(schemaFile)) {
+    const schema = JSON.parse(readFileSync(schemaFile, 'utf8')) as Schema;
+    const problems = validate(schema, values, '', schema);
+    if (problems.length) throw new Error(`values don't meet the specifications of the schema(s) in the following chart(s):\n${chart.name}:\n${problems.map((p) => `- ${p}`).join('\n')}`);
+  }
   const dir = join(chartDir, 'templates');
   const templates = new Map<string, Node[]>();
   const files = readdirSync(dir).filter((f) => /\.(ya?ml|tpl|txt)$/.test(f)).sort();
@@ -253,6 +261,14 @@ function call(fn: string, a: unknown[], scope: Scope, templates: Map<string, Nod
     }
     case 'default': return truthy(a[1]) ? a[1] : a[0];
     case 'required': if (!truthy(a[1])) throw new Error(`required: ${s(0)}`); return a[1];
+    case 'fail': throw new Error(`fail: ${s(0)}`);
+    case 'list': return [...a];
+    case 'index': return Array.isArray(a[0]) ? a[0][Number(a[1])] : walk(a[0], s(1));
+    case 'toString': return show(a[0]);
+    case 'hasKey': return Boolean(a[0] && typeof a[0] === 'object' && Object.hasOwn(a[0] as object, s(1)));
+    case 'hasPrefix': return s(1).startsWith(s(0));
+    case 'ne': return !(a[1] === a[0] || (typeof a[1] !== 'object' && String(a[1]) === String(a[0]) && typeof a[1] === typeof a[0]));
+    case 'gt': return (a[0] as number) > (a[1] as number);
     case 'trunc': return s(1).slice(0, Number(a[0]));
     case 'trimSuffix': return s(1).endsWith(s(0)) ? s(1).slice(0, -s(0).length || undefined) : s(1);
     case 'contains': return s(1).includes(s(0));
@@ -307,6 +323,32 @@ function goFloat(n: number): string {
   const exp = Math.floor(Math.log10(Math.abs(n)));
   if (exp < -4 || exp >= 6) return n.toExponential().replace(/e([+-])(\d)$/, 'e$10$2');
   return String(n);
+}
+
+type Schema = { type?: string; properties?: Record<string, Schema>; additionalProperties?: boolean | Schema; required?: string[]; items?: Schema; enum?: unknown[]; minimum?: number; $ref?: string; $defs?: Record<string, Schema> };
+
+/** Problems of `v` against `schema`, one line each, with the path of the value. */
+function validate(schema: Schema, v: unknown, path: string, root: Schema): string[] {
+  if (schema.$ref) return validate((root.$defs ?? {})[schema.$ref.replace('#/$defs/', '')] ?? {}, v, path, root);
+  const at = path || '(root)';
+  const kind = v === null || v === undefined ? 'null' : Array.isArray(v) ? 'array' : typeof v === 'number' ? (Number.isInteger(v) ? 'integer' : 'number') : typeof v;
+  if (schema.type && !(schema.type === kind || (schema.type === 'number' && kind === 'integer'))) return [`${at}: Invalid type. Expected: ${schema.type}, given: ${kind}`];
+  if (schema.enum && !schema.enum.includes(v)) return [`${at}: ${at} must be one of the following: ${schema.enum.map((x) => JSON.stringify(x)).join(', ')}`];
+  if (schema.minimum !== undefined && typeof v === 'number' && v < schema.minimum) return [`${at}: Must be greater than or equal to ${schema.minimum}`];
+  const out: string[] = [];
+  if (kind === 'object') {
+    const o = v as Record<string, unknown>;
+    for (const r of schema.required ?? []) if (!(r in o)) out.push(`${at}: ${r} is required`);
+    for (const [k, x] of Object.entries(o)) {
+      const sub = schema.properties?.[k];
+      const p = path ? `${path}.${k}` : k;
+      if (sub) out.push(...validate(sub, x, p, root));
+      else if (schema.additionalProperties === false) out.push(`${at}: Additional property ${k} is not allowed`);
+      else if (schema.additionalProperties && typeof schema.additionalProperties === 'object') out.push(...validate(schema.additionalProperties, x, p, root));
+    }
+  }
+  if (kind === 'array' && schema.items) (v as unknown[]).forEach((x, i) => out.push(...validate(schema.items as Schema, x, `${path}.${i}`, root)));
+  return out;
 }
 
 function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {

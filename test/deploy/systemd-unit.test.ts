@@ -7,6 +7,7 @@ import { describe, expect, test } from 'bun:test';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../support/tmp.ts';
+import { CREDENTIAL_FILES, CREDENTIAL_VALUES } from '../../src/cli/credentials.ts';
 
 const UNIT = join(import.meta.dir, '../../deploy/systemd/otaflux.service');
 const analyze = Bun.which('systemd-analyze');
@@ -43,6 +44,12 @@ describe('systemd unit', () => {
     expect(d.get('CacheDirectory')).toEqual(['otaflux']);
     expect(d.get('Environment')).toContain('CACHE_DIR=/var/cache/otaflux');
     expect(d.get('KillSignal')).toEqual(['SIGTERM']);
+    // The dynamic user must enter the config folder; secrets come as credentials, each optional.
+    expect(d.get('ConfigurationDirectoryMode')).toEqual(['0755']);
+    const ids = [...CREDENTIAL_VALUES, ...CREDENTIAL_FILES].sort();
+    expect((d.get('LoadCredential') ?? []).map((x) => x.split(':')[0]).sort()).toEqual(ids);
+    expect((d.get('LoadCredential') ?? []).every((x) => x === `${x.split(':')[0]}:/etc/otaflux/credentials/${x.split(':')[0]}`)).toBe(true);
+    expect((d.get('SetCredential') ?? []).sort()).toEqual(ids.map((id) => `${id}:\\n`));
     // Bun's JIT needs writable+executable pages.
     expect(d.has('MemoryDenyWriteExecute')).toBe(false);
   });

@@ -93,6 +93,6 @@ test('one connection cap covers the HTTP and HTTPS listeners together', async ()
   const overHttp = await exchange(server.ports.http as number, 'GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
   expect([overTls.closed, overTls.raw.length, overHttp.closed, overHttp.raw.length]).toEqual([true, 0, true, 0]);
   const m = await scrapeMetrics(server.ports.metrics as number);
-  expect([m.get('otaflux_connections_refused_total') - before, m.get('otaflux_connections_open')]).toEqual([2, 4]);
+  expect([m.get('otaflux_connections_refused_total') - before, m.get('otaflux_open_connections{listener="device"}'), m.get('otaflux_open_connections{listener="tls"}')]).toEqual([2, 2, 2]);
   for (const s of held) s.destroy();
 });

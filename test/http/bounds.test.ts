@@ -156,12 +156,12 @@ test('connections over --max-connections are closed at once, counted in /metrics
       expect(a.ms).toBeLessThan(3000);
     }
     const m = await scrapeMetrics(capped.ports.metrics as number);
-    expect([m.get('otaflux_connections_refused_total'), m.get('otaflux_connections_open')]).toEqual([4, 3]);
+    expect([m.get('otaflux_connections_refused_total'), m.get('otaflux_open_connections{listener="device"}')]).toEqual([4, 3]);
     expect(capped.logs.filter((l) => l.includes('connections refused'))).toHaveLength(1);
     expect(capped.logs.find((l) => l.includes('connections refused'))).toContain('"maxConnections":3');
     // One leaves: a new device is served again.
     held.pop()!.destroy();
-    await scrapeUntil(capped.ports.metrics as number, 'otaflux_connections_open', 2);
+    await scrapeUntil(capped.ports.metrics as number, 'otaflux_open_connections{listener="device"}', 2);
     const ok = await exchange(p, 'GET /version?device=dev1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     expect(ok.response?.status).toBe(200);
     for (const s of held) s.destroy();

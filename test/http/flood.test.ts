@@ -49,7 +49,7 @@ beforeAll(async () => {
   // Warm: the docs bundle and the big image in memory, as a busy server would have them.
   await (await fetch(`http://127.0.0.1:${port}/docs/assets/swagger-ui-bundle.js`)).arrayBuffer();
   await (await fetch(`http://127.0.0.1:${port}/firmware?device=big`)).arrayBuffer();
-  baselineOpen = (await scrapeMetrics(metricsPort)).get('otaflux_connections_open');
+  baselineOpen = (await scrapeMetrics(metricsPort)).get('otaflux_open_connections{listener="device"}');
 });
 afterAll(async () => {
   child?.kill();
@@ -126,8 +126,8 @@ test('heads, trickles, bodies, pipelines and stalled readers at once: RSS under 
 test('connections up to the cap and beyond: refused at once, RSS under the ceiling, a device served once one leaves', async () => {
   // The clients of the first flood are gone (cut at their deadline, or after the linger of an error
   // answer); what stays open is this process's own fetch connection pool.
-  for (let i = 0; i < 300 && (await scrapeMetrics(metricsPort)).get('otaflux_connections_open') > baselineOpen; i++) await Bun.sleep(50);
-  expect((await scrapeMetrics(metricsPort)).get('otaflux_connections_open')).toBe(baselineOpen);
+  for (let i = 0; i < 300 && (await scrapeMetrics(metricsPort)).get('otaflux_open_connections{listener="device"}') > baselineOpen; i++) await Bun.sleep(50);
+  expect((await scrapeMetrics(metricsPort)).get('otaflux_open_connections{listener="device"}')).toBe(baselineOpen);
   const held: Socket[] = [];
   // Idle keep-alive connections (each answered once, so the server has counted it) up to the cap.
   const room = MAX_CONNECTIONS - baselineOpen;
@@ -149,7 +149,7 @@ test('connections up to the cap and beyond: refused at once, RSS under the ceili
   expect(peak).toBeLessThan(RSS_CEILING);
   const m = await scrapeMetrics(metricsPort);
   expect(m.get('otaflux_connections_refused_total') - refusedBefore).toBe(200);
-  expect(m.get('otaflux_connections_open')).toBe(MAX_CONNECTIONS);
+  expect(m.get('otaflux_open_connections{listener="device"}')).toBe(MAX_CONNECTIONS);
   for (const s of held.splice(0, 10)) s.destroy();
   await Bun.sleep(200);
   expectServedWithinASecond(await device(Date.now() + 2000));

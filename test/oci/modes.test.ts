@@ -66,16 +66,20 @@ describe('source.oci modes', () => {
     }, 30_000);
   }
 
-  test('wrong password: 401 named, not "unavailable"', async () => {
+  test('wrong password: 401 named, with the flags to check, and marked source-unavailable (503), not bad content', async () => {
     const reg = await registry({ auth: 'htpasswd' });
     await pushArtifact(reg, 'fw/dev1', '1.0.0', [{ name: 'f', data: 'x' }]);
     const src = await ociFor(reg, { password: 'wrong' });
     const err = await src.versions(device('dev1')).catch((e) => e);
     expect(err.name).toBe('RegistryError');
-    expect(err.message).toBe(`listing tags of ${reg.host}/fw/dev1: 401 unauthorized (credentials refused)`);
+    expect(err.message).toBe(`listing tags of ${reg.host}/fw/dev1: 401 unauthorized (credentials refused: check --registry-username and --registry-password)`);
     expect(err.message).not.toContain('wrong');
+    expect(err.sourceUnavailable).toBe(true);
+    expect(err.summary).toBe('the registry refused the credentials: check --registry-username and --registry-password');
     const anon = await ociFor(reg, { username: undefined, password: undefined });
-    expect((await anon.versions(device('dev1')).catch((e) => e)).message).toContain('401 unauthorized (the registry wants a username and password)');
+    const anonErr = await anon.versions(device('dev1')).catch((e) => e);
+    expect(anonErr.message).toContain('401 unauthorized (the registry wants a username and password: set --registry-username and --registry-password)');
+    expect(anonErr.sourceUnavailable).toBe(true);
   }, 30_000);
 
   test('bearer: wrong password is refused by the token server; anonymous pull works when granted', async () => {
@@ -83,7 +87,8 @@ describe('source.oci modes', () => {
     await pushArtifact(reg, 'fw/dev1', '1.0.0', [{ name: 'f', data: 'x' }]);
     const bad = await ociFor(reg, { password: 'wrong' });
     const err = await bad.versions(device('dev1')).catch((e) => e);
-    expect(err.message).toMatch(new RegExp(`^fetching token from 127\\.0\\.0\\.1:\\d+ for ${reg.host} \\(repository:fw/dev1:pull\\): 401 unauthorized \\(check the username and password\\)$`));
+    expect(err.message).toMatch(new RegExp(`^fetching token from 127\\.0\\.0\\.1:\\d+ for ${reg.host} \\(repository:fw/dev1:pull\\): 401 unauthorized \\(the token server refused the credentials: check --registry-username and --registry-password\\)$`));
+    expect(err.sourceUnavailable).toBe(true);
     const anon = await ociFor(reg, { username: undefined, password: undefined });
     expect(await anon.versions(device('dev1'))).toEqual([{ version: '1.0.0', tag: '1.0.0' }]);
   }, 30_000);

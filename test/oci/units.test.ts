@@ -30,3 +30,22 @@ test('repository names: prefix, one trailing slash dropped, 255 characters at mo
   expect(() => repositoryFor('a'.repeat(250), 'abcdef')).toThrow('longer than 255 characters');
   expect(repositoryFor('a'.repeat(249), 'abcde')).toHaveLength(255);
 });
+
+test('which registry errors are "source unavailable" (503) and which are bad content (502)', async () => {
+  const { statusError, RegistryError } = await import('../../src/plugins/source/oci/errors.ts');
+  const { isSourceUnavailable, operatorSummary, UpstreamUnavailable } = await import('../../src/core/errors.ts');
+  const what = 'listing tags of r/fw/x';
+  for (const status of [401, 403]) {
+    const e = statusError(what, status);
+    expect(isSourceUnavailable(e)).toBe(true);
+    expect(operatorSummary(e)).toContain('--registry-username');
+  }
+  expect(isSourceUnavailable(new RegistryError('tls', `${what}: not trusted`))).toBe(true);
+  expect(operatorSummary(new RegistryError('tls', `${what}: not trusted`))).toContain('--registry-ca-cert-path');
+  expect(isSourceUnavailable(new RegistryError('plain-http', `${what}: plain`))).toBe(true);
+  expect(isSourceUnavailable(new UpstreamUnavailable('down'))).toBe(true);
+  for (const e of [statusError(what, 404), statusError(what, 400), new RegistryError('digest-mismatch', 'x'), new RegistryError('bad-response', 'x'), new Error('corrupt archive')]) {
+    expect(isSourceUnavailable(e)).toBe(false);
+    expect(operatorSummary(e)).toBeUndefined();
+  }
+});

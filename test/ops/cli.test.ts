@@ -55,7 +55,7 @@ test('inspect prints each version\'s fate and the release that would be served',
   // The cache was warmed; a second run finds the release built.
   expect(existsSync(join(cache, 'blobs', 'sha256', sha))).toBe(true);
   expect(run(dir, ['inspect', 'dev-a']).out).toContain('cache: already built');
-});
+}, 60_000);
 
 test('inspect: nothing to serve → exit 1 with the reason; a bad id is a usage error', () => {
   const { dir } = setup();
@@ -66,7 +66,7 @@ test('inspect: nothing to serve → exit 1 with the reason; a bad id is a usage 
   expect(bad.code).toBe(2);
   expect(bad.err).toContain('inspect: invalid device id');
   expect(run(dir, ['inspect']).code).toBe(2);
-});
+}, 60_000);
 
 test('prefetch warms every named device; plain lines when not on a terminal', () => {
   const { dir, cache } = setup();
@@ -81,7 +81,7 @@ test('prefetch warms every named device; plain lines when not on a terminal', ()
   expect(r.out).not.toContain('\x1b[');
   expect(existsSync(join(cache, 'devices', 'dev-b.json'))).toBe(true);
   expect(run(dir, ['prefetch', 'dev-a', 'dev-b']).code).toBe(0);
-});
+}, 60_000);
 
 test('prefetch draws a progress bar on a terminal', () => {
   const { dir } = setup();
@@ -92,4 +92,28 @@ test('prefetch draws a progress bar on a terminal', () => {
   expect(out).toContain('\r\x1b[2K[------------------------------] 0/2');
   expect(out).toContain('[##############################] 2/2');
   expect(out).toContain('2 of 2 devices cached (3700 bytes)');
-});
+}, 60_000);
+
+test('a leading otaflux word is the command name, as in `podman run IMAGE otaflux --registry-url …`', async () => {
+  const { fw } = setup();
+  const { freePort } = await import('../support/ports.ts');
+  for (const first of ['otaflux', '/usr/local/bin/otaflux']) {
+    const port = await freePort();
+    const child = Bun.spawn([process.execPath, MAIN, first, '--firmware-dir', fw.root, '--listen-addr', `127.0.0.1:${port}`, '--metrics-listen-addr', '127.0.0.1:0', '--cache-dir', tempDir()], {
+      cwd: tempDir(), stdout: 'ignore', stderr: 'pipe', env: { ...process.env, LOG_LEVEL: 'off' },
+    });
+    let body = '';
+    for (let i = 0; i < 150 && !body; i++) {
+      body = await fetch(`http://127.0.0.1:${port}/version?device=dev-a`).then((r) => (r.ok ? r.text() : ''), () => '');
+      if (!body) await Bun.sleep(100);
+    }
+    child.kill('SIGTERM');
+    expect(await child.exited).toBe(0);
+    expect(body.split('\n')[0]).toBe('2.0.0');
+    expect(await new Response(child.stderr).text()).toBe('');
+  }
+  // And before a command: `otaflux check-config`.
+  const check = Bun.spawnSync([process.execPath, MAIN, 'otaflux', 'check-config', '--firmware-dir', fw.root, '--cache-dir', tempDir()], { cwd: tempDir(), stdout: 'pipe', stderr: 'pipe', env: { ...process.env, LOG_LEVEL: 'off' } });
+  expect(check.exitCode).toBe(0);
+  expect(check.stdout.toString()).toStartWith('no config file (flags and env vars): ok\n');
+}, 60_000);

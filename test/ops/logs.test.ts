@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { freePort } from '../support/ports.ts';
 import { tempDir } from '../support/tmp.ts';
 import { pushArtifact, startRegistry, type TestRegistry } from '../support/registry.ts';
+import { createLogger } from '../../src/log.ts';
 
 const MAIN = join(import.meta.dir, '../../src/main.ts');
 const SECRETS = {
@@ -20,7 +21,7 @@ const SECRETS = {
 };
 
 let registry: TestRegistry | undefined;
-afterAll(async () => { await registry?.close(); });
+afterAll(async () => { await registry?.close(); }, 30_000);
 
 async function runServer(format: 'json' | 'text', script: (base: string) => Promise<void>): Promise<{ code: number; lines: string[] }> {
   registry ??= await startRegistry({ auth: 'htpasswd', password: SECRETS.registryPassword });
@@ -37,7 +38,7 @@ async function runServer(format: 'json' | 'text', script: (base: string) => Prom
       '--log-level', 'trace', '--log-format', format, '--refresh-interval', '0',
     ],
     // The registry password comes from its env var, as in a Kubernetes Secret.
-    { stdout: 'pipe', stderr: 'pipe', env: { ...process.env, REGISTRY_PASSWORD: SECRETS.registryPassword } },
+    { cwd: tempDir(), stdout: 'pipe', stderr: 'pipe', env: { ...process.env, REGISTRY_PASSWORD: SECRETS.registryPassword } },
   );
   const stderr = new Response(child.stderr).text();
   const base = `http://127.0.0.1:${port}`;
@@ -99,3 +100,13 @@ test('text logs on request: readable lines, no secret', async () => {
   expectNoSecret(lines);
   expect(lines.some((l) => /^\S+Z INFO  request method=GET route=\/version status=200 bytes=\d+ ms=[\d.]+ device=dev1 remote=/.test(l))).toBe(true);
 }, 60_000);
+
+test('undefined fields are left out of text lines as of JSON lines (no previous=undefined)', () => {
+  const lines: string[] = [];
+  for (const format of ['text', 'json'] as const) {
+    const log = createLogger({ level: 'info', format, sink: { write: (l) => void lines.push(l) } }).child({ plugin: undefined });
+    log.info('release changed', { device: 'dev1', previous: undefined, version: '1.0.0' });
+  }
+  expect(lines[0]).toMatch(/^\S+Z INFO  release changed device=dev1 version=1\.0\.0\n$/);
+  expect(JSON.parse(lines[1] as string)).toEqual({ time: expect.any(String), level: 'info', msg: 'release changed', device: 'dev1', version: '1.0.0' });
+});

@@ -140,6 +140,20 @@ test('registry: text format, escaping, and the series cap', async () => {
   expect(() => c.inc({ kind: 'x' }, -1)).toThrow('cannot decrease');
 });
 
+test('registry: metrics read at scrape time, left out when there is nothing to read', async () => {
+  const reg = new MetricsRegistry();
+  let fds: number | undefined = 12;
+  reg.collected({ name: 'open_things', help: 'Things open now.', type: 'gauge', collect: () => fds });
+  reg.collected({ name: 'conns', help: 'Per listener.', type: 'gauge', labelNames: ['listener'], collect: () => [[{ listener: 'device' }, 3], [{ listener: 'tls' }, 1]] });
+  reg.collected({ name: 'broken', help: 'Throws.', type: 'counter', collect: () => { throw new Error('no /proc here'); } });
+  const text = await reg.render();
+  expect(text).toContain('# TYPE open_things gauge\nopen_things 12\n');
+  expect(text).toContain('conns{listener="device"} 3\nconns{listener="tls"} 1\n');
+  expect(text).not.toContain('broken');
+  fds = undefined; // e.g. /proc/self/fd on a system without /proc
+  expect(await reg.render()).not.toContain('open_things');
+});
+
 test('per-device labels only when opted in', async () => {
   const { CoreEventBus } = await import('../../src/core/events.ts');
   const { OtaFluxMetrics } = await import('../../src/metrics/otaflux-metrics.ts');
@@ -174,7 +188,7 @@ test('a busy metrics address stops start-up with a message naming the flag', asy
   const port = (blocker.address() as { port: number }).port;
   try {
     await expect(startTestServer({ flags: { 'firmware-dir': firmwareDir({ x: {} }).root, 'metrics-listen-addr': `127.0.0.1:${port}` } }))
-      .rejects.toThrow(`cannot listen on 127.0.0.1:${port}: the address is in use (pick another with --metrics-listen-addr)`);
+      .rejects.toThrow(`--metrics-listen-addr 127.0.0.1:${port}: address already in use; stop the other process or choose another port`);
   } finally {
     blocker.close();
   }

@@ -7,7 +7,7 @@
  *   await s.close();
  */
 import { resolveSettings, type Settings } from '../../src/config/settings.ts';
-import { createLogger, type LogFormat } from '../../src/log.ts';
+import { createLogger, type LogFormat, type LogLevel } from '../../src/log.ts';
 import { startServer, type RunningServer } from '../../src/server.ts';
 import type { FlagValues } from '../../src/cli/flags.ts';
 import { tempDir } from './tmp.ts';
@@ -19,7 +19,7 @@ export interface TestServer extends RunningServer {
   logs: string[];
 }
 
-export async function startTestServer(opts: { flags?: FlagValues; config?: string; cwd?: string; edit?: (s: Settings) => void; logFormat?: LogFormat } = {}): Promise<TestServer> {
+export async function startTestServer(opts: { flags?: FlagValues; config?: string; cwd?: string; edit?: (s: Settings) => void; logFormat?: LogFormat; logLevel?: LogLevel } = {}): Promise<TestServer> {
   const flags: FlagValues = {
     'listen-addr': '127.0.0.1:0',
     'metrics-listen-addr': '127.0.0.1:0',
@@ -27,10 +27,12 @@ export async function startTestServer(opts: { flags?: FlagValues; config?: strin
     ...(opts.config ? { config: opts.config } : {}),
     ...opts.flags,
   };
-  const settings = await resolveSettings(flags, opts.cwd ?? process.cwd());
+  // A working folder of its own unless one is given: an otaflux.config.ts there is read whatever the
+  // flags (they overlay it), so the checkout's own file must not become part of every test.
+  const settings = await resolveSettings(flags, opts.cwd ?? tempDir('otaflux-cwd-'));
   opts.edit?.(settings);
   const logs: string[] = [];
-  const logger = createLogger({ level: 'debug', format: opts.logFormat ?? 'json', sink: { write: (l) => void logs.push(l) } });
+  const logger = createLogger({ level: opts.logLevel ?? 'debug', format: opts.logFormat ?? 'json', sink: { write: (l) => void logs.push(l) } });
   const running = await startServer(settings, logger);
   return { ...running, url: `http://127.0.0.1:${running.ports.http}`, settings, logs };
 }

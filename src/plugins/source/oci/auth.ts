@@ -69,7 +69,11 @@ export class Authenticator {
     const challenge = parseChallenge(res.headers.get('www-authenticate'));
     if (!challenge) throw new RegistryError('unauthorized', `${what}: 401 unauthorized (no challenge)`, 401);
     if (challenge.scheme === 'basic') {
-      if (!this.credentials) throw new RegistryError('unauthorized', `${what}: 401 unauthorized (the registry wants a username and password)`, 401);
+      if (!this.credentials) {
+        throw new RegistryError('unauthorized', `${what}: 401 unauthorized (the registry wants a username and password: set --registry-username and --registry-password)`, 401, {
+          summary: 'the registry wants credentials: set --registry-username and --registry-password',
+        });
+      }
       this.basic = true;
       return basicHeader(this.credentials);
     }
@@ -111,7 +115,7 @@ export class Authenticator {
     const ex = await this.transport.send(url.href, { headers }, ctx);
     if (!ex.res.ok) {
       await ex.res.body?.cancel().catch(() => {});
-      throw statusError(ctx.what, ex.res.status, this.credentials ? 'check the username and password' : 'anonymous');
+      throw statusError(ctx.what, ex.res.status, this.credentials ? 'the token server refused the credentials: check --registry-username and --registry-password' : 'anonymous');
     }
     const body = await this.transport.readAll(ex, 1 << 20, ctx);
     let json: { token?: unknown; access_token?: unknown; expires_in?: unknown };

@@ -25,6 +25,7 @@
  * tokens cached per repository until shortly before they expire). Concurrent identical tag listings
  * and manifest fetches share one request, and manifests fetched by digest are remembered.
  */
+import type { Logger } from '../../../plugin.ts';
 import { SingleFlight } from '../../../core/single-flight.ts';
 import { Authenticator, type Credentials } from './auth.ts';
 import { assertDigest, digestOf, isDigest, verifyingStream } from './digest.ts';
@@ -49,6 +50,8 @@ export interface RegistryClientOptions {
   retries?: number;
   /** First retry backoff in milliseconds (default 200, doubled each retry). */
   backoffMs?: number;
+  /** Requests are logged at debug (method, path, status, time, bytes), their headers at trace. */
+  logger?: Logger;
 }
 
 export interface ManifestResult {
@@ -84,6 +87,7 @@ export class RegistryClient {
       timeoutMs: o.timeoutMs ?? 10_000,
       retries: o.retries ?? 2,
       backoffMs: o.backoffMs ?? 200,
+      ...(o.logger ? { logger: o.logger } : {}),
     });
     const credentials: Credentials | undefined = o.username !== undefined || o.password !== undefined ? { username: o.username ?? '', password: o.password ?? '' } : undefined;
     this.hasCredentials = credentials !== undefined;
@@ -232,7 +236,11 @@ export class RegistryClient {
     if (second.res.status === 401) {
       await second.res.body?.cancel().catch(() => {});
       this.auth.forget(scope);
-      throw statusError(ctx.what, 401, this.hasCredentials ? 'credentials refused' : 'anonymous access refused');
+      throw this.hasCredentials
+        ? statusError(ctx.what, 401, 'credentials refused: check --registry-username and --registry-password')
+        : new RegistryError('unauthorized', `${ctx.what}: 401 unauthorized (anonymous access refused: set --registry-username and --registry-password)`, 401, {
+          summary: 'the registry refused anonymous access: set --registry-username and --registry-password',
+        });
     }
     return second;
   }

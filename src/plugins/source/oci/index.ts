@@ -6,7 +6,8 @@
  *
  * - Repository of a device: `{prefix}/{device}` (`{device}` when the prefix is empty).
  * - Versions: the semver tags (`1.2.3`, `v1.2.3` reported as `1.2.3`); other tags are ignored.
- *   An unknown repository has no versions.
+ *   A repository the registry does not know is `NoFirmware` naming it (devices get 404; the log
+ *   and `otaflux inspect` show the repository path, so a wrong prefix is visible).
  * - `resolve()` pins the tag to its manifest digest once; everything after is fetched by digest
  *   and verified, so a tag moved meanwhile never mixes content. An image index is narrowed to one
  *   entry (`platform`, `annotations`), then one layer is chosen (`layer.title`, `layer.mediaType`,
@@ -16,12 +17,16 @@
  *   `{ client, registry, repository, manifestDigest, platformManifestDigest?, layerDigest }` for
  *   verifiers (`client` is the RegistryClient documented in client.ts).
  * - Unreachable registry, timeouts, 5xx: UpstreamUnavailable, so the core keeps serving its last good
- *   copy. 401/403/404 and bad content: RegistryError with a message naming registry and repository.
+ *   copy. 401/403/404 and bad content: RegistryError with a message naming registry and repository;
+ *   credentials refused, access denied, TLS trust and plain-HTTP answers are marked `sourceUnavailable`
+ *   (503 like an unreachable registry) and carry a `summary` naming the flag to change.
+ * - At debug level: each registry request, and the tags each listing found and ignored.
  */
 import { readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { PLUGIN_API_VERSION, type Artifact, type DeviceRef, type Logger, type PluginContext, type SourcePlugin, type SourceVersion } from '../../../plugin.ts';
 import { parseVersionTag } from '../../../core/versions.ts';
+import { NoFirmware } from '../../../core/errors.ts';
 import { RegistryClient } from './client.ts';
 import { RegistryError, isRegistryError } from './errors.ts';
 import { MANIFEST_ACCEPT, parseManifest, type Platform } from './manifest.ts';
@@ -94,6 +99,7 @@ export function oci(options: OciOptions): SourcePlugin {
       ...(ca ? { ca } : {}),
       ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
       ...(options.retries !== undefined ? { retries: options.retries } : {}),
+      ...(logger ? { logger } : {}),
     });
     return client;
   }
@@ -131,14 +137,24 @@ export function oci(options: OciOptions): SourcePlugin {
 
     async versions(device: DeviceRef, signal?: AbortSignal): Promise<SourceVersion[]> {
       const repository = repositoryFor(prefix, device.id);
+      const c = clientFor();
       let tags: string[];
       try {
-        tags = await clientFor().listTags(repository, signal);
+        tags = await c.listTags(repository, signal);
       } catch (e) {
-        if (isRegistryError(e, 'not-found')) return [];
+        if (isRegistryError(e, 'not-found')) throw missingRepository(device.id, c.registry, repository, e.message);
         throw e;
       }
-      return tags.map(parseVersionTag).filter((v): v is SourceVersion => v !== null);
+      const versions: SourceVersion[] = [];
+      const ignored: string[] = [];
+      for (const tag of tags) {
+        const v = parseVersionTag(tag);
+        if (v) versions.push(v);
+        else ignored.push(tag);
+      }
+      // Ignored tags (`latest`, cosign's `sha256-….sig`) are not semver.
+      logger?.debug('tags listed', { device: device.id, repository, tags: tags.length, versions: versions.slice(0, 50).map((v) => v.tag), ignoredNotSemver: ignored.slice(0, 20) });
+      return versions;
     },
 
     async resolve(device: DeviceRef, version: SourceVersion, signal?: AbortSignal): Promise<Artifact> {
@@ -187,6 +203,15 @@ export function oci(options: OciOptions): SourcePlugin {
       };
     },
   };
+}
+
+/** A repository the registry does not have: the path is named so a wrong prefix shows. */
+function missingRepository(device: string, registry: string, repository: string, message: string): NoFirmware {
+  const unknown = /name_unknown/.test(message);
+  const detail = unknown
+    ? `repository ${repository} does not exist on ${registry} (tags/list: 404 name_unknown)`
+    : `${registry} answered 404 to the tag list of ${repository}`;
+  return new NoFirmware(device, detail, 'repository not found in the registry: check --repository-prefix');
 }
 
 /** The index/layer selectors a device's config `options` carries, checked. */

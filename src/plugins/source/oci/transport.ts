@@ -6,8 +6,12 @@
  *
  * It knows nothing of authentication: `RegistryClient` sets the Authorization header and handles
  * challenges; Transport only decides whether that header may follow a redirect.
+ *
+ * At debug level each request is logged (method, URL path without the query, status, time to the
+ * response headers, declared bytes); at trace the headers too, never Authorization or cookies.
  */
 import { rootCertificates } from 'node:tls';
+import type { Logger } from '../../../plugin.ts';
 import { RegistryError, UpstreamUnavailable } from './errors.ts';
 
 export interface TransportOptions {
@@ -19,6 +23,8 @@ export interface TransportOptions {
   retries: number;
   /** First backoff in milliseconds; doubles each retry (with jitter), capped at 5 s. */
   backoffMs: number;
+  /** Where requests are logged (debug) with their headers (trace). */
+  logger?: Logger;
 }
 
 export interface RequestSpec {
@@ -45,6 +51,12 @@ export interface Exchange {
 const MAX_REDIRECTS = 5;
 const MAX_BACKOFF_MS = 5000;
 const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ALTNAME|TLS|SSL/i;
+/** The handshake failed before any certificate: often a plain-HTTP server on an https:// URL. */
+const HANDSHAKE_CODES = /^(EPROTO|ERR_SSL_WRONG_VERSION_NUMBER|ERR_SSL_PACKET_LENGTH_TOO_LONG)$/;
+/** How long the plain-HTTP check after a failed handshake may take. */
+const PLAIN_HTTP_PROBE_MS = 2000;
+/** Headers never logged, not even at trace. */
+const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie']);
 
 class RetryableFailure extends Error {}
 
@@ -78,6 +90,7 @@ export class Transport {
         if (ctx.signal?.aborted) throw ctx.signal.reason;
         if (e instanceof RetryableFailure) {
           lastReason = e.message;
+          if (attempt < this.options.retries) this.options.logger?.debug('registry request failed, retrying', { what: ctx.what, reason: e.message, attempt: attempt + 1, of: this.options.retries + 1 });
           continue;
         }
         throw e;
@@ -85,6 +98,20 @@ export class Transport {
     }
     const tries = this.options.retries + 1;
     return Promise.reject(new UpstreamUnavailable(`${ctx.what}: ${lastReason}${tries > 1 ? ` (${tries} attempts)` : ''}`));
+  }
+
+  /** The URL as logged: the path on the registry, `host/path` elsewhere; never the query (signed URLs carry keys). */
+  private display(url: string): string {
+    const u = new URL(url);
+    return u.origin === this.origin ? u.pathname : `${u.host}${u.pathname}`;
+  }
+
+  private logExchange(method: string, url: string, res: Response, sent: Headers, sentAt: number): void {
+    const log = this.options.logger;
+    if (!log) return;
+    const length = res.headers.get('content-length');
+    log.debug('registry request', { method, url: this.display(url), status: res.status, ms: elapsed(sentAt), bytes: length === null ? null : Number(length) });
+    log.trace('registry request headers', { method, url: this.display(url), request: loggableHeaders(sent), response: loggableHeaders(res.headers) });
   }
 
   private async backoff(attempt: number, signal?: AbortSignal): Promise<void> {
@@ -109,13 +136,16 @@ export class Transport {
     try {
       for (let hop = 0; ; hop++) {
         let res: Response;
+        const sentAt = performance.now();
         try {
           res = await fetch(current, { method, headers, redirect: 'manual', signal: ac.signal, ...(this.tls ? { tls: this.tls } : {}) } as RequestInit);
         } catch (e) {
           if (ctx.signal?.aborted) throw ctx.signal.reason;
+          this.options.logger?.debug('registry request failed', { method, url: this.display(current), ms: elapsed(sentAt), error: timedOut ? 'timeout' : ((e as { code?: string }).code ?? (e as Error).message) });
           if (timedOut) throw new RetryableFailure(`timed out after ${timeoutMs} ms${hop ? ` (at ${new URL(current).host})` : ''}`);
-          throw classifyNetworkError(e, ctx.what, current);
+          throw await classifyNetworkError(e, ctx.what, current);
         }
+        this.logExchange(method, current, res, headers, sentAt);
         const location = res.headers.get('location');
         if (res.status >= 300 && res.status < 400 && location) {
           await res.body?.cancel().catch(() => {});
@@ -224,13 +254,60 @@ export class Transport {
   }
 }
 
-/** A TLS verification failure will not pass by retrying; anything else on the wire may. */
-function classifyNetworkError(e: unknown, what: string, url: string): Error {
+function elapsed(since: number): number {
+  return Math.round((performance.now() - since) * 100) / 100;
+}
+
+/** Headers for a trace line: secrets left out, redirect targets without their query. */
+function loggableHeaders(h: Headers): Record<string, string> {
+  const out: Record<string, string> = {};
+  h.forEach((value, name) => {
+    if (SECRET_HEADERS.has(name)) return;
+    out[name] = name === 'location' ? value.replace(/[?#].*$/s, '') : value;
+  });
+  return out;
+}
+
+/**
+ * A TLS failure will not pass by retrying; anything else on the wire may. A handshake that fails
+ * before any certificate is checked against plain HTTP on the same port, so the message can say so.
+ */
+async function classifyNetworkError(e: unknown, what: string, url: string): Promise<Error> {
   const err = e as { code?: string; message?: string };
   const code = err.code ?? '';
-  const host = new URL(url).host;
+  const u = new URL(url);
+  const host = u.host;
+  if (u.protocol === 'https:' && HANDSHAKE_CODES.test(code)) {
+    if (await answersPlainHttp(host)) {
+      return new RegistryError('plain-http', `${what}: ${host} answered plain HTTP to an HTTPS request: use an http:// registry URL, or --registry-insecure with a bare host:port`, undefined, { cause: e });
+    }
+    return new RegistryError('tls', `${what}: TLS handshake with ${host} failed (${code}): is this the registry's HTTPS port?`, undefined, {
+      cause: e, summary: 'the TLS handshake with the registry failed: check the host and port of --registry-url',
+    });
+  }
+  if (/ALTNAME|HOSTNAME|IP_ADDRESS_MISMATCH/i.test(code)) {
+    return new RegistryError('tls', `${what}: TLS certificate of ${host} is not valid for that name (${code}): use a name the certificate lists in --registry-url`, undefined, {
+      cause: e, summary: "the registry's TLS certificate does not name the host of --registry-url: use a name it lists",
+    });
+  }
+  if (/EXPIRED|NOT_YET_VALID/i.test(code)) {
+    return new RegistryError('tls', `${what}: TLS certificate of ${host} is expired or not yet valid (${code})`, undefined, {
+      cause: e, summary: "the registry's TLS certificate is expired or not yet valid (check the registry, and this machine's clock)",
+    });
+  }
   if (TLS_CODES.test(code)) {
-    return new RegistryError('tls', `${what}: TLS certificate of ${host} not trusted (${code}): pass the registry's CA file`, undefined, { cause: e });
+    return new RegistryError('tls', `${what}: TLS certificate of ${host} not trusted (${code}): pass the registry's CA with --registry-ca-cert-path`, undefined, { cause: e });
   }
   return new RetryableFailure(`${host} unreachable (${code || err.message || 'network error'})`);
+}
+
+/** Whether `host` answers an HTTP request in plain text (any status counts). */
+async function answersPlainHttp(host: string): Promise<boolean> {
+  try {
+    const res = await fetch(`http://${host}/v2/`, { redirect: 'manual', signal: AbortSignal.timeout(PLAIN_HTTP_PROBE_MS) });
+    await res.body?.cancel().catch(() => {});
+    return true;
+  } catch {
+    return false;
+  }
 }
