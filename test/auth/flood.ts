@@ -112,7 +112,7 @@ export interface ChildServer { port: number; pid: number; stderr: () => string; 
 /** Runs `otaflux` (src/main.ts) as a child process on a free 127.0.0.1 port with these extra arguments. */
 export async function startChildServer(args: string[], env: Record<string, string> = {}): Promise<ChildServer> {
   const port = await freePort();
-  const child = Bun.spawn([process.execPath, MAIN, '--listen-addr', `127.0.0.1:${port}`, '--metrics-listen-addr', '127.0.0.1:0', '--cache-dir', tempDir('otaflux-flood-cache-'), '--log-level', 'warn', '--log-format', 'json', ...args], { stdout: 'ignore', stderr: 'pipe', env: { ...process.env, ...env } });
+  const child = Bun.spawn([process.execPath, MAIN, '--listen-addr', `127.0.0.1:${port}`, '--metrics-listen-addr', '127.0.0.1:0', '--cache-dir', tempDir('otaflux-flood-cache-'), '--log-level', 'warn', '--log-format', 'json', ...args], { cwd: tempDir('otaflux-flood-cwd-'), stdout: 'ignore', stderr: 'pipe', env: { ...process.env, ...env } });
   let err = '';
   void (async () => {
     const dec = new TextDecoder();

@@ -325,8 +325,8 @@ describe.skipIf(!canRun)('the Pi notes and the systemd unit, installed in a scra
     try {
       await waitForHealth(url, svc);
       const v = await fetch(`${url}/version?device=esp32-demo`);
-      expect(v.status).toBe(502);
-      expect(await v.text()).toBe("Firmware for device 'esp32-demo' could not be prepared");
+      expect(v.status).toBe(503);
+      expect(await v.text()).toBe("Firmware source unavailable for device 'esp32-demo', retry later");
     } finally {
       stop(svc);
     }
