@@ -17,6 +17,7 @@ import { PluginHost } from './core/plugin-host.ts';
 import { DeviceTracker } from './ops/device-tracker.ts';
 import { timeSource } from './ops/source-timing.ts';
 import { StartupError } from './cli/errors.ts';
+import { FleetService } from './fleet/service.ts';
 
 export interface Runtime {
   settings: Settings;
@@ -30,6 +31,8 @@ export interface Runtime {
   host: PluginHost;
   /** What devices polled, were served and were refused (status API, metrics; issue 7). */
   tracker: DeviceTracker;
+  /** Fleet control: rollouts, pins, yanks, check-ins (absent when `fleet.enabled` is false). */
+  fleet?: FleetService;
   close(): Promise<void>;
 }
 
@@ -54,14 +57,28 @@ export async function startRuntime(settings: Settings, logger: Logger): Promise<
   if (settings.unauthenticated.length > 0) {
     logger.warn("devices are not authenticated: anyone can fetch their firmware (auth: 'none')", { devices: settings.unauthenticated });
   }
-  const devices = new DeviceService(settings.composer, resolver, settings.repositoryPrefix, new AuthAttempts(events, logger));
+  let fleet: FleetService | undefined;
+  if (settings.fleet) {
+    try {
+      fleet = await FleetService.start({
+        databaseUrl: settings.fleet.databaseUrl, config: settings.fleet.config, checkins: settings.fleet.checkins, refreshMs: settings.fleet.refreshMs,
+        resolver, events, logger, compositionOf: (stream) => settings.composer.for(stream),
+      });
+    } catch (e) {
+      await host.close();
+      throw e;
+    }
+  }
+  const devices = new DeviceService(settings.composer, resolver, settings.repositoryPrefix, new AuthAttempts(events, logger), fleet);
   // Operations (issue 7): source call latency/errors as 'upstream-request' events, device activity.
   for (const c of settings.composer.all()) timeSource(c.source, events);
   const tracker = new DeviceTracker(events);
   return {
     settings, logger, events, content, releases, bodies, resolver, devices, host, tracker,
+    ...(fleet ? { fleet } : {}),
     close: async () => {
       tracker.close();
+      await fleet?.close();
       await host.close();
     },
   };

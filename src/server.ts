@@ -4,6 +4,7 @@
  */
 import type { Logger } from './plugin.ts';
 import type { Settings } from './config/settings.ts';
+import type { Release } from './core/release.ts';
 import { startRuntime, type Runtime } from './runtime.ts';
 import { createApp } from './http/app.ts';
 import { parseListenAddr } from './http/listen.ts';
@@ -16,6 +17,7 @@ import { startOps, DRAIN_TIMEOUT_MS, type Ops } from './ops/start-ops.ts';
 import { StartupError } from './cli/errors.ts';
 import { loadTlsMaterial } from './http/tls/tls-material.ts';
 import type { TlsConfig } from './config/define.ts';
+import { registerFleetMetrics } from './fleet/metrics.ts';
 
 export interface RunningServer {
   runtime: Runtime;
@@ -34,7 +36,16 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
   let ops: Ops | undefined;
   try {
     // MQTT notifications (issue 7): started before the listeners, so the first release found is published.
-    if (settings.mqtt) mqtt = await MqttPublisher.start({ settings: settings.mqtt, events: runtime.events, ledgerDir: join(settings.cache.dir, 'notify', 'mqtt'), logger });
+    const fleet = runtime.fleet;
+    if (settings.mqtt) {
+      mqtt = await MqttPublisher.start({
+        settings: settings.mqtt, events: runtime.events, ledgerDir: join(settings.cache.dir, 'notify', 'mqtt'), logger,
+        // Fleet control: a release under a staged rollout is announced once the rollout reaches 100 %.
+        ...(fleet ? { hold: (device: string, release: Release) => fleet.holdsNotice(device, release) } : {}),
+      });
+      const publisher = mqtt;
+      fleet?.onStateChange(() => publisher.releaseHeld());
+    }
     const app = createApp(runtime);
     // Operations (issue 7): request log, metrics listener, downloads in flight.
     ops = await startOps(runtime, app.routes.map((r) => r.path));
@@ -42,6 +53,7 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
     // One connection cap and one request-body budget for the HTTP and HTTPS listeners together.
     const frontDoor = new FrontDoor({ ...DEFAULT_LIMITS, headerTimeoutMs: settings.headerTimeoutMs, maxConnections: settings.maxConnections }, logger);
     ops.metrics.watchFrontDoor(() => frontDoor.stats());
+    if (runtime.fleet) registerFleetMetrics(ops.metrics.registry, runtime.fleet);
     const deps: ListenerDeps = {
       devices: runtime.devices, bodies: runtime.bodies, events: runtime.events, logger,
       fallback: (request) => app.handle(request),

@@ -11,9 +11,12 @@ export class StartupError extends Error {
   override readonly name = 'StartupError';
 }
 
+/** Errors of other areas whose message is already the one line for the operator (by name, to keep imports one-way). */
+const OPERATOR_ERROR_NAMES = new Set(['OperatorError', 'StoreTooNew', 'StoreUnavailable']);
+
 /** An operator mistake: a usage, config, plugin start-up or start-up error, whose message says what to change. */
 export function isOperatorError(e: unknown): e is Error {
-  return e instanceof UsageError || e instanceof ConfigError || e instanceof PluginStartError || e instanceof StartupError;
+  return e instanceof UsageError || e instanceof ConfigError || e instanceof PluginStartError || e instanceof StartupError || (e instanceof Error && OPERATOR_ERROR_NAMES.has(e.name));
 }
 
 /**

@@ -14,6 +14,8 @@ import { inspectCommand } from './commands/inspect.ts';
 import { prefetchCommand } from './commands/prefetch.ts';
 import { hashTokenCommand } from './commands/hash-token.ts';
 import { fromCredentials } from './credentials.ts';
+import { rolloutCommand } from './commands/rollout.ts';
+import { deviceCommand } from './commands/device.ts';
 
 export const VERSION: string = pkg.version;
 
@@ -27,6 +29,8 @@ const COMMANDS: Command[] = [
   inspectCommand,
   prefetchCommand,
   hashTokenCommand,
+  rolloutCommand,
+  deviceCommand,
 ];
 
 /** Registers an extra command (operator tools add theirs here). */

@@ -96,6 +96,50 @@ export interface OtaFluxConfig {
   defaults?: DeviceConfig;
   /** Per device id, or per pattern with `*` (`esp32-*`): the most specific match wins, then `defaults`. */
   devices?: Record<string, DeviceConfig>;
+  /** Fleet control: state store, staged rollouts, pins, channels, labels (README "Fleet control"). */
+  fleet?: FleetConfig;
+}
+
+/** A staged rollout of one version to the instances of some streams. */
+export interface RolloutConfig {
+  /** Stable id (config rollouts are created once, by id; later changes go through the operator API). */
+  id: string;
+  /** Stream ids or `*` patterns. */
+  streams: string | string[];
+  /** The version rolled out (semver). */
+  version: string;
+  /** SHA-256 of the served firmware, pinned; default: the first one seen for that version. */
+  digest?: string;
+  /** Only these instances / instances with these labels (default: every instance of the streams). */
+  instances?: string[];
+  labels?: string[];
+  /** Instances that get it first, before any percentage step. */
+  canary?: string[];
+  /** Cumulative percentages, each with a minimum soak time in seconds. */
+  steps: { percent: number; soak?: number }[];
+  gates?: { successPercent?: number; minSample?: number; failurePercent?: number; maxDownloadsPerMinute?: number; timeout?: number };
+  /** Bucket salt (default: the id). */
+  salt?: string;
+  /** Created paused. */
+  paused?: boolean;
+}
+
+export interface FleetConfig {
+  /** Fleet control on (default true). Off: every device gets the newest verified release, nothing is recorded. */
+  enabled?: boolean;
+  /** `postgres://user@host:port/db` for replicas (`--database-url`, `DATABASE_URL`); default `sqlite://<cache.dir>/fleet.sqlite`. */
+  databaseUrl?: string;
+  /** Record check-ins and outcomes (default true). */
+  checkins?: boolean;
+  /** Seconds between reloads of the decision state from the store and gate evaluations (default 2). */
+  refreshInterval?: number;
+  rollouts?: RolloutConfig[];
+  /** Hold a stream, or some of its instances, on a version. */
+  pins?: { id: string; stream: string; instances?: string[]; version: string; reason?: string }[];
+  /** Channel → instances subscribed (`beta: ['mac:aa:bb:…']`): they may be offered that channel's prereleases. */
+  channels?: Record<string, string[]>;
+  /** Label → instances, for rollout selectors. */
+  labels?: Record<string, string[]>;
 }
 
 /** Identity function that gives `otaflux.config.ts` its types. */

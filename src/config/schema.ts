@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { LOG_LEVELS } from '../log.ts';
 import type { PluginKind } from '../plugin.ts';
+import { fleetConfigSchema } from '../fleet/spec.ts';
 
 const KIND_EXAMPLES: Record<PluginKind, string> = {
   source: 'a source plugin, e.g. dir({ root: "./firmware" }) or oci({ url, prefix })',
@@ -110,6 +111,7 @@ export const configSchema = z
     extractors: z.array(plugin('extractor')).optional(),
     defaults: device.optional(),
     devices: z.record(z.string().regex(/^[a-z0-9*][a-z0-9._/*-]*$/, { error: 'expected a device id or a pattern with * (lowercase)' }), device).optional(),
+    fleet: fleetConfigSchema.optional(),
   })
   .strict();
 

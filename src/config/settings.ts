@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { AuthenticatorPlugin, ExtractLimits, ExtractorPlugin, SourcePlugin, VerifierPlugin } from '../plugin.ts';
 import type { DeviceConfig, OtaFluxConfig, TlsConfig } from './define.ts';
+import type { FleetConfig } from '../fleet/spec.ts';
 import type { FlagValues } from '../cli/flags.ts';
 import { UsageError } from '../cli/flags.ts';
 import { ConfigError, DEFAULT_CONFIG_FILE, loadConfigFile } from './load.ts';
@@ -66,6 +67,16 @@ export interface Settings {
   headerTimeoutMs: number;
   /** Open device connections over the HTTP and HTTPS listeners (`--max-connections`). */
   maxConnections: number;
+  /** Fleet control (README "Fleet control"); absent when `fleet.enabled` is false. */
+  fleet?: FleetSettings;
+}
+
+export interface FleetSettings {
+  /** `sqlite://FILE` (default beside the cache) or `postgres://…`. */
+  databaseUrl: string;
+  checkins: boolean;
+  refreshMs: number;
+  config: FleetConfig;
 }
 
 export const DEFAULTS = {
@@ -176,6 +187,18 @@ export async function resolveSettings(flags: FlagValues, cwd = process.cwd()): P
       }
     : undefined;
 
+  const cacheDir = resolve(str('cache-dir') ? cwd : configDir, str('cache-dir') ?? file.cache?.dir ?? DEFAULTS.cacheDir);
+  const fleetFile = (file.fleet ?? {}) as FleetConfig;
+  const fleet: FleetSettings | undefined = fleetFile.enabled === false
+    ? undefined
+    : {
+        databaseUrl: str('database-url') ?? fleetFile.databaseUrl ?? `sqlite://${resolve(cacheDir, 'fleet.sqlite')}`,
+        checkins: fleetFile.checkins ?? true,
+        refreshMs: (fleetFile.refreshInterval ?? 2) * 1000,
+        config: fleetFile,
+      };
+  if (fleet && !/^(postgres(ql)?|sqlite):\/\//.test(fleet.databaseUrl)) throw new UsageError(`--database-url: expected postgres://user@host:port/db or sqlite://FILE, got '${fleet.databaseUrl.replace(/\/\/[^@/]*@/, '//…@')}'`);
+
   return {
     ...(configFile ? { configFile } : {}),
     configDir,
@@ -189,7 +212,7 @@ export async function resolveSettings(flags: FlagValues, cwd = process.cwd()): P
     ...optional('webhookSecret', str('webhook-secret') ?? file.server?.webhookSecret),
     repositoryPrefix: (str('repository-prefix') ?? '').replace(/\/$/, ''),
     cache: {
-      dir: resolve(str('cache-dir') ? cwd : configDir, str('cache-dir') ?? file.cache?.dir ?? DEFAULTS.cacheDir),
+      dir: cacheDir,
       maxBytes: num('cache-max-bytes') ?? file.cache?.maxBytes ?? DEFAULTS.cacheMaxBytes,
       maxEntries: cacheSize,
       memoryBytes: file.cache?.memoryBytes ?? DEFAULTS.memoryBytes,
@@ -205,6 +228,7 @@ export async function resolveSettings(flags: FlagValues, cwd = process.cwd()): P
     unauthenticated,
     headerTimeoutMs: headerTimeout * 1000,
     maxConnections,
+    ...(fleet ? { fleet } : {}),
   };
 }
 

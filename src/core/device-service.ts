@@ -18,6 +18,17 @@ export interface DeviceQuery {
   query: URLSearchParams;
   remoteAddress: string;
   peerCertificate?: PeerCertificate;
+  /** Which device route asks (`version` when absent), and its method: for fleet check-ins. */
+  route?: 'version' | 'firmware';
+  method?: string;
+}
+
+/**
+ * Picks the release an instance of a stream gets, given the stream's newest verified release (the
+ * fleet: rollouts, pins, yanks, check-ins). Answers without a promise when it can: it runs on every poll.
+ */
+export interface ReleaseChooser {
+  choose(stream: string, comp: Composition, newest: Release, q: DeviceQuery, identity?: string): Release | Promise<Release>;
 }
 
 /** A request let in: which device (the firmware stream), its composition, and who asked. */
@@ -38,6 +49,8 @@ export class DeviceService {
     private readonly repositoryPrefix: string,
     /** Counts, logs and rate-limits refused credentials; without it refusals are only thrown. */
     private readonly attempts?: AuthAttempts,
+    /** The fleet; without it every device gets the newest verified release. */
+    private readonly chooser?: ReleaseChooser,
   ) {}
 
   /**
@@ -47,8 +60,8 @@ export class DeviceService {
    */
   release(q: DeviceQuery): Release | Promise<Release> {
     const a = this.admit(q);
-    if (a instanceof Promise) return a.then((x) => this.resolver.current(deviceRef(x.deviceId, x.composition), x.composition));
-    return this.resolver.current(deviceRef(a.deviceId, a.composition), a.composition);
+    if (a instanceof Promise) return a.then((x) => this.chosen(x.deviceId, x.composition, q, x.identity));
+    return this.chosen(a.deviceId, a.composition, q, a.identity);
   }
 
   /**
@@ -78,6 +91,13 @@ export class DeviceService {
       throw decision.status === 403 ? new Forbidden(decision.reason) : new Unauthorized(decision.reason);
     }
     return { deviceId: id, composition: comp, identity: decision.identity };
+  }
+
+  private chosen(id: string, comp: Composition, q: DeviceQuery, identity?: string): Release | Promise<Release> {
+    const newest = this.resolver.current(deviceRef(id, comp), comp);
+    const chooser = this.chooser;
+    if (!chooser) return newest;
+    return newest instanceof Promise ? newest.then((r) => chooser.choose(id, comp, r, q, identity)) : chooser.choose(id, comp, newest, q, identity);
   }
 
   /** Asks the device's source now (webhooks, prefetch), without authentication. */

@@ -119,6 +119,21 @@ export class Resolver {
     return this.lookups.run(device.id, () => this.lookup(device, comp));
   }
 
+  /**
+   * The newest `limit` verified releases of a device, newest first, each built into the cache: what
+   * staged rollouts, pins, yanks and channels choose from (the fleet keeps them; polls never wait here).
+   */
+  async verifiedReleases(device: DeviceRef, comp: Composition, limit: number): Promise<Release[]> {
+    const out: Release[] = [];
+    for (const candidate of rankVersions(await comp.source.versions(device), device.allowPrerelease).slice(0, MAX_CANDIDATES + limit)) {
+      const artifact = await comp.source.resolve(device, candidate);
+      const verdict = await this.verdict(device, comp.verifier, artifact);
+      if (verdict.ok) out.push(await this.build(device, comp, artifact, verdict.by));
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
   /** Forgets the remembered answer of a device, so its next poll asks the source. */
   invalidate(deviceId: string): void {
     this.latest.delete(deviceId);

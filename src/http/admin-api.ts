@@ -16,6 +16,7 @@ import type { DeviceTracker } from '../ops/device-tracker.ts';
 import { Readiness } from '../ops/readiness.ts';
 import { Status } from '../ops/status.ts';
 import { adminDocs, readyDoc } from './route-docs.ts';
+import { deviceFleetView } from './fleet-api.ts';
 
 /** `GET /ready`, public: 200 when ready, 503 otherwise; body lists each check's name and result. */
 export function readinessRoute(readiness: Readiness) {
@@ -46,7 +47,14 @@ export function adminApi(rt: Runtime, tracker: DeviceTracker, readiness: Readine
     })
     .get('/status', () => status.summary(), { detail: adminDocs.status })
     .get('/devices', () => status.devices(), { detail: adminDocs.devices })
-    .get('/devices/*', ({ params }) => status.device(safeDecode(params['*'])), { detail: adminDocs.device })
+    .get(
+      '/devices/*',
+      async ({ params, query }) => {
+        const id = safeDecode(params['*']);
+        return { ...status.device(id), ...(await deviceFleetView(rt, id, typeof query.instance === 'string' ? query.instance : undefined)) };
+      },
+      { detail: adminDocs.device },
+    )
     .get('/releases', () => status.releases(), { detail: adminDocs.releases })
     .get('/ready', async () => {
       const r = await readiness.check();

@@ -8,6 +8,7 @@ import { firmwareRoute, versionRoute, type DeviceReply, type DeviceRequest } fro
 import { harborWebhook } from './webhook-harbor.ts';
 import { adminApi, readinessRoute } from './admin-api.ts';
 import { apiDocs } from './api-docs.ts';
+import { fleetApi } from './fleet-api.ts';
 import { Readiness } from '../ops/readiness.ts';
 import { firmwareDoc, harborWebhookDoc, healthDoc, versionDoc } from './route-docs.ts';
 
@@ -38,6 +39,7 @@ export function createApp(rt: Runtime) {
     // Operations: readiness, the operator API (only with an admin token), offline docs.
     .use(readinessRoute(readiness))
     .use(adminApi(rt, rt.tracker, readiness))
+    .use(fleetApi(rt))
     .use(apiDocs());
 }
 

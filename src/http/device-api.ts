@@ -49,7 +49,7 @@ const TEXT = 'text/plain; charset=utf-8';
 export function versionRoute(req: DeviceRequest, deps: DeviceApiDeps): DeviceReply | Promise<DeviceReply> {
   let release: Release | Promise<Release>;
   try {
-    release = deps.devices.release(toQuery(req));
+    release = deps.devices.release(toQuery(req, 'version'));
   } catch (e) {
     return errorReply(e, req, deps.logger);
   }
@@ -60,7 +60,7 @@ export function versionRoute(req: DeviceRequest, deps: DeviceApiDeps): DeviceRep
 export async function firmwareRoute(req: DeviceRequest, deps: DeviceApiDeps): Promise<DeviceReply> {
   let release: Release;
   try {
-    release = await deps.devices.release(toQuery(req));
+    release = await deps.devices.release(toQuery(req, 'firmware'));
   } catch (e) {
     return errorReply(e, req, deps.logger);
   }
@@ -108,8 +108,8 @@ function versionReply(release: Release): { body: string; length: string } {
   return r;
 }
 
-function toQuery(req: DeviceRequest): DeviceQuery {
-  const q: DeviceQuery = { device: req.query.get('device') || null, headers: req.headers, query: req.query, remoteAddress: req.remoteAddress };
+function toQuery(req: DeviceRequest, route: 'version' | 'firmware'): DeviceQuery {
+  const q: DeviceQuery = { device: req.query.get('device') || null, headers: req.headers, query: req.query, remoteAddress: req.remoteAddress, route, method: req.method };
   if (req.peerCertificate) q.peerCertificate = req.peerCertificate;
   return q;
 }

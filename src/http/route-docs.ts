@@ -164,11 +164,26 @@ function adminDoc(summary: string, ok: ReturnType<typeof json | typeof list>, ex
   return { summary, tags: ['Operator API'], security: [{ adminToken: [] }], responses: { 200: ok, 401: adminUnauthorized }, ...extra };
 }
 
+/** A fleet control route of the operator API (README "Fleet control"): its answers and errors. */
+export function fleetDoc(summary: string): DocumentDecoration {
+  return adminDoc(summary, json('The result'), {
+    responses: {
+      200: json('The result'),
+      201: json('Created'),
+      400: json('The body is not valid: `{"error": "…"}` says which field and what was expected'),
+      401: adminUnauthorized,
+      404: json('No such rollout, pin or release'),
+      409: json('The change does not fit the current state (e.g. resuming an aborted rollout)'),
+      503: { ...json('The fleet state store is unavailable; retry later'), headers: { 'Retry-After': header('seconds') } },
+    },
+  });
+}
+
 export const adminDocs = {
   status: adminDoc('Uptime, devices seen, cache size', json('Summary')),
   devices: adminDoc('Devices polled or resolved: last poll, version served, source digest', list('One entry per device')),
   device: adminDoc('One device: resolved composition, release, activity and why a version was chosen or refused', json('The device'), {
-    description: 'The path after `/api/devices/` is the device id (percent-encoded), e.g. `/api/devices/esp32-a`.',
+    description: 'The path after `/api/devices/` is the device id (percent-encoded), e.g. `/api/devices/esp32-a`. With `?instance=ID`, also which rollout, step, bucket, pin or yank decides what that instance is offered.',
   }),
   releases: adminDoc('Releases built into the cache', list('One entry per release')),
   ready: adminDoc('Readiness with the detail of each check', json('Ready'), { responses: { 200: json('Ready'), 401: adminUnauthorized, 503: json('A check failed') } }),

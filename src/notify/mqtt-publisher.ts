@@ -30,6 +30,12 @@ export interface MqttPublisherOptions {
   logger: Logger;
   /** Reconnect delays (tests shorten them). */
   backoff?: Backoff;
+  /**
+   * True while a notice must wait (the fleet: a staged rollout of that release is under 100 %). The
+   * notice is a per-stream retained message, so it goes out once every instance may take the release;
+   * `releaseHeld()` re-asks for the waiting ones.
+   */
+  hold?: (device: string, release: Release) => boolean;
 }
 
 export interface MqttPublisherStats {
@@ -45,6 +51,7 @@ export interface MqttPublisherStats {
 export class MqttPublisher {
   private readonly known = new Map<string, LedgerEntry>();
   private readonly pending = new Map<string, LedgerEntry>();
+  private readonly held = new Map<string, Release>();
   private readonly broker: BrokerOptions;
   private readonly ledger: PublishedLedger;
   private readonly backoff: Backoff;
@@ -115,8 +122,19 @@ export class MqttPublisher {
     if (this.pending.size > 0) this.log.warn('MQTT notifications left unpublished; they are sent at the next start', { pending: this.pending.size });
   }
 
+  /** Publishes the held notices whose hold is over (call when the fleet's rollouts change). */
+  releaseHeld(): void {
+    for (const [device, release] of [...this.held]) if (!this.o.hold?.(device, release)) this.changed(device, release);
+  }
+
   private changed(device: string, release: Release): void {
     if (this.closed) return;
+    this.held.delete(device);
+    if (this.o.hold?.(device, release)) {
+      this.held.set(device, release);
+      this.log.debug('MQTT notification held: a staged rollout of this release is under 100 %', { device, version: release.version });
+      return;
+    }
     const entry: LedgerEntry = {
       topic: notificationTopic(this.o.settings.topic, device),
       payload: notificationPayload(release),

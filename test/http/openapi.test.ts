@@ -54,7 +54,11 @@ const shape = (s: string) => s.replace(/'[^']*'/g, "'…'");
 describe('OpenAPI document', () => {
   test('every route has a summary and responses; the app serves no undocumented route', () => {
     expect(Object.keys(spec.paths).sort()).toEqual(
-      ['/api/devices', '/api/devices/*', '/api/ready', '/api/releases', '/api/status', '/firmware', '/health', '/ready', '/version', '/webhooks/harbor'].sort(),
+      [
+        '/api/devices', '/api/devices/*', '/api/ready', '/api/releases', '/api/status', '/firmware', '/health', '/ready', '/version', '/webhooks/harbor',
+        // Fleet control (README "Fleet control").
+        '/api/audit', '/api/fleet', '/api/instances/*', '/api/pins', '/api/pins/{id}', '/api/releases/*', '/api/rollouts', '/api/rollouts/{id}/{action}',
+      ].sort(),
     );
     for (const [path, methods] of Object.entries(spec.paths)) {
       for (const [method, o] of Object.entries(methods)) {

@@ -15,13 +15,14 @@ import { rankVersions } from '../../core/versions.ts';
 import { versionBody, type Release } from '../../core/release.ts';
 import { NoFirmware, errorMessage } from '../../core/errors.ts';
 import type { SourceVersion } from '../../plugin.ts';
+import { explanationLines } from './fleet-explanation.ts';
 
 /** Versions listed at most (newest first). */
 const MAX_LISTED = 20;
 
 export const inspectCommand = {
   name: 'inspect',
-  usage: 'inspect <device> [flags]',
+  usage: 'inspect <device> [--instance ID]',
   help: 'Show what a device would be served and why (no listeners started)',
   run: inspect,
 };
@@ -98,6 +99,13 @@ async function inspect(flags: FlagValues, args: string[]): Promise<number> {
       out(`    source digest ${release.sourceDigest}, extracted by ${release.extractors.length ? release.extractors.join(' → ') : 'nothing (raw)'}${release.name ? `, file ${release.name}` : ''}`);
       out(`    cache: ${cacheHit === undefined ? 'not rebuilt' : cacheHit ? 'already built' : 'downloaded and built now'}`);
       out(`    /version answer: ${JSON.stringify(versionBody(release))}`);
+      if (rt.fleet) {
+        // Which rollout, step, bucket, pin or yank decides for one instance of this stream.
+        const instance = typeof flags.instance === 'string' ? flags.instance : undefined;
+        const f = await rt.fleet.explain(id, comp, release, instance);
+        out('  fleet:');
+        for (const line of explanationLines(f)) out(`    ${line}`);
+      }
       return 0;
     }
     out(`  nothing would be served: ${refusal ?? 'no version'}`);
