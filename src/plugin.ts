@@ -100,15 +100,45 @@ export interface SourcePlugin extends PluginBase<'source'> {
   versions(device: DeviceRef, signal?: AbortSignal): Promise<SourceVersion[]>;
   /** Pins one version to its content. */
   resolve(device: DeviceRef, version: SourceVersion, signal?: AbortSignal): Promise<Artifact>;
+  /**
+   * Optional: where this device's firmware comes from, as a stable string without secrets
+   * (`source.oci http://registry:5000/firmware/esp32-a`, `source.dir /srv/firmware/esp32-a`). It must
+   * not do I/O: the core compares it with the identity a cached release was fetched under, and serves
+   * that release only when they are equal (another registry or folder never gets it). Without it the
+   * plugin id stands in, so two configurations of that plugin cannot be told apart.
+   */
+  identity?(device: DeviceRef): string;
 }
 
 export type Verdict =
-  | { ok: true; /** Who or what vouched: key fingerprint, identity. */ by: string }
+  | {
+      ok: true;
+      /** Who or what vouched: key fingerprint, identity. */
+      by: string;
+      /**
+       * Optional: the signature material as fetched (JSON-serialisable, small), stored with the cached
+       * release and handed back to `verifyOffline` after a restart or a change of trusted keys.
+       */
+      evidence?: unknown;
+    }
   | { ok: false; /** Short machine-friendly reason: `unsigned`, `wrong-key`, `digest-mismatch`. */ reason: string; detail?: string };
 
 export interface VerifierPlugin extends PluginBase<'verifier'> {
   /** Decides whether this exact artifact (by digest) may be served. Never throws for a bad signature. */
   verify(device: DeviceRef, artifact: Artifact, signal?: AbortSignal): Promise<Verdict>;
+  /**
+   * Optional: what this verifier trusts now, as a stable string (`verifier.cosign keys=SHA256:…`,
+   * `verifier.none`), called after setup. A cached release records the identity that accepted it.
+   * Without it the plugin id stands in.
+   */
+  identity?(): string;
+  /**
+   * Optional: re-checks the `evidence` an earlier verdict returned, against what this verifier trusts
+   * now, without any network (the source may be down). `digest` is the artifact's digest. A cached
+   * release accepted under another identity is served only when this says ok; a verifier without it
+   * gets a cached release only when its `identity()` equals the recorded one. Never throws.
+   */
+  verifyOffline?(device: DeviceRef, digest: string, evidence: unknown): Verdict | Promise<Verdict>;
 }
 
 /** What an extractor sees when the host auto-detects the format. */

@@ -9,6 +9,7 @@ import { ContentStore } from './core/content-store.ts';
 import { ReleaseStore } from './core/release-store.ts';
 import { MemoryTier } from './core/memory-tier.ts';
 import { ReleaseBodies } from './core/release-bodies.ts';
+import { CacheBudget } from './core/cache-budget.ts';
 import { Resolver } from './core/resolver.ts';
 import { DeviceService } from './core/device-service.ts';
 import { AuthAttempts } from './core/auth-attempts.ts';
@@ -25,6 +26,8 @@ export interface Runtime {
   events: CoreEventBus;
   content: ContentStore;
   releases: ReleaseStore;
+  /** The disk cache's bound (LRU in bytes and entries) and what it keeps. */
+  cache: CacheBudget;
   bodies: ReleaseBodies;
   resolver: Resolver;
   devices: DeviceService;
@@ -43,9 +46,21 @@ export async function startRuntime(settings: Settings, logger: Logger): Promise<
   const events = new CoreEventBus();
   const { content, releases } = openCache(settings.cache.dir);
   const memory = new MemoryTier(settings.cache.memoryBytes, Math.min(MAX_MEMORY_ITEM, settings.cache.memoryBytes));
-  const bodies = new ReleaseBodies(content, memory);
-  const resolver = new Resolver({
+  let resolver: Resolver | undefined;
+  const cache = new CacheBudget({
     content, releases, events, logger,
+    maxBytes: settings.cache.maxBytes,
+    maxEntries: settings.cache.maxEntries,
+    onEvicted: (sha256) => {
+      memory.delete(sha256);
+      resolver?.forgetBlob(sha256);
+    },
+  });
+  await cache.load();
+  cache.watchDownloads(events);
+  const bodies = new ReleaseBodies(content, memory, cache, (sha256) => cache.lost(sha256));
+  resolver = new Resolver({
+    content, releases, budget: cache, events, logger,
     extractors: settings.extractors,
     limits: settings.limits,
     refreshMs: settings.cache.refreshMs,
@@ -74,10 +89,11 @@ export async function startRuntime(settings: Settings, logger: Logger): Promise<
   for (const c of settings.composer.all()) timeSource(c.source, events);
   const tracker = new DeviceTracker(events);
   return {
-    settings, logger, events, content, releases, bodies, resolver, devices, host, tracker,
+    settings, logger, events, content, releases, cache, bodies, resolver, devices, host, tracker,
     ...(fleet ? { fleet } : {}),
     close: async () => {
       tracker.close();
+      cache.close();
       await fleet?.close();
       await host.close();
     },

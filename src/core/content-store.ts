@@ -21,6 +21,8 @@ export class ContentStore {
   private readonly blobDir: string;
   private readonly tmpDir: string;
   private readonly verified = new Set<string>();
+  /** Blobs being deleted: a put of the same bytes waits, so the delete never takes the new file. */
+  private readonly removing = new Map<string, Promise<void>>();
 
   constructor(readonly root: string) {
     this.blobDir = join(root, 'blobs', 'sha256');
@@ -59,6 +61,7 @@ export class ContentStore {
     }
     const { sha256, crc32, size } = hasher.digest();
     const path = this.pathOf(sha256);
+    await this.removing.get(sha256);
     await rename(tmp, path);
     this.verified.add(sha256);
     return { sha256, crc32, size, path };
@@ -100,7 +103,16 @@ export class ContentStore {
 
   async remove(sha256: string): Promise<void> {
     this.verified.delete(sha256);
-    await rm(this.pathOf(sha256), { force: true });
+    const done = rm(this.pathOf(sha256), { force: true }).finally(() => {
+      if (this.removing.get(sha256) === done) this.removing.delete(sha256);
+    });
+    this.removing.set(sha256, done);
+    await done;
+  }
+
+  /** Deletes what interrupted writes left in the temp folder (at start, before any write). */
+  async clearTemp(): Promise<void> {
+    for (const name of await readdir(this.tmpDir).catch(() => [] as string[])) await rm(join(this.tmpDir, name), { force: true });
   }
 
   /** Every blob with its size and last use, oldest first. */
@@ -108,6 +120,7 @@ export class ContentStore {
     const names = await readdir(this.blobDir);
     const out = [];
     for (const name of names) {
+      if (!/^[a-f0-9]{64}$/.test(name)) continue;
       const s = await stat(join(this.blobDir, name)).catch(() => null);
       if (s) out.push({ sha256: name, size: s.size, usedAt: s.mtimeMs });
     }

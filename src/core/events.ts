@@ -14,6 +14,8 @@ export interface CoreEvents {
   'refresh-failed': [{ device: string; error: string; stale: boolean }];
   /** A firmware image was served from memory or disk (cache hit) or had to be fetched (miss). */
   'cache-lookup': [{ device: string; hit: boolean }];
+  /** A blob left the disk cache to keep it within its bound (`bytes` or `entries`). */
+  'cache-evicted': [{ sha256: string; size: number; bound: 'bytes' | 'entries' }];
   /** A device asked for its version or firmware. */
   'device-seen': [{ device: string; route: 'version' | 'firmware'; release?: Release; remoteAddress: string }];
   /** An HTTP request was answered (any listener). `route` is the route template, never the raw path. */

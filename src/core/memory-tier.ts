@@ -39,6 +39,14 @@ export class MemoryTier {
     }
   }
 
+  /** Drops an image (its blob left the disk cache). */
+  delete(key: string): void {
+    const b = this.items.get(key);
+    if (!b) return;
+    this.items.delete(key);
+    this.bytes -= b.byteLength;
+  }
+
   get usedBytes(): number {
     return this.bytes;
   }

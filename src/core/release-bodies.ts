@@ -5,6 +5,7 @@
  */
 import type { ContentStore } from './content-store.ts';
 import type { MemoryTier } from './memory-tier.ts';
+import type { CacheBudget } from './cache-budget.ts';
 import type { Release } from './release.ts';
 import { SingleFlight } from './single-flight.ts';
 
@@ -17,7 +18,13 @@ export class CorruptBlob extends Error {
 export class ReleaseBodies {
   private readonly loads = new SingleFlight<ReleaseBody>();
 
-  constructor(private readonly content: ContentStore, private readonly memory: MemoryTier) {}
+  constructor(
+    private readonly content: ContentStore,
+    private readonly memory: MemoryTier,
+    private readonly budget: Pick<CacheBudget, 'touch'>,
+    /** Told when a release's blob is gone or corrupt, so the release is fetched again. */
+    private readonly onMissing: (sha256: string) => void | Promise<void> = () => {},
+  ) {}
 
   /** Synchronous fast path: the in-memory bytes if they are there. */
   cached(release: Release): Buffer | undefined {
@@ -26,13 +33,26 @@ export class ReleaseBodies {
 
   async body(release: Release): Promise<ReleaseBody> {
     const hot = this.memory.get(release.sha256);
+    this.budget.touch(release.sha256);
     if (hot) return { kind: 'buffer', buffer: hot };
     return this.loads.run(release.sha256, async () => {
-      if (!(await this.content.verify(release.sha256))) throw new CorruptBlob(`cached firmware ${release.sha256} is missing or corrupt`);
+      const missing = async () => {
+        await this.onMissing(release.sha256);
+        return new CorruptBlob(`cached firmware ${release.sha256} is missing or corrupt`);
+      };
+      if (!(await this.content.verify(release.sha256))) throw await missing();
       const path = this.content.pathOf(release.sha256);
-      void this.content.touch(release.sha256);
-      if (!this.memory.accepts(release.size)) return { kind: 'file', path };
-      const buffer = Buffer.from(await Bun.file(path).arrayBuffer());
+      if (!this.memory.accepts(release.size)) {
+        if (!(await this.content.has(release.sha256, release.size))) throw await missing();
+        return { kind: 'file', path };
+      }
+      let buffer: Buffer;
+      try {
+        buffer = Buffer.from(await Bun.file(path).arrayBuffer());
+      } catch {
+        throw await missing();
+      }
+      if (buffer.byteLength !== release.size) throw await missing();
       this.memory.set(release.sha256, buffer);
       return { kind: 'buffer', buffer };
     });

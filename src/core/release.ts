@@ -26,6 +26,22 @@ export interface Release {
   name?: string;
   /** When this release was first built (ISO 8601). */
   createdAt: string;
+  /** What accepted it: a cached release is served only to a composition with the same provenance. */
+  provenance?: Provenance;
+}
+
+/**
+ * Provenance is what a release was accepted under. A cached copy is served (after a restart, with the
+ * source down) only when the device's composition now has the same source identity and extractor
+ * chain, and the same verifier identity or a verifier that accepts the stored evidence offline.
+ */
+export interface Provenance {
+  /** The source's identity for the device (`source.oci http://host:5000/fw/dev`; the plugin id when it has none). */
+  source: string;
+  /** The verifier's identity when it accepted (`verifier.cosign keys=SHA256:…`, `verifier.none`). */
+  verifier: string;
+  /** The configured extractor chain (`auto`, or `extractor.gzip|extractor.tar(app.bin)`). */
+  chain: string;
 }
 
 /** Quoted strong ETag for a release: its content hash. */

@@ -4,20 +4,24 @@
  * - the answer is remembered for the refresh interval, so polls do not reach the source;
  * - concurrent requests share one lookup (per device) and one download (per artifact);
  * - versions are tried newest first, and the newest one the verifier accepts wins;
- * - when the source fails, the last good release keeps being served (also after a restart);
+ * - when the source fails, the last good release keeps being served (also after a restart), but only
+ *   to a composition that would accept it now (same source and chain; same verifier, or one that
+ *   re-verifies its stored evidence offline: provenance.ts);
  * - a failed fetch or extraction never replaces a good cached copy.
  */
 import type { DeviceRef, ExtractLimits, ExtractorPlugin, Logger, Verdict, VerifierPlugin } from '../plugin.ts';
 import type { Composition } from './composition.ts';
 import type { ContentStore } from './content-store.ts';
 import type { ReleaseStore } from './release-store.ts';
+import type { CacheBudget } from './cache-budget.ts';
 import type { Release } from './release.ts';
 import type { CoreEventBus } from './events.ts';
 import type { Artifact } from '../plugin.ts';
 import { ReleaseStore as Releases } from './release-store.ts';
 import { SingleFlight } from './single-flight.ts';
 import { rankVersions } from './versions.ts';
-import { extractChain, type ExtractSpec } from './extract-chain.ts';
+import { extractChain } from './extract-chain.ts';
+import { acceptCached, provenanceNow } from './provenance.ts';
 import { DeviceError, NoFirmware, NoVerifiedFirmware, SourceFailed, SourceUnavailable, errorMessage, isSourceUnavailable } from './errors.ts';
 import { FailureReports } from './failure-reports.ts';
 import { logCandidates } from './resolution-log.ts';
@@ -41,6 +45,8 @@ const MAX_REMEMBERED_VERDICTS = 10_000;
 export interface ResolverOptions {
   content: ContentStore;
   releases: ReleaseStore;
+  /** The disk bound: makes room before a write, counts what was written, pins it while it is recorded. */
+  budget: CacheBudget;
   events: CoreEventBus;
   logger: Logger;
   /** Every extractor known to the host, for auto-detection. */
@@ -52,6 +58,12 @@ export interface ResolverOptions {
   negativeMs: number;
   /** When a refresh of a known device takes longer than this, the known release is served meanwhile. */
   staleAfterMs: number;
+}
+
+/** A release and the evidence its verifier returned (kept with its records). */
+interface Built {
+  release: Release;
+  evidence?: unknown;
 }
 
 interface LatestEntry {
@@ -71,7 +83,10 @@ export class Resolver {
   private readonly latest = new Map<string, LatestEntry>();
   private readonly negative = new Map<string, NegativeEntry>();
   private readonly lookups = new SingleFlight<Release>();
-  private readonly builds = new SingleFlight<Release>();
+  private readonly builds = new SingleFlight<Built>();
+  /** Last good releases on disk that the device's composition accepts, checked once per record. */
+  private readonly acceptedOnDisk = new Map<string, { release?: Release }>();
+  private readonly refusalsLogged = new Set<string>();
   private readonly verdicts = new WeakMap<VerifierPlugin, Map<string, { verdict: Verdict; at: number }>>();
   private readonly rejectionsLogged = new Set<string>();
   /** Rejections remembered before this instant are asked again (set by invalidate). */
@@ -128,7 +143,7 @@ export class Resolver {
     for (const candidate of rankVersions(await comp.source.versions(device), device.allowPrerelease).slice(0, MAX_CANDIDATES + limit)) {
       const artifact = await comp.source.resolve(device, candidate);
       const verdict = await this.verdict(device, comp.verifier, artifact);
-      if (verdict.ok) out.push(await this.build(device, comp, artifact, verdict.by));
+      if (verdict.ok) out.push((await this.build(device, comp, artifact, verdict.by, verdict.evidence)).release);
       if (out.length >= limit) break;
     }
     return out;
@@ -140,6 +155,20 @@ export class Resolver {
     this.negative.delete(deviceId);
     // A push (of a signature, too) is what invalidates: rejections are asked again, acceptances kept.
     this.rejectionsUntil = Date.now();
+  }
+
+  /** Forgets every remembered answer naming a blob (it left the cache): those devices' next poll fetches again. */
+  forgetBlob(sha256: string): void {
+    for (const [id, e] of this.latest) if (e.release?.sha256 === sha256) this.latest.delete(id);
+    for (const [id, e] of this.acceptedOnDisk) if (e.release?.sha256 === sha256) this.acceptedOnDisk.delete(id);
+  }
+
+  /**
+   * What the device can be served without its source: the remembered release, else the last good
+   * release on disk if its composition accepts it now (readiness asks this).
+   */
+  async servable(device: DeviceRef, comp: Composition): Promise<Release | undefined> {
+    return this.latest.get(device.id)?.release ?? this.lastGoodOnDisk(device, comp);
   }
 
   /** The remembered answer of every device, for the status API. */
@@ -171,13 +200,18 @@ export class Resolver {
   }
 
   private async lookup(device: DeviceRef, comp: Composition): Promise<Release> {
-    const previous = this.latest.get(device.id)?.release ?? (await this.lastGoodOnDisk(device.id));
+    const previous = this.latest.get(device.id)?.release ?? (await this.lastGoodOnDisk(device, comp));
     try {
-      const release = await this.newestVerified(device, comp);
+      const { release, evidence } = await this.newestVerified(device, comp);
       this.failures.answered(comp.source.id);
       this.remember(device.id, { release, at: Date.now() });
-      if (!previous || previous.sha256 !== release.sha256 || previous.version !== release.version) {
-        await this.o.releases.putLastGood(device.id, release);
+      this.o.budget.touch(release.sha256);
+      const changed = !previous || previous.sha256 !== release.sha256 || previous.version !== release.version;
+      if (changed || !sameProvenance(previous, release)) {
+        this.acceptedOnDisk.set(device.id, { release });
+        await this.o.releases.putLastGood(device.id, { release, ...(evidence !== undefined ? { evidence } : {}) });
+      }
+      if (changed) {
         this.o.logger.info('release changed', { device: device.id, version: release.version, previous: previous?.version, sha256: release.sha256 });
         this.o.events.emit('release-changed', { device: device.id, release, previous });
       }
@@ -204,7 +238,7 @@ export class Resolver {
     }
   }
 
-  private async newestVerified(device: DeviceRef, comp: Composition): Promise<Release> {
+  private async newestVerified(device: DeviceRef, comp: Composition): Promise<Built> {
     const offered = await comp.source.versions(device);
     const ranked = rankVersions(offered, device.allowPrerelease);
     logCandidates(this.o.logger, device, comp.source.id, offered, ranked, MAX_CANDIDATES);
@@ -219,7 +253,7 @@ export class Resolver {
         continue;
       }
       this.o.logger.debug('version chosen', { device: device.id, version: candidate.version, tag: candidate.tag, digest: artifact.digest, verifiedBy: verdict.by });
-      return this.build(device, comp, artifact, verdict.by);
+      return this.build(device, comp, artifact, verdict.by, verdict.evidence);
     }
     throw new NoVerifiedFirmware(device.id, reasons);
   }
@@ -259,16 +293,19 @@ export class Resolver {
   }
 
   /** Downloads, extracts and stores an artifact once, however many devices ask at the same time. */
-  private build(device: DeviceRef, comp: Composition, artifact: Artifact, verifiedBy: string): Promise<Release> {
-    const chain = chainKey(comp.extract);
-    const key = Releases.key({ sourceId: comp.source.id, sourceDigest: artifact.digest, verifierId: comp.verifier.id, chain, device: device.id });
+  private build(device: DeviceRef, comp: Composition, artifact: Artifact, verifiedBy: string, evidence: unknown): Promise<Built> {
+    const provenance = provenanceNow(device, comp);
+    const key = Releases.key({ source: provenance.source, sourceDigest: artifact.digest, verifier: provenance.verifier, chain: provenance.chain, device: device.id });
     return this.builds.run(key, async () => {
-      const known = await this.o.releases.getRelease(key);
-      if (known && (await this.o.content.has(known.sha256, known.size))) {
+      const known = (await this.o.releases.getRelease(key))?.release;
+      if (known && this.o.budget.holds(known.sha256) && (await this.o.content.has(known.sha256, known.size))) {
         this.o.events.emit('cache-lookup', { device: device.id, hit: true });
-        return { ...known, verifiedBy };
+        return { release: { ...known, verifiedBy, provenance }, evidence };
       }
       this.o.events.emit('cache-lookup', { device: device.id, hit: false });
+      // Room first, for the size the source announces (extraction may change it; checked again after).
+      const current = this.latest.get(device.id)?.release ?? this.acceptedOnDisk.get(device.id)?.release;
+      await this.o.budget.makeRoom(artifact.size ?? 0, current?.sha256);
       const input = await artifact.open();
       const { stream, applied } = await extractChain(input, comp.extract, this.o.extractors, {
         device, name: artifact.name, mediaType: artifact.mediaType, limits: this.o.limits, logger: this.o.logger,
@@ -276,27 +313,57 @@ export class Resolver {
       // Bytes no extractor changed, from a stream that checks them itself: hashed once, not twice.
       const checked = applied.length === 0 && artifact.contentDigest?.startsWith('sha256:') ? artifact.contentDigest.slice(7) : undefined;
       const blob = await this.o.content.put(stream, undefined, checked);
+      if (!this.o.budget.canHold(blob.size)) {
+        if (!this.o.budget.holds(blob.sha256)) await this.o.content.remove(blob.sha256);
+        throw new SourceFailed(device.id, new Error(`release ${artifact.version} has ${blob.size} bytes, more than the whole cache may hold (cache.maxBytes ${this.o.budget.maxBytes}): raise --cache-max-bytes`));
+      }
       const release: Release = {
         device: device.id, version: artifact.version, tag: artifact.tag,
         size: blob.size, crc32: blob.crc32, sha256: blob.sha256,
         sourceId: comp.source.id, sourceDigest: artifact.digest, verifiedBy, extractors: applied,
         ...(artifact.name ? { name: artifact.name } : {}),
         createdAt: new Date().toISOString(),
+        provenance,
       };
-      await this.o.releases.putRelease(key, release);
+      // Pinned while its record is written, so another write cannot evict it in between.
+      this.o.budget.pin(blob.sha256);
+      try {
+        await this.o.budget.added(blob);
+        await this.o.releases.putRelease(key, { release, ...(evidence !== undefined ? { evidence } : {}) });
+      } finally {
+        this.o.budget.unpin(blob.sha256);
+      }
       this.o.logger.info('release built', { device: device.id, version: release.version, size: release.size, sha256: release.sha256, extractors: applied });
-      return release;
+      return { release, evidence };
     });
   }
 
-  private async lastGoodOnDisk(deviceId: string): Promise<Release | undefined> {
-    const r = await this.o.releases.getLastGood(deviceId);
-    return r && (await this.o.content.has(r.sha256, r.size)) ? r : undefined;
+  /** The device's last good release on disk, when it is still in the cache and its composition accepts it now. */
+  private async lastGoodOnDisk(device: DeviceRef, comp: Composition): Promise<Release | undefined> {
+    const known = this.acceptedOnDisk.get(device.id);
+    if (known) return known.release;
+    const record = await this.o.releases.getLastGood(device.id);
+    const r = record?.release;
+    if (!record || !r || !this.o.budget.holds(r.sha256) || !(await this.o.content.has(r.sha256, r.size))) return undefined;
+    const verdict = await acceptCached(device, comp, r, record.evidence);
+    if (!verdict.ok) {
+      const once = `${device.id}\0${r.sha256}\0${verdict.reason}`;
+      if (!this.refusalsLogged.has(once)) {
+        if (this.refusalsLogged.size >= MAX_REMEMBERED_VERDICTS) this.refusalsLogged.clear();
+        this.refusalsLogged.add(once);
+        this.o.logger.warn('cached release not served: the configuration does not accept it', { device: device.id, version: r.version, sha256: r.sha256, reason: verdict.reason });
+      }
+    }
+    const accepted = verdict.ok ? verdict.release : undefined;
+    if (this.acceptedOnDisk.size >= MAX_REMEMBERED_DEVICES) this.acceptedOnDisk.clear();
+    this.acceptedOnDisk.set(device.id, accepted ? { release: accepted } : {});
+    return accepted;
   }
 }
 
-function chainKey(spec: ExtractSpec): string {
-  return spec === 'auto' ? 'auto' : spec.map((x) => (x.variant ? `${x.id}(${x.variant})` : x.id)).join('|');
+function sameProvenance(a: Release | undefined, b: Release): boolean {
+  const x = a?.provenance, y = b.provenance;
+  return x !== undefined && y !== undefined && x.source === y.source && x.verifier === y.verifier && x.chain === y.chain;
 }
 
 function verdictFields(v: Verdict): Record<string, unknown> {

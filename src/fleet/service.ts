@@ -124,8 +124,13 @@ export class FleetService implements ReleaseChooser {
 
   private constructor(readonly store: FleetStore, private readonly o: FleetOptions) {
     const onDone = (e: HttpRequestDone) => this.onRequestDone(e);
+    const onEvicted = (e: { sha256: string }) => this.forgetBlob(e.sha256);
     o.events.on('http-request', onDone);
-    this.detach = () => o.events.off('http-request', onDone);
+    o.events.on('cache-evicted', onEvicted);
+    this.detach = () => {
+      o.events.off('http-request', onDone);
+      o.events.off('cache-evicted', onEvicted);
+    };
   }
 
   static async start(o: FleetOptions): Promise<FleetService> {
@@ -238,6 +243,22 @@ export class FleetService implements ReleaseChooser {
       this.catalog.set(stream, rs);
       return rs;
     });
+  }
+
+  /**
+   * A release whose bytes the cache evicted is listed again (and so built again) at the stream's next
+   * poll, instead of being offered from the remembered list while its blob is gone.
+   */
+  private forgetBlob(sha256: string): void {
+    for (const [stream, releases] of this.catalog) {
+      if (!releases.some((r) => r.sha256 === sha256)) continue;
+      this.catalog.delete(stream);
+      const dropped = this.offers.get(stream);
+      if (dropped) {
+        this.offersCount -= dropped.size;
+        this.offers.delete(stream);
+      }
+    }
   }
 
   /** The per-minute cap of new downloads of a rollout: reached for an instance not yet offered it. */

@@ -80,7 +80,8 @@ export async function firmwareRoute(req: DeviceRequest, deps: DeviceApiDeps): Pr
     bytes = b.kind === 'buffer' ? b.buffer : b.path;
   } catch (e) {
     deps.logger.error('cached firmware unreadable', { device: release.device, sha256: release.sha256, error: (e as Error).message });
-    return { status: 503, headers: { 'content-type': TEXT, 'retry-after': '5' }, body: `Firmware for device '${release.device}' is being re-fetched, retry later`, ...meta, errorCode: 'cache-corrupt' };
+    const body = `Firmware for device '${release.device}' is being re-fetched, retry later`;
+    return { status: 503, headers: { 'content-type': TEXT, 'content-length': String(Buffer.byteLength(body)), 'retry-after': '5' }, body: req.method === 'HEAD' ? null : body, ...meta, errorCode: 'cache-corrupt' };
   }
   const [start, end] = range.kind === 'partial' ? [range.start, range.end] : [0, release.size - 1];
   const headers: Record<string, string> = { 'content-type': 'application/octet-stream', 'content-length': String(end - start + 1), ...base };

@@ -47,6 +47,7 @@ export class OtaFluxMetrics {
   readonly cacheHits = this.registry.counter({ name: 'firmware_cache_hit_total', help: 'Lookups (on refresh) that found the release already built in the cache.' });
   readonly cacheMisses = this.registry.counter({ name: 'firmware_cache_miss_total', help: 'Lookups (on refresh) that had to download and build the release.' });
   readonly cacheBytes = this.registry.gauge({ name: 'otaflux_cache_bytes', help: 'Bytes of firmware in the disk cache.' });
+  readonly cacheEvictions = this.registry.counter({ name: 'otaflux_cache_evictions_total', help: 'Blobs evicted from the disk cache (least recently used first), by the bound that required it (bytes or entries).', labelNames: ['bound'] });
   readonly servedBytes = this.registry.counter({ name: 'otaflux_served_bytes_total', help: 'Response body bytes sent, by route template.', labelNames: ['path'] });
   readonly inFlight = this.registry.gauge({ name: 'otaflux_downloads_in_flight', help: 'Firmware downloads being sent now.' });
   readonly devicesSeen = this.registry.gauge({ name: 'otaflux_devices_seen', help: 'Distinct devices served since start (bounded memory: at most 10 000 remembered).' });
@@ -96,6 +97,7 @@ export class OtaFluxMetrics {
         if (e.bytes > 0) s.served.inc(e.bytes);
       },
       'cache-lookup': (e: { hit: boolean }) => (e.hit ? this.cacheHits : this.cacheMisses).inc(),
+      'cache-evicted': (e: { bound: string }) => this.cacheEvictions.inc({ bound: e.bound }),
       'device-seen': (e: { device: string; route: string }) => {
         let polls = this.pollsByRoute.get(e.route);
         if (!polls) this.pollsByRoute.set(e.route, (polls = this.devicePolls.child({ route: e.route })));

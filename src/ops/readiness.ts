@@ -4,7 +4,9 @@
  * - cache: the cache folder takes a new file (created, synced and removed: works for root too,
  *   where permission bits do not stop writes);
  * - sources: each distinct source answers a version listing, or, when it does not, every device
- *   it serves that the core knows of has a release to serve from the cache.
+ *   it serves that the core knows of (named in the config, polled since start, or with a last good
+ *   release in the cache folder) has a cached release its composition accepts now (the resolver's
+ *   provenance rules), so a warm restart with the source down is ready before any device polls.
  * Source probes are remembered for `probeTtlMs`, so a Kubernetes probe every few seconds does not
  * turn into registry traffic.
  */
@@ -33,7 +35,7 @@ export class Readiness {
   private readonly probes = new Map<SourcePlugin, { at: number; result: Promise<string | null> }>();
 
   constructor(
-    private readonly rt: Pick<Runtime, 'settings' | 'resolver'>,
+    private readonly rt: Pick<Runtime, 'settings' | 'resolver' | 'releases'>,
     private readonly o: { probeTtlMs?: number; probeTimeoutMs?: number } = {},
   ) {}
 
@@ -68,7 +70,7 @@ export class Readiness {
     const snapshot = this.rt.resolver.snapshot();
     const bySource = new Map<SourcePlugin, { probe: string; devices: string[] }>();
     for (const c of composer.all()) if (!bySource.has(c.source)) bySource.set(c.source, { probe: '', devices: [] });
-    const known = new Set([...composer.namedDevices(), ...snapshot.map((s) => s.device)]);
+    const known = new Set([...composer.namedDevices(), ...snapshot.map((s) => s.device), ...(await this.rt.releases.devices())]);
     for (const id of known) {
       const c = composer.for(id);
       const entry = c && bySource.get(c.source);
@@ -84,12 +86,21 @@ export class Readiness {
         checks.push({ name: `source ${source.id}`, ok: true, detail: 'reachable' });
         continue;
       }
-      const remembered = new Map(snapshot.map((s) => [s.device, s]));
-      const cached = devices.length > 0 && devices.every((d) => remembered.get(d)?.release !== undefined);
+      const missing: string[] = [];
+      for (const d of devices) {
+        const comp = composer.for(d);
+        const servable = comp ? await this.rt.resolver.servable(deviceRef(d, comp), comp).catch(() => undefined) : undefined;
+        if (!servable) missing.push(d);
+      }
+      const cached = devices.length > 0 && missing.length === 0;
       checks.push({
         name: `source ${source.id}`,
         ok: cached,
-        detail: cached ? `unreachable (${failure}); serving ${devices.length} device(s) from the cache` : `unreachable (${failure}) and nothing cached to serve`,
+        detail: cached
+          ? `unreachable (${failure}); serving ${devices.length} device(s) from the cache`
+          : devices.length === 0 || missing.length === devices.length
+            ? `unreachable (${failure}) and nothing cached to serve`
+            : `unreachable (${failure}) and nothing cached to serve ${missing.length} of ${devices.length} device(s) (${missing.slice(0, 5).join(', ')})`,
       });
     }
     return checks;

@@ -36,12 +36,13 @@ export async function startOps(rt: Runtime, routes: readonly string[]): Promise<
   const metrics = new OtaFluxMetrics({
     events: rt.events,
     routeOf,
-    cacheBlobs: () => rt.content.list(),
+    cacheBlobs: async () => rt.cache.kept(),
     devicesSeen: () => rt.tracker.seenCount(),
     downloadsInFlight: () => downloads.count(),
     perDeviceLabels: rt.settings.metricsDeviceLabels,
     version: pkg.version,
   });
+  for (const [bound, n] of Object.entries(rt.cache.evictedAtLoad)) if (n > 0) metrics.cacheEvictions.inc({ bound }, n);
   let server: Server | undefined;
   let metricsPort: number | undefined;
   const addr = rt.settings.metricsListenAddr;

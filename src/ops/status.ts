@@ -27,7 +27,7 @@ export interface DeviceSummary {
 export class Status {
   private readonly started = Date.now();
 
-  constructor(private readonly rt: Pick<Runtime, 'settings' | 'resolver' | 'content'>, private readonly tracker: DeviceTracker) {}
+  constructor(private readonly rt: Pick<Runtime, 'settings' | 'resolver' | 'content' | 'cache'>, private readonly tracker: DeviceTracker) {}
 
   /** Every device polled or resolved, newest activity last. */
   devices(): DeviceSummary[] {
@@ -79,8 +79,9 @@ export class Status {
     const out: (Release & { cached: boolean })[] = [];
     for (const name of names) {
       try {
-        const r = JSON.parse(await readFile(join(dir, name), 'utf8')) as Release;
-        out.push({ ...r, cached: await this.rt.content.has(r.sha256, r.size) });
+        const record = JSON.parse(await readFile(join(dir, name), 'utf8')) as { release?: Release } & Release;
+        const r = record.release ?? record;
+        out.push({ ...r, cached: this.rt.cache.holds(r.sha256) && (await this.rt.content.has(r.sha256, r.size)) });
       } catch {
         // A record being written or damaged: skipped.
       }
@@ -89,7 +90,7 @@ export class Status {
   }
 
   async summary() {
-    const blobs = await this.rt.content.list().catch(() => []);
+    const blobs = this.rt.cache.kept();
     return {
       uptimeSeconds: Math.round((Date.now() - this.started) / 1000),
       devicesSeen: this.tracker.seenCount(),

@@ -74,6 +74,10 @@ export function dir(options: DirOptions): SourcePlugin {
       realRoot = await realpath(root);
     },
 
+    identity(device: DeviceRef): string {
+      return `source.dir ${join(realRoot || resolve(root), device.id)}`;
+    },
+
     async versions(device: DeviceRef): Promise<SourceVersion[]> {
       const entries = await readdir(join(realRoot, device.id), { withFileTypes: true }).catch(() => []);
       const out: SourceVersion[] = [];

@@ -135,6 +135,11 @@ export function oci(options: OciOptions): SourcePlugin {
       }
     },
 
+    /** Registry origin and repository: a release cached from one registry is never served as another's. */
+    identity(device: DeviceRef): string {
+      return `source.oci ${parseRegistryUrl(options.url, options.insecure).origin}/${repositoryFor(prefix, device.id)}`;
+    },
+
     async versions(device: DeviceRef, signal?: AbortSignal): Promise<SourceVersion[]> {
       const repository = repositoryFor(prefix, device.id);
       const c = clientFor();

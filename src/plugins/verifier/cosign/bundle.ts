@@ -19,14 +19,15 @@ import { checkSignature, keyLabel, looksLikeSignature, type TrustedKey } from '.
 import { LIMITS, MEDIA, digestTag, isFinding, isRecord, smallBlob, smallManifest, type Where } from './fetch.ts';
 import { fail, type Finding } from './outcome.ts';
 import type { KeylessPolicy } from './keyless.ts';
+import type { Evidence } from './evidence.ts';
 
 const IN_TOTO = 'application/vnd.in-toto+json';
 const STATEMENT_TYPES = new Set(['https://in-toto.io/Statement/v0.1', 'https://in-toto.io/Statement/v1']);
 export const COSIGN_SIGN_PREDICATE = 'https://sigstore.dev/cosign/sign/v1';
 
 
-/** Findings for every Sigstore bundle attached to the digest (none when there is none). */
-export async function bundleFindings(w: Where, digest: string, keys: readonly TrustedKey[], keyless?: KeylessPolicy): Promise<Finding[]> {
+/** Findings for every Sigstore bundle attached to the digest (none when there is none); their bytes go to `evidence`. */
+export async function bundleFindings(w: Where, digest: string, keys: readonly TrustedKey[], keyless?: KeylessPolicy, evidence?: Evidence): Promise<Finding[]> {
   const listed = await bundleManifests(w, digest);
   if (isFinding(listed)) return [listed];
   const findings: Finding[] = [];
@@ -46,7 +47,7 @@ export async function bundleFindings(w: Where, digest: string, keys: readonly Tr
     const layers = Array.isArray(manifest.json.layers) ? manifest.json.layers.slice(0, LIMITS.layers) : [];
     for (const [i, layer] of layers.entries()) {
       if (!isRecord(layer) || typeof layer.mediaType !== 'string' || !layer.mediaType.startsWith(MEDIA.bundlePrefix)) continue;
-      const f = await layerFinding(w, layer, `${what} layer ${i}`, digest, keys, keyless);
+      const f = await layerFinding(w, layer, `${what} layer ${i}`, digest, keys, keyless, evidence);
       if (f.ok) return [f];
       findings.push(f);
     }
@@ -72,10 +73,16 @@ async function bundleManifests(w: Where, digest: string): Promise<Descriptor[] |
   return entries.filter((e): e is Descriptor => isRecord(e) && typeof e.digest === 'string' && /^sha256:[a-f0-9]{64}$/.test(e.digest) && typeof e.size === 'number' && typeof e.mediaType === 'string');
 }
 
-async function layerFinding(w: Where, layer: Record<string, unknown>, what: string, digest: string, keys: readonly TrustedKey[], keyless?: KeylessPolicy): Promise<Finding> {
+async function layerFinding(w: Where, layer: Record<string, unknown>, what: string, digest: string, keys: readonly TrustedKey[], keyless?: KeylessPolicy, evidence?: Evidence): Promise<Finding> {
   if (typeof layer.digest !== 'string' || typeof layer.size !== 'number') return fail('bad-payload', `${what}: not a descriptor`);
   const bytes = await smallBlob(w, layer.digest, layer.size, LIMITS.bundleBytes, what);
   if (isFinding(bytes)) return bytes;
+  evidence?.addBundle(bytes);
+  return checkBundleBytes(bytes, what, digest, keys, keyless);
+}
+
+/** Checks one Sigstore bundle (its JSON bytes) against the trusted keys and identities; no network. */
+export function checkBundleBytes(bytes: Uint8Array, what: string, digest: string, keys: readonly TrustedKey[], keyless?: KeylessPolicy): Finding {
   let bundle: Bundle;
   try {
     bundle = bundleFromJSON(JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)));

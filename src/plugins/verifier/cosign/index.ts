@@ -17,16 +17,26 @@
  * `registry-error` (outcome.ts), or `unsupported-source` for artifacts that do not come from an OCI
  * registry. Only an unreachable registry throws (`UpstreamUnavailable`), so the core can retry.
  * Transparency-log entries are not required: this is `cosign verify --key … --insecure-ignore-tlog`.
+ *
+ * An acceptance carries the signature material read as its evidence (evidence.ts), every signature
+ * found for the digest, not only the valid one. `identity()` names what is trusted (key fingerprints,
+ * layouts, keyless identities and trusted root); `verifyOffline` checks stored evidence against the
+ * keys configured now, so a cached release survives a key rotation while the registry is down when a
+ * key still trusted signed it, and is refused when none did.
  */
 import { PLUGIN_API_VERSION, type Artifact, type DeviceRef, type PluginContext, type Verdict, type VerifierPlugin } from '../../../plugin.ts';
 import { UpstreamUnavailable, errorMessage } from '../../../core/errors.ts';
 import type { OciArtifactMeta } from '../../source/oci/index.ts';
-import { bundleFindings } from './bundle.ts';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { bundleFindings, checkBundleBytes } from './bundle.ts';
 import { isRecord, type Where } from './fetch.ts';
 import { loadKeys, type TrustedKey } from './keys.ts';
 import { KeylessPolicy, checkKeylessOptions, type KeylessOptions } from './keyless.ts';
-import { legacyFindings } from './legacy.ts';
-import { combine } from './outcome.ts';
+import { checkLegacySignature, legacyFindings } from './legacy.ts';
+import { combine, type Finding } from './outcome.ts';
+import { Evidence, parseEvidence } from './evidence.ts';
 
 export interface CosignOptions {
   /** Trusted public keys: PEM file paths (relative to the config file) or PEM text. Any of them may sign. */
@@ -45,11 +55,26 @@ export function cosign(options: CosignOptions): VerifierPlugin {
   const layouts = new Set(options.layouts ?? ['legacy', 'bundle']);
   let keys: TrustedKey[] | undefined;
   let keyless: KeylessPolicy | undefined;
+  let identity: string | undefined;
 
   function trusted(baseDir = process.cwd()): TrustedKey[] {
     keys ??= loadKeys(options.keys ?? [], baseDir);
     if (options.keyless) keyless ??= new KeylessPolicy(options.keyless, baseDir);
+    identity ??= identityOf(keys, [...layouts], options.keyless, baseDir);
     return keys;
+  }
+
+  /** Findings of stored evidence against what is trusted now. */
+  function offlineFindings(evidence: Evidence, digest: string): Finding[] {
+    const k = trusted();
+    const findings: Finding[] = [];
+    if (layouts.has('legacy')) {
+      for (const [i, l] of evidence.legacy.entries()) findings.push(checkLegacySignature(l, `stored legacy signature ${i}`, digest, k, keyless));
+    }
+    if (layouts.has('bundle')) {
+      for (const [i, b] of evidence.bundles.entries()) findings.push(checkBundleBytes(b, `stored bundle ${i}`, digest, k, keyless));
+    }
+    return findings;
   }
 
   return {
@@ -71,18 +96,59 @@ export function cosign(options: CosignOptions): VerifierPlugin {
       if (!DIGEST.test(digest)) return { ok: false, reason: 'digest-mismatch', detail: `artifact digest '${digest.slice(0, 80)}' is not a sha256 or sha512 digest` };
       if (oci.manifestDigest !== digest) return { ok: false, reason: 'digest-mismatch', detail: `artifact digest ${digest} is not the manifest digest ${String(oci.manifestDigest).slice(0, 80)}` };
       const where: Where = { client: oci.client, repository: oci.repository, ...(signal ? { signal } : {}) };
+      const evidence = new Evidence(digest);
+      const accepted = (findings: Finding[]): Verdict => {
+        const v = combine(findings);
+        return v.ok ? { ...v, evidence: evidence.toJSON() } : v;
+      };
       try {
         const k = trusted();
-        const findings = layouts.has('legacy') ? await legacyFindings(where, digest, k, keyless) : [];
-        if (findings.some((f) => f.ok)) return combine(findings);
-        if (layouts.has('bundle')) findings.push(...(await bundleFindings(where, digest, k, keyless)));
-        return combine(findings);
+        const findings = layouts.has('legacy') ? await legacyFindings(where, digest, k, keyless, evidence) : [];
+        if (findings.some((f) => f.ok)) {
+          // Bundles are read too, for the evidence only: a key trusted later may have signed one.
+          if (layouts.has('bundle')) await bundleFindings(where, digest, k, keyless, evidence).catch(() => []);
+          return accepted(findings);
+        }
+        if (layouts.has('bundle')) findings.push(...(await bundleFindings(where, digest, k, keyless, evidence)));
+        return accepted(findings);
       } catch (e) {
         if (e instanceof UpstreamUnavailable || signal?.aborted || (e as Error)?.name === 'AbortError') throw e;
         return { ok: false, reason: 'registry-error', detail: `checking signatures of ${digest}: ${errorMessage(e).slice(0, 200)}` };
       }
     },
+
+    identity(): string {
+      trusted();
+      return identity as string;
+    },
+
+    verifyOffline(_device: DeviceRef, digest: string, stored: unknown): Verdict {
+      const evidence = parseEvidence(stored);
+      if (!evidence) return { ok: false, reason: 'bad-evidence', detail: 'the stored evidence is not cosign signature material' };
+      if (evidence.digest !== digest) return { ok: false, reason: 'digest-mismatch', detail: `the stored evidence is about ${evidence.digest.slice(0, 80)}, not ${digest}` };
+      const v = combine(offlineFindings(evidence, digest));
+      return v.ok ? { ...v, by: `${v.by} (re-verified offline)`, evidence: stored } : v;
+    },
   };
+}
+
+/**
+ * What this instance trusts, as one stable line: full key fingerprints (sorted), layouts, and for
+ * keyless a hash of the identities, the transparency-log rule and the trusted root's bytes.
+ */
+function identityOf(keys: readonly TrustedKey[], layouts: string[], keyless: KeylessOptions | undefined, baseDir: string): string {
+  const parts = [`keys=${[...new Set(keys.map((k) => `SHA256:${k.fingerprint}`))].sort().join(',') || '-'}`, `layouts=${[...layouts].sort().join(',')}`];
+  if (keyless) {
+    let root = '';
+    try {
+      root = createHash('sha256').update(readFileSync(resolve(baseDir, keyless.trustedRoot))).digest('hex');
+    } catch {
+      root = 'unreadable';
+    }
+    const h = createHash('sha256').update(JSON.stringify({ identities: keyless.identities, requireTlog: keyless.requireTlog ?? false, root })).digest('hex');
+    parts.push(`keyless=sha256:${h.slice(0, 32)}`);
+  }
+  return `verifier.cosign ${parts.join(' ')}`;
 }
 
 function checkOptions(options: CosignOptions): void {

@@ -12,13 +12,18 @@ import { checkSignature, decodeBase64, keyLabel, looksLikeSignature, type Truste
 import { LIMITS, MEDIA, digestTag, isFinding, isRecord, smallBlob, smallManifest, type Where } from './fetch.ts';
 import { fail, type Finding } from './outcome.ts';
 import type { CertifiedSigner, KeylessPolicy } from './keyless.ts';
+import type { Evidence } from './evidence.ts';
 
 const SIGNATURE_ANNOTATION = 'dev.cosignproject.cosign/signature';
 const CERTIFICATE_ANNOTATION = 'dev.sigstore.cosign/certificate';
 const SIGNATURE_TYPE = 'cosign container image signature';
 
-/** Findings for every simplesigning layer of the digest's `.sig` manifest (none when it is absent). */
-export async function legacyFindings(w: Where, digest: string, keys: readonly TrustedKey[], keyless?: KeylessPolicy): Promise<Finding[]> {
+/**
+ * Findings for every simplesigning layer of the digest's `.sig` manifest (none when it is absent).
+ * Every layer is read, also after a valid one, and its material added to `evidence`: a signature by a
+ * key trusted only later can then be checked offline.
+ */
+export async function legacyFindings(w: Where, digest: string, keys: readonly TrustedKey[], keyless?: KeylessPolicy, evidence?: Evidence): Promise<Finding[]> {
   const tag = `${digestTag(digest)}.sig`;
   const manifest = await smallManifest(w, tag, [MEDIA.ociManifest, MEDIA.dockerManifest], `signature manifest ${tag}`);
   if (manifest === null) return [];
@@ -27,28 +32,38 @@ export async function legacyFindings(w: Where, digest: string, keys: readonly Tr
   if (!Array.isArray(layers)) return [fail('bad-payload', `signature manifest ${tag} has no layers`)];
   if (layers.length > LIMITS.layers) return [fail('too-large', `signature manifest ${tag} has ${layers.length} layers (limit ${LIMITS.layers})`)];
   const findings: Finding[] = [];
+  let valid: Finding | undefined;
   for (const [i, layer] of layers.entries()) {
     if (!isRecord(layer) || layer.mediaType !== MEDIA.simpleSigning) continue;
-    const f = await layerFinding(w, layer, `${tag} layer ${i}`, digest, keys, keyless);
-    if (f.ok) return [f];
-    findings.push(f);
+    const f = await layerFinding(w, layer, `${tag} layer ${i}`, digest, keys, keyless, evidence);
+    if (f.ok) valid ??= f;
+    else findings.push(f);
   }
-  return findings;
+  return valid ? [valid] : findings;
 }
 
-async function layerFinding(w: Where, layer: Record<string, unknown>, what: string, digest: string, keys: readonly TrustedKey[], keyless?: KeylessPolicy): Promise<Finding> {
+async function layerFinding(w: Where, layer: Record<string, unknown>, what: string, digest: string, keys: readonly TrustedKey[], keyless?: KeylessPolicy, evidence?: Evidence): Promise<Finding> {
   if (typeof layer.digest !== 'string' || typeof layer.size !== 'number') return fail('bad-payload', `${what}: not a descriptor`);
   const annotations = isRecord(layer.annotations) ? layer.annotations : {};
-  const signature = decodeBase64(annotations[SIGNATURE_ANNOTATION]);
   const payload = await smallBlob(w, layer.digest, layer.size, LIMITS.payloadBytes, `${what} payload`);
   if (isFinding(payload)) return payload;
+  const signatureText = annotations[SIGNATURE_ANNOTATION];
+  const certificate = typeof annotations[CERTIFICATE_ANNOTATION] === 'string' ? annotations[CERTIFICATE_ANNOTATION] : undefined;
+  if (typeof signatureText === 'string') evidence?.addLegacy({ payload, signature: signatureText, ...(certificate ? { certificate } : {}) });
+  return checkLegacySignature({ payload, signature: signatureText, certificate }, what, digest, keys, keyless);
+}
+
+/** Checks one legacy signature (payload, base64 signature, optional certificate PEM); no network. */
+export function checkLegacySignature(s: { payload: Uint8Array; signature: unknown; certificate?: unknown }, what: string, digest: string, keys: readonly TrustedKey[], keyless?: KeylessPolicy): Finding {
+  const { payload } = s;
+  const signature = decodeBase64(s.signature);
   const claim = payloadClaim(payload);
   if (!signature) return fail('bad-signature', `${what}: no base64 signature in ${SIGNATURE_ANNOTATION}`);
 
   const candidates = keys.map((k) => ({ key: k, by: `key:${keyLabel(k)}` }));
   let certificateRefusal: Finding | undefined;
-  if (keyless && typeof annotations[CERTIFICATE_ANNOTATION] === 'string') {
-    const signer = certifiedSigner(annotations[CERTIFICATE_ANNOTATION], keyless, what);
+  if (keyless && typeof s.certificate === 'string') {
+    const signer = certifiedSigner(s.certificate, keyless, what);
     if ('key' in signer) candidates.push({ key: signer.key, by: `identity:${signer.identity} issuer:${signer.issuer}` });
     else certificateRefusal = signer;
   }
