@@ -10,6 +10,7 @@ import { createApp } from './http/app.ts';
 import { parseListenAddr } from './http/listen.ts';
 import { startRawListener, type ListenerDeps, type RawListener } from './http/raw-listener.ts';
 import { HttpsListener } from './http/tls/https-listener.ts';
+import { DEFAULT_LIMITS, FrontDoor } from './http/front-door.ts';
 import { join } from 'node:path';
 import { MqttPublisher } from './notify/mqtt-publisher.ts';
 import { startOps, DRAIN_TIMEOUT_MS, type Ops } from './ops/start-ops.ts';
@@ -49,10 +50,14 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
     // Operations (issue 7): request log, metrics listener, downloads in flight.
     ops = await startOps(runtime, app.routes.map((r) => r.path));
     if (ops.metricsPort !== undefined) ports.metrics = ops.metricsPort;
+    // One connection cap and one request-body budget for the HTTP and HTTPS listeners together.
+    const frontDoor = new FrontDoor({ ...DEFAULT_LIMITS, headerTimeoutMs: settings.headerTimeoutMs, maxConnections: settings.maxConnections }, logger);
+    ops.metrics.watchFrontDoor(() => frontDoor.stats());
     if (runtime.fleet) registerFleetMetrics(ops.metrics.registry, runtime.fleet);
     const deps: ListenerDeps = {
       devices: runtime.devices, bodies: runtime.bodies, events: runtime.events, logger,
       fallback: (request) => app.handle(request),
+      frontDoor,
     };
     if (settings.listenAddr !== false) {
       // Plain HTTP on the Bun.listen device listener (src/http/raw-listener.ts: it accepts the ESP32's

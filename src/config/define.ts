@@ -53,6 +53,10 @@ export interface OtaFluxConfig {
     adminToken?: string;
     /** Shared secret Harbor sends in `Authorization` to `POST /webhooks/harbor`. Unset: the webhook is off. */
     webhookSecret?: string;
+    /** Seconds a client has to send a whole request head, however slowly it trickles in (then 408 and close). Default 60. */
+    headerTimeout?: number;
+    /** Open device connections, HTTP and HTTPS together; more are closed as soon as they are accepted. Default 10 000. */
+    maxConnections?: number;
   };
   cache?: {
     /** Default `.otaflux-cache` beside the config file. */

@@ -78,6 +78,8 @@ export const configSchema = z
         metricsDeviceLabels: z.boolean().optional(),
         adminToken: z.string().min(16, { error: 'expected a token of at least 16 characters' }).optional(),
         webhookSecret: z.string().min(8, { error: 'expected a secret of at least 8 characters' }).optional(),
+        headerTimeout: z.number().positive({ error: 'expected a number of seconds above 0' }).optional(),
+        maxConnections: positiveInt.optional(),
       })
       .strict()
       .optional(),

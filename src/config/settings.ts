@@ -64,6 +64,10 @@ export interface Settings {
   mqtt?: MqttSettings;
   /** Devices with `auth: 'none'` (warned about at start-up). */
   unauthenticated: string[];
+  /** Time a client has to send a whole request head (`--header-timeout`, seconds, in ms here). */
+  headerTimeoutMs: number;
+  /** Open device connections over the HTTP and HTTPS listeners (`--max-connections`). */
+  maxConnections: number;
   /** Fleet control (README "Fleet control"); absent when `fleet.enabled` is false. */
   fleet?: FleetSettings;
   /** The hawkBit DDI front door (README "hawkBit DDI"); absent when `protocols.ddi` is not set. */
@@ -89,6 +93,8 @@ export const DEFAULTS = {
   refreshSeconds: 60,
   maxOutputBytes: 512 * 1024 ** 2,
   maxRatio: 200,
+  headerTimeoutSeconds: 60,
+  maxConnections: 10_000,
 } as const;
 
 /** Resolves flags (already merged with env vars) and the config file into Settings. */
@@ -107,6 +113,10 @@ export async function resolveSettings(flags: FlagValues, cwd = process.cwd()): P
   if (logFormat !== undefined && logFormat !== 'json' && logFormat !== 'text') throw new UsageError(`--log-format: expected json or text, got '${logFormat}'`);
   const cacheSize = num('cache-size') ?? file.cache?.maxEntries ?? DEFAULTS.cacheEntries;
   if (cacheSize === 0) throw new UsageError('--cache-size: must be at least 1');
+  const headerTimeout = num('header-timeout') ?? file.server?.headerTimeout ?? DEFAULTS.headerTimeoutSeconds;
+  if (headerTimeout === 0) throw new UsageError('--header-timeout: must be at least 1 second');
+  const maxConnections = num('max-connections') ?? file.server?.maxConnections ?? DEFAULTS.maxConnections;
+  if (maxConnections === 0) throw new UsageError('--max-connections: must be at least 1');
 
   // Flags and env vars overlay the config file's `defaults` key by key: --registry-url/--firmware-dir
   // set its source, --cosign-pub-key-path its verifier, --allow-prerelease its allowPrerelease.
@@ -219,6 +229,8 @@ export async function resolveSettings(flags: FlagValues, cwd = process.cwd()): P
     composer: new Composer(rules, fallback),
     ...(mqtt ? { mqtt } : {}),
     unauthenticated,
+    headerTimeoutMs: headerTimeout * 1000,
+    maxConnections,
     ...(fleet ? { fleet } : {}),
     ...(file.protocols?.ddi ? { ddi: ddiSettings(file.protocols.ddi) } : {}),
   };

@@ -55,7 +55,8 @@ export function notFound(): Response {
 
 function fromRequest(request: Request, remoteAddress: string): DeviceRequest {
   const url = new URL(request.url);
-  const headers: Record<string, string> = {};
+  // Names are the client's: no prototype to collide with (`constructor`, `__proto__`).
+  const headers = Object.create(null) as Record<string, string>;
   request.headers.forEach((v, k) => (headers[k] = v));
   return { method: request.method, query: url.searchParams, headers, remoteAddress };
 }

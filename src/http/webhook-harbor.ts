@@ -14,10 +14,13 @@
  * The Default payload and the CloudEvents one (`harbor.artifact.pushed`) are both understood.
  *
  * Answers: 202 `{"refreshing":["<device>"]}`; 200 `{"ignored":"<why>"}` for other events or
- * repositories; 400 for a malformed body; 401 for a missing or wrong secret; 405; 413.
+ * repositories; 400 `{"error":"…"}` for a body that is not JSON or not shaped like Harbor's payload
+ * (checked with a zod schema: a `type` that is an object is a 400 naming `type`, not a crash);
+ * 401 for a missing or wrong secret; 405; 413.
  * The refresh runs after the answer; its failure is logged, never reported to Harbor.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
 import type { Logger } from '../plugin.ts';
 import { validateDeviceId } from '../core/device-id.ts';
 
@@ -52,13 +55,15 @@ export function harborWebhook(o: HarborWebhookOptions): (req: Request) => Promis
     if (declared > maxBody) return new Response('Payload Too Large', { status: 413 });
     const body = new Uint8Array(await req.arrayBuffer());
     if (body.byteLength > maxBody) return new Response('Payload Too Large', { status: 413 });
-    let payload: HarborPayload;
+    let json: unknown;
     try {
-      payload = JSON.parse(new TextDecoder().decode(body)) as HarborPayload;
-      if (!payload || typeof payload !== 'object') throw new Error('not an object');
+      json = JSON.parse(new TextDecoder().decode(body));
     } catch {
-      return Response.json({ error: 'body is not a JSON object' }, { status: 400 });
+      return Response.json({ error: 'body is not JSON' }, { status: 400 });
     }
+    const parsed = harborPayload.safeParse(json);
+    if (!parsed.success) return Response.json({ error: `not a Harbor webhook payload: ${describeIssue(parsed.error)}` }, { status: 400 });
+    const payload = parsed.data;
     const type = payload.type ?? req.headers.get('ce-type') ?? '';
     if (!PUSH_TYPES.has(type)) return Response.json({ ignored: `event type '${String(type).slice(0, 64)}'` });
     const device = deviceOf(payload, prefix);
@@ -77,21 +82,32 @@ export function harborWebhook(o: HarborWebhookOptions): (req: Request) => Promis
   };
 }
 
-interface HarborRepository {
-  name?: unknown;
-  namespace?: unknown;
-  repo_full_name?: unknown;
-}
+/** What this webhook reads of Harbor's payload (Default and CloudEvents formats); other fields are ignored. */
+const harborRepository = z.object({
+  name: z.string().nullish(),
+  namespace: z.string().nullish(),
+  repo_full_name: z.string().nullish(),
+});
+const harborPayload = z.object({
+  type: z.string().max(256).nullish(),
+  event_data: z.object({ repository: harborRepository.nullish() }).nullish(),
+  data: z.object({ repository: harborRepository.nullish() }).nullish(),
+});
 
-interface HarborPayload {
-  type?: string;
-  event_data?: { repository?: HarborRepository };
-  data?: { repository?: HarborRepository };
+type HarborPayload = z.infer<typeof harborPayload>;
+type HarborRepository = z.infer<typeof harborRepository>;
+
+/** The first problem, as `path: what was expected` (never the value sent). */
+function describeIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return 'invalid';
+  const path = issue.path.map(String).join('.');
+  return `${path || '(top level)'}: ${issue.message}`;
 }
 
 /** The device a push was for; null when the repository is outside the prefix, undefined when the payload has none. */
 export function deviceOf(payload: HarborPayload, prefix: string): string | null | undefined {
-  const repo = payload.event_data?.repository ?? payload.data?.repository;
+  const repo: HarborRepository | null | undefined = payload.event_data?.repository ?? payload.data?.repository;
   if (!repo || typeof repo.name !== 'string' || repo.name === '') return undefined;
   const name = repo.name;
   const full = typeof repo.repo_full_name === 'string' && repo.repo_full_name

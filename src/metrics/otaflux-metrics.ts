@@ -60,6 +60,9 @@ export class OtaFluxMetrics {
   readonly releaseChanges = this.registry.counter({ name: 'otaflux_release_changes_total', help: 'Times a device\'s latest release changed (or was first found).' });
   readonly authFailures = this.registry.counter({ name: 'otaflux_auth_failures_total', help: 'Refused device credentials, by stage (tls: at the handshake; request: by the device\'s authenticators; rate-limited) and status (401, 403, 429; closed for tls).', labelNames: ['stage', 'status'] });
   readonly deviceRequests = this.registry.counter({ name: 'otaflux_device_requests_total', help: 'Successful polls by device and route (only with per-device labels enabled).', labelNames: ['device', 'route'], maxSeries: 20_000 });
+  readonly connectionsRefused = this.registry.counter({ name: 'otaflux_connections_refused_total', help: 'Connections closed on arrival because the open-connection cap (--max-connections) was reached.' });
+  readonly bodyBytesBuffered = this.registry.gauge({ name: 'otaflux_request_body_bytes_buffered', help: 'Request body bytes held now, out of the shared body budget.' });
+  readonly bodiesRefused = this.registry.counter({ name: 'otaflux_request_bodies_refused_total', help: 'Requests answered 503 because the shared request-body budget was full.' });
   readonly buildInfo = this.registry.gauge({ name: 'otaflux_build_info', help: 'Always 1; the version label says which OtaFlux runs.', labelNames: ['version'] });
   readonly openConnections = this.registry.collected({
     name: 'otaflux_open_connections', help: 'Connections open now, by listener (device: plain HTTP, tls: HTTPS, metrics).', type: 'gauge', labelNames: ['listener'],
@@ -131,6 +134,17 @@ export class OtaFluxMetrics {
       this.connections = await openConnections(ev);
     });
     this.process = registerProcessMetrics(this.registry);
+  }
+
+  /** Reads the device listeners' bounds at scrape time: refused connections, buffered and refused bodies. */
+  watchFrontDoor(stats: () => { connectionsRefused: number; bodyBytesBuffered: number; bodiesRefused: number }): void {
+    this.registry.beforeScrape(() => {
+      const s = stats();
+      this.bodyBytesBuffered.set(undefined, s.bodyBytesBuffered);
+      // Counters only go up: add what was counted since the last scrape.
+      this.connectionsRefused.inc(undefined, s.connectionsRefused - this.connectionsRefused.get());
+      this.bodiesRefused.inc(undefined, s.bodiesRefused - this.bodiesRefused.get());
+    });
   }
 
   render(): Promise<string> {

@@ -131,6 +131,9 @@ const CASES: Record<string, Case> = {
   'cache-size': { values: ['7', '+8'], as: (v) => Number(v), file: ['9', 9], read: (s) => s.cache.maxEntries },
   'cache-max-bytes': { values: ['1000', '2000'], as: Number, file: ['3000', 3000], read: (s) => s.cache.maxBytes },
   'refresh-interval': { values: ['5', '6'], as: (v) => Number(v) * 1000, file: ['7', 7000], read: (s) => s.cache.refreshMs },
+  // What the device listener does with these is observed in test/http/bounds.test.ts (408 at the deadline, refused connections).
+  'header-timeout': { values: ['5', '6'], as: (v) => Number(v) * 1000, file: ['7', 7000], read: (s) => s.headerTimeoutMs },
+  'max-connections': { values: ['50', '60'], as: Number, file: ['70', 70], read: (s) => s.maxConnections },
   'tls-listen-addr': {
     values: ['127.0.0.1:8441', '127.0.0.1:8442'], file: ["'127.0.0.1:8443'", '127.0.0.1:8443'], needs: tlsNeeds, base: tlsBase, read: (s) => s.tls?.listenAddr,
   },
