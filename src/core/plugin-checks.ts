@@ -85,7 +85,8 @@ export function pluginProblems(value: unknown): string[] {
   return problems;
 }
 
-function idGrammarProblem(kind: PluginKind, id: unknown): string | undefined {
+/** Why `id` is not a valid id for a plugin of `kind`, or undefined. */
+export function idGrammarProblem(kind: PluginKind, id: unknown): string | undefined {
   const prefix = ID_PREFIX[kind];
   const example = `e.g. ${prefix}.http-index`;
   if (typeof id !== 'string') return `plugin ${String(id)}: id must be a string ${prefix}.<name>, ${example}`;
