@@ -64,7 +64,7 @@ for (const kind of ['verifier', 'extractor', 'auth']) {
   }, 180_000);
 }
 
-test.only('a scaffolded source plugin: strict types, its bun test, a break caught by it, and the binary serving through it', async () => {
+test('a scaffolded source plugin: strict types, its bun test, a break caught by it, and the binary serving through it', async () => {
   const dir = await project('source', 'acme.http-index');
   const { tsc, tests } = await typecheckAndTest(dir);
   expect(tsc.stdout + tsc.stderr).toBe('');
