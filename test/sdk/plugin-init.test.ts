@@ -103,6 +103,15 @@ export default defineConfig({
   expect(broken.stderr).toContain('plugin source.acme.http-index: missing method versions()');
 }, 300_000);
 
+test('plugin init without a folder makes otaflux-<kind>-<name> in the working folder', async () => {
+  const cwd = tempDir('otaflux-init-cwd-');
+  const r = await pluginInit(['auth', 'acme.key'], cwd);
+  expect(r.code).toBe(0);
+  const pkg = JSON.parse(readFileSync(join(cwd, 'otaflux-auth-acme-key', 'package.json'), 'utf8'));
+  expect(pkg.main).toBe('./acme.key.ts');
+  expect(readFileSync(join(cwd, 'otaflux-auth-acme-key', 'acme.key.ts'), 'utf8')).toContain("id: 'auth.acme.key'");
+}, 30_000);
+
 test('plugin init refuses a built-in id, a bad name, an unknown kind and a folder that is not empty, in one line, exit 2', async () => {
   const cases: [string[], RegExp][] = [
     [['source', 'dir'], /^otaflux: plugin init: source\.dir is a built-in plugin's id; choose another name, e.g\. acme-dir\n$/],
