@@ -4,11 +4,11 @@
  *
  *     dist/otaflux                 linux-x64 (the machine it is built on)
  *     dist/otaflux-linux-arm64     linux-arm64 (Raspberry Pi 3/4/5, Zero 2 W; 64-bit OS)
- *     dist/otaflux-types/          type declarations of the public API ('otaflux'), as an npm
- *     dist/otaflux-types-<v>.tgz   package for plugin and config authors' editors
+ *     dist/otaflux-sdk/            the plugin SDK ('otaflux' and 'otaflux/testing': declarations
+ *     dist/otaflux-sdk-<v>.tgz     and run-time code) as an npm package, packed
  *
- * Options: `--target linux-x64|linux-arm64` (repeatable; default both), `--types` (only the
- * declarations, unless targets are given too), `--outdir DIR`.
+ * Options: `--target linux-x64|linux-arm64` (repeatable; default both), `--sdk` (only the SDK,
+ * unless targets are given too), `--outdir DIR`.
  *
  * The binaries never read a `bunfig.toml`, `.env`, `tsconfig.json` or `package.json` from the
  * folder they run in (a `preload` in such a bunfig would run code before OtaFlux). The config file
@@ -20,7 +20,7 @@
  * shared node_modules tree is never reconciled or pruned; Bun is then given its path and does not
  * try to download anything itself.
  */
-import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 export type BinaryTarget = 'linux-x64' | 'linux-arm64';
@@ -126,48 +126,91 @@ export function binaryName(target: BinaryTarget): string {
   return target === 'linux-x64' ? 'otaflux' : `otaflux-${target}`;
 }
 
+/** Entry points of the SDK package: `otaflux` and `otaflux/testing`. */
+const SDK_ENTRIES = [join(ROOT, 'src', 'public-api.ts'), join(ROOT, 'src', 'testing', 'index.ts')];
+
 /**
- * Emits the declarations of src/public-api.ts (and what it references) into `outdir` with a
- * package.json naming the package `otaflux`, then packs it as `<outdir>-<version>.tgz`, so a plugin
- * outside this repository gets types with `npm install --save-dev ./otaflux-types-<version>.tgz`.
+ * Builds the SDK for plugins outside this repository into `outdir`, an npm package named `otaflux`
+ * with `exports` for `.` and `./testing`: the declarations (which type-check without skipLibCheck:
+ * types of packages other than Node's and Bun's are made opaque) and the run-time code (one bundle
+ * per entry sharing a chunk, so both see the same checks). Packs it as `<outdir>-<version>.tgz`.
  */
-export async function buildTypes(outdir: string): Promise<{ dir: string; tarball: string }> {
+export async function buildSdk(outdir: string): Promise<{ dir: string; tarball: string; version: string }> {
   rmSync(outdir, { recursive: true, force: true });
   const tsc = join(ROOT, 'node_modules', '.bin', 'tsc');
   await run(
-    [tsc, join(ROOT, 'src', 'public-api.ts'), '--declaration', '--emitDeclarationOnly', '--outDir', outdir, '--rootDir', join(ROOT, 'src'),
+    [tsc, ...SDK_ENTRIES, '--declaration', '--emitDeclarationOnly', '--outDir', outdir, '--rootDir', join(ROOT, 'src'),
       '--target', 'ESNext', '--lib', 'ESNext', '--module', 'ESNext', '--moduleResolution', 'bundler', '--strict', '--skipLibCheck', '--allowImportingTsExtensions',
       '--verbatimModuleSyntax', '--resolveJsonModule', '--types', 'bun'],
     ROOT,
-    'emitting the public API declarations',
+    'emitting the SDK declarations',
   );
+  opaqueForeignTypes(outdir);
+  const bundle = await Bun.build({
+    entrypoints: SDK_ENTRIES, root: join(ROOT, 'src'), outdir, target: 'bun', format: 'esm', splitting: true,
+    naming: { entry: '[dir]/[name].js', chunk: 'chunks/[name]-[hash].js' },
+  });
+  if (!bundle.success) throw new Error(`bundling the SDK failed:\n${bundle.logs.map(String).join('\n')}`);
   const { version } = (await Bun.file(join(ROOT, 'package.json')).json()) as { version: string };
-  await Bun.write(
-    join(outdir, 'package.json'),
-    JSON.stringify({
-      name: 'otaflux',
-      version,
-      description: 'Types of the OtaFlux public API (defineConfig, the plugin contract, built-in factories) for otaflux.config.ts and plugins. The otaflux binary provides the code at run time.',
-      types: './public-api.d.ts',
-      license: 'MIT',
-    }, null, 2) + '\n',
-  );
-  await run(['npm', 'pack', '--silent', '--pack-destination', resolve(outdir, '..')], outdir, 'packing the declarations');
-  const tarball = resolve(outdir, '..', `otaflux-${version}.tgz`);
-  const named = resolve(outdir, '..', `otaflux-types-${version}.tgz`);
+  await Bun.write(join(outdir, 'package.json'), JSON.stringify(sdkPackageJson(version), null, 2) + '\n');
+  await run(['npm', 'pack', '--silent', '--pack-destination', resolve(outdir, '..')], outdir, 'packing the SDK');
+  const named = resolve(outdir, '..', `${sdkTarballName(version)}`);
   rmSync(named, { force: true });
-  renameSync(tarball, named);
-  return { dir: outdir, tarball: named };
+  renameSync(resolve(outdir, '..', `otaflux-${version}.tgz`), named);
+  return { dir: outdir, tarball: named, version };
 }
 
-function parseCli(argv: string[]): { targets: BinaryTarget[]; types: boolean; outdir: string } {
+/** The file name of the packed SDK of an OtaFlux version (`otaflux plugin init` depends on it). */
+export function sdkTarballName(version: string): string {
+  return `otaflux-sdk-${version}.tgz`;
+}
+
+function sdkPackageJson(version: string) {
+  return {
+    name: 'otaflux',
+    version,
+    description: 'OtaFlux plugin SDK: the public API (plugin contract, defineConfig, built-in factories) and otaflux/testing. The otaflux binary provides its own copy at run time.',
+    type: 'module',
+    types: './public-api.d.ts',
+    exports: {
+      '.': { types: './public-api.d.ts', default: './public-api.js' },
+      './testing': { types: './testing/index.d.ts', default: './testing/index.js' },
+    },
+    engines: { bun: `>=${Bun.version}` },
+    license: 'MIT',
+  };
+}
+
+/**
+ * Replaces type imports from packages other than Node's and Bun's in the emitted declarations by
+ * opaque `unknown` aliases (they only appear in internal signatures, such as the cosign verifier's
+ * Sigstore bundle), so a plugin project needs no such package to type-check. Throws on any other
+ * foreign import, so a new one cannot slip into the package.
+ */
+function opaqueForeignTypes(dir: string): void {
+  const local = (spec: string) => spec.startsWith('.') || spec.startsWith('node:') || spec === 'bun' || spec.startsWith('bun:');
+  for (const file of readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.d.ts'))) {
+    const path = join(dir, file);
+    const text = readFileSync(path, 'utf8');
+    const out = text.replace(/^import type \{ ([^}]+) \} from '([^']+)';$/gm, (line, names: string, spec: string) =>
+      local(spec) ? line : names.split(',').map((n) => `/** Opaque outside OtaFlux (${spec}). */\ntype ${n.trim()} = unknown;`).join('\n'));
+    const leak = /^(?:import|export)\b[^;]*?from '([^']+)'|\bimport\('([^']+)'\)/gm;
+    for (const m of out.matchAll(leak)) {
+      const spec = (m[1] ?? m[2]) as string;
+      if (!local(spec)) throw new Error(`SDK declarations: ${file} imports '${spec}'; keep package types out of the public API`);
+    }
+    if (out !== text) writeFileSync(path, out);
+  }
+}
+
+function parseCli(argv: string[]): { targets: BinaryTarget[]; sdk: boolean; outdir: string } {
   const targets: BinaryTarget[] = [];
-  let types = false;
+  let sdk = false;
   let outdir = join(ROOT, 'dist');
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
-    if (a === '--types') {
-      types = true;
+    if (a === '--sdk') {
+      sdk = true;
       continue;
     }
     const value = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
@@ -177,23 +220,23 @@ function parseCli(argv: string[]): { targets: BinaryTarget[]; types: boolean; ou
     } else if (a.startsWith('--outdir') && value) {
       outdir = resolve(value);
     } else {
-      throw new Error(`unknown argument '${a}'; usage: bun run build [--target linux-x64|linux-arm64]... [--types] [--outdir DIR]`);
+      throw new Error(`unknown argument '${a}'; usage: bun run build [--target linux-x64|linux-arm64]... [--sdk] [--outdir DIR]`);
     }
   }
-  if (!targets.length && !types) return { targets: ['linux-x64', 'linux-arm64'], types: true, outdir };
-  return { targets, types, outdir };
+  if (!targets.length && !sdk) return { targets: ['linux-x64', 'linux-arm64'], sdk: true, outdir };
+  return { targets, sdk, outdir };
 }
 
 if (import.meta.main) {
   try {
-    const { targets, types, outdir } = parseCli(process.argv.slice(2));
+    const { targets, sdk, outdir } = parseCli(process.argv.slice(2));
     for (const target of targets) {
       const r = await buildBinary({ target, outfile: join(outdir, binaryName(target)) });
       console.log(`${r.outfile}  ${(r.bytes / 1024 / 1024).toFixed(1)} MiB  ${target}  built in ${(r.ms / 1000).toFixed(1)} s`);
     }
-    if (types) {
-      const t = await buildTypes(join(outdir, 'otaflux-types'));
-      console.log(`${t.dir}/  ${t.tarball}  types of 'otaflux' for plugin authors`);
+    if (sdk) {
+      const t = await buildSdk(join(outdir, 'otaflux-sdk'));
+      console.log(`${t.dir}/  ${t.tarball}  the plugin SDK ('otaflux', 'otaflux/testing')`);
     }
   } catch (e) {
     console.error(`build: ${e instanceof Error ? e.message : String(e)}`);

@@ -16,6 +16,7 @@ import { hashTokenCommand } from './commands/hash-token.ts';
 import { fromCredentials } from './credentials.ts';
 import { rolloutCommand } from './commands/rollout.ts';
 import { deviceCommand } from './commands/device.ts';
+import { pluginInitCommand } from './commands/plugin-init.ts';
 
 export const VERSION: string = pkg.version;
 
@@ -31,6 +32,7 @@ const COMMANDS: Command[] = [
   hashTokenCommand,
   rolloutCommand,
   deviceCommand,
+  pluginInitCommand,
 ];
 
 /** Registers an extra command (operator tools add theirs here). */

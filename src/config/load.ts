@@ -7,7 +7,8 @@ import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { configSchema, formatIssues } from './schema.ts';
 import { registerPublicApiModule } from './virtual-module.ts';
-import type { OtaFluxConfig } from './define.ts';
+import type { DeviceConfig, OtaFluxConfig } from './define.ts';
+import { pluginProblems } from '../core/plugin-checks.ts';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -37,7 +38,27 @@ export async function loadConfigFile(path: string): Promise<OtaFluxConfig> {
   if (mod.default === undefined) throw new ConfigError(`${shown}: no default export; write export default defineConfig({ ... })`);
   const parsed = configSchema.safeParse(mod.default);
   if (!parsed.success) throw new ConfigError(formatIssues(shown, parsed.error));
-  return mod.default as OtaFluxConfig;
+  const config = mod.default as OtaFluxConfig;
+  const refusals = pluginRefusals(config).map(([path, problem]) => `${shown}: ${path}: ${problem}`);
+  if (refusals.length) throw new ConfigError(refusals.join('\n'));
+  return config;
+}
+
+/** Every plugin the config names, with its key path, as `[path, problem]` for each problem found. */
+export function pluginRefusals(config: OtaFluxConfig): [string, string][] {
+  const found: [string, unknown][] = [];
+  config.extractors?.forEach((x, i) => found.push([`extractors[${i}]`, x]));
+  const compositions: [string, DeviceConfig | undefined][] = [['defaults', config.defaults]];
+  for (const [pattern, c] of Object.entries(config.devices ?? {})) compositions.push([`devices[${JSON.stringify(pattern)}]`, c]);
+  for (const [where, c] of compositions) {
+    if (!c) continue;
+    if (c.source) found.push([`${where}.source`, c.source]);
+    if (c.verifier) found.push([`${where}.verifier`, c.verifier]);
+    if (Array.isArray(c.extract)) c.extract.forEach((x, i) => found.push([`${where}.extract[${i}]`, x]));
+    if (Array.isArray(c.auth)) c.auth.forEach((a, i) => found.push([`${where}.auth[${i}]`, a]));
+    else if (c.auth && c.auth !== 'none') found.push([`${where}.auth`, c.auth]);
+  }
+  return found.flatMap(([path, p]) => pluginProblems(p).map((problem): [string, string] => [path, problem]));
 }
 
 /** What Bun's compiler and resolver report about one place: BuildMessage and ResolveMessage. */

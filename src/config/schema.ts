@@ -29,7 +29,8 @@ function plugin(kind: PluginKind) {
     (v) => {
       if (typeof v !== 'object' || v === null) return false;
       const p = v as Record<string, unknown>;
-      return p.kind === kind && typeof p.id === 'string' && typeof p.apiVersion === 'number';
+      // The rest (id grammar, apiVersion, methods) is checked after parsing, by core/plugin-checks.ts.
+      return p.kind === kind && typeof p.id === 'string';
     },
     { error: (issue) => `expected ${KIND_EXAMPLES[kind]}, got ${describe(issue.input)}` },
   );

@@ -5,7 +5,8 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { PLUGIN_API_VERSION, type Logger, type Plugin } from '../plugin.ts';
+import type { Logger, Plugin } from '../plugin.ts';
+import { apiVersionProblem } from './plugin-checks.ts';
 
 export class PluginStartError extends Error {
   override readonly name = 'PluginStartError';
@@ -21,11 +22,11 @@ export class PluginHost {
   async start(plugins: readonly Plugin[]): Promise<void> {
     const unique = [...new Set(plugins)];
     for (const p of unique) {
-      if (p.apiVersion !== PLUGIN_API_VERSION) {
+      // The config loader checked the config file's plugins fully; this guards those made elsewhere.
+      const problem = apiVersionProblem(p);
+      if (problem) {
         await this.close();
-        throw new PluginStartError(
-          `plugin ${p.id} targets plugin API ${p.apiVersion}, but this OtaFlux speaks plugin API ${PLUGIN_API_VERSION}: update the plugin or OtaFlux`,
-        );
+        throw new PluginStartError(problem);
       }
     }
     for (const p of unique) {

@@ -1,11 +1,11 @@
-// Types for plugin authors outside this repository: `bun scripts/build.ts --types` emits the public
-// API's declarations as an npm package named `otaflux`; a project that has only that package (no
-// OtaFlux sources) type-checks the example plugin and the guide's minimal source, and a plugin that
-// breaks the contract fails to type-check.
+// Types for plugin authors outside this repository: `bun scripts/build.ts --sdk` builds the SDK, an
+// npm package named `otaflux`; a project that has only that package (no OtaFlux sources) type-checks
+// the example plugin and the guide's minimal source without skipLibCheck, and a plugin that breaks
+// the contract fails to type-check.
 import { beforeAll, expect, test } from 'bun:test';
-import { copyFileSync, cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildTypes, ROOT } from '../../scripts/build.ts';
+import { buildSdk, ROOT } from '../../scripts/build.ts';
 import { tempDir } from '../support/tmp.ts';
 import { runBinary } from './binary.ts';
 
@@ -13,8 +13,8 @@ let project: string;
 const TSC = join(ROOT, 'node_modules', '.bin', 'tsc');
 
 beforeAll(async () => {
-  const out = tempDir('otaflux-types-');
-  const { dir } = await buildTypes(join(out, 'otaflux-types'));
+  const out = tempDir('otaflux-sdk-');
+  const { dir } = await buildSdk(join(out, 'otaflux-sdk'));
   project = tempDir('otaflux-plugin-project-');
   mkdirSync(join(project, 'node_modules', '@types'), { recursive: true });
   cpSync(dir, join(project, 'node_modules', 'otaflux'), { recursive: true });
@@ -30,16 +30,26 @@ beforeAll(async () => {
   writeFileSync(
     join(project, 'tsconfig.json'),
     JSON.stringify({
-      compilerOptions: { target: 'ESNext', module: 'ESNext', moduleResolution: 'bundler', strict: true, noEmit: true, allowImportingTsExtensions: true, verbatimModuleSyntax: true, skipLibCheck: true, types: ['bun'] },
+      compilerOptions: { target: 'ESNext', module: 'ESNext', moduleResolution: 'bundler', strict: true, noEmit: true, allowImportingTsExtensions: true, verbatimModuleSyntax: true, skipLibCheck: false, types: ['bun'] },
       include: ['*.ts', 'plugins'],
     }),
   );
 }, 60_000);
 
-test('the emitted package is named otaflux and carries only declarations', () => {
+test('the package is named otaflux, exports . and ./testing, and no declaration imports a foreign package', () => {
   const pkg = JSON.parse(readFileSync(join(project, 'node_modules', 'otaflux', 'package.json'), 'utf8'));
   expect(pkg.name).toBe('otaflux');
-  expect(pkg.types).toBe('./public-api.d.ts');
+  expect(pkg.exports).toEqual({
+    '.': { types: './public-api.d.ts', default: './public-api.js' },
+    './testing': { types: './testing/index.d.ts', default: './testing/index.js' },
+  });
+  const keyless = readFileSync(join(project, 'node_modules', 'otaflux', 'plugins', 'verifier', 'cosign', 'keyless.d.ts'), 'utf8');
+  expect(keyless).toContain('type Bundle = unknown;');
+  const sdk = join(project, 'node_modules', 'otaflux');
+  const foreign = readdirSync(sdk, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.d.ts'))
+    .filter((f) => /^(import|export)\b[^;]*from '(?![./]|node:|bun)/m.test(readFileSync(join(sdk, f), 'utf8')));
+  expect(foreign).toEqual([]);
   const api = readFileSync(join(project, 'node_modules', 'otaflux', 'public-api.d.ts'), 'utf8');
   expect(api).toContain('defineConfig');
   expect(readFileSync(join(project, 'node_modules', 'otaflux', 'plugin.d.ts'), 'utf8')).toContain('export declare const PLUGIN_API_VERSION = 1;');

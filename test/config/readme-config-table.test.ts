@@ -199,7 +199,7 @@ const FILE_ONLY: Record<string, [string, string, (s: Settings) => unknown, unkno
   'cache.memoryBytes': [`{ cache: { memoryBytes: 12345 } }`, '', (s) => s.cache.memoryBytes, 12345],
   'limits.maxOutputBytes': [`{ limits: { maxOutputBytes: 4096 } }`, '', (s) => s.limits.maxOutputBytes, 4096],
   'limits.maxRatio': [`{ limits: { maxRatio: 3 } }`, '', (s) => s.limits.maxRatio, 3],
-  extractors: [`{ extractors: [{ kind: 'extractor', id: 'extractor.test-extra', apiVersion: PLUGIN_API_VERSION, sniff: () => false, open: (s: any) => s }] }`, '', (s) => s.extractors.at(-1)?.id, 'extractor.test-extra'],
+  extractors: [`{ extractors: [{ kind: 'extractor', id: 'extractor.test-extra', apiVersion: PLUGIN_API_VERSION, detect: () => false, extract: (s: any) => s }] }`, '', (s) => s.extractors.at(-1)?.id, 'extractor.test-extra'],
   'fleet.enabled': [`{ fleet: { enabled: false } }`, '', (s) => s.fleet, undefined],
   'fleet.checkins': [`{ fleet: { checkins: false } }`, '', (s) => s.fleet?.checkins, false],
   'fleet.refreshInterval': [`{ fleet: { refreshInterval: 7 } }`, '', (s) => s.fleet?.refreshMs, 7000],
