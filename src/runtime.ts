@@ -32,7 +32,7 @@ export interface Runtime {
   resolver: Resolver;
   devices: DeviceService;
   host: PluginHost;
-  /** What devices polled, were served and were refused (status API, metrics; issue 7). */
+  /** What devices polled, were served and were refused (status API, metrics). */
   tracker: DeviceTracker;
   /** Fleet control: rollouts, pins, yanks, check-ins (absent when `fleet.enabled` is false). */
   fleet?: FleetService;
@@ -85,7 +85,7 @@ export async function startRuntime(settings: Settings, logger: Logger): Promise<
     }
   }
   const devices = new DeviceService(settings.composer, resolver, settings.repositoryPrefix, new AuthAttempts(events, logger), fleet);
-  // Operations (issue 7): source call latency/errors as 'upstream-request' events, device activity.
+  // Operations: source call latency/errors as 'upstream-request' events, device activity.
   for (const c of settings.composer.all()) timeSource(c.source, events);
   const tracker = new DeviceTracker(events);
   return {

@@ -23,7 +23,7 @@ export interface RunningServer {
   runtime: Runtime;
   /** Bound ports by listener name (`http`, `https`, `metrics`). */
   ports: Record<string, number>;
-  /** MQTT notifications, when `--mqtt-url` is set (issue 7). */
+  /** MQTT notifications, when `--mqtt-url` is set. */
   mqtt?: MqttPublisher;
   close(): Promise<void>;
 }
@@ -35,7 +35,7 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
   let mqtt: MqttPublisher | undefined;
   let ops: Ops | undefined;
   try {
-    // MQTT notifications (issue 7): started before the listeners, so the first release found is published.
+    // MQTT notifications: started before the listeners, so the first release found is published.
     const fleet = runtime.fleet;
     if (settings.mqtt) {
       mqtt = await MqttPublisher.start({
@@ -47,7 +47,7 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
       fleet?.onStateChange(() => publisher.releaseHeld());
     }
     const app = createApp(runtime);
-    // Operations (issue 7): request log, metrics listener, downloads in flight.
+    // Operations: request log, metrics listener, downloads in flight.
     ops = await startOps(runtime, app.routes.map((r) => r.path));
     if (ops.metricsPort !== undefined) ports.metrics = ops.metricsPort;
     // One connection cap and one request-body budget for the HTTP and HTTPS listeners together.
@@ -68,7 +68,7 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
       logger.info('device API listening', { url: `http://${displayHost(settings.listenAddr)}:${ports.http}` });
     }
     if (settings.tls) {
-      // HTTPS, with mutual TLS when a client CA is set (issue 6): src/http/tls/https-listener.ts.
+      // HTTPS, with mutual TLS when a client CA is set: src/http/tls/https-listener.ts.
       checkTlsFiles(settings.tls, settings.configDir);
       const https = await HttpsListener.start({ tls: settings.tls, configDir: settings.configDir, deps, logger });
       listeners.push(https);
@@ -87,7 +87,7 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
     ports,
     ...(mqtt ? { mqtt } : {}),
     async close() {
-      // Graceful drain (issue 7): listeners stop accepting; downloads in flight get up to DRAIN_TIMEOUT_MS.
+      // Graceful drain: listeners stop accepting; downloads in flight get up to DRAIN_TIMEOUT_MS.
       await Promise.all(listeners.map((l) => l.close(DRAIN_TIMEOUT_MS)));
       await ops?.close();
       await mqtt?.close();

@@ -65,7 +65,7 @@ async function serve(flags: FlagValues): Promise<number> {
   else logger.info('no config file: flags, env vars and defaults only');
   const server = await startServer(settings, logger);
   await new Promise<void>((resolve) => {
-    // Graceful shutdown (issue 7): listeners stop accepting, downloads in flight finish (bounded),
+    // Graceful shutdown: listeners stop accepting, downloads in flight finish (bounded),
     // then exit 0. A second signal exits at once.
     let stopping = false;
     const stop = (signal: string) => {

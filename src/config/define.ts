@@ -77,7 +77,7 @@ export interface OtaFluxConfig {
     maxRatio?: number;
   };
   /**
-   * MQTT notifications (issue 7), the `--mqtt-*` flags in a file; a flag wins over its key here.
+   * MQTT notifications, the `--mqtt-*` flags in a file; a flag wins over its key here.
    * Relative certificate paths resolve against the config file's folder.
    */
   mqtt?: {

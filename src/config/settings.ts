@@ -174,7 +174,7 @@ export async function resolveSettings(flags: FlagValues, cwd = process.cwd()): P
   checkSecretLength('admin-token', str('admin-token'), 16);
   checkSecretLength('webhook-secret', str('webhook-secret'), 8);
 
-  // MQTT (issue 7): flags win key by key over the config file's `mqtt` section.
+  // MQTT: flags win key by key over the config file's `mqtt` section.
   const fileMqtt = file.mqtt;
   const inConfigDir = (p: string | undefined) => (p === undefined ? undefined : resolve(configDir, p));
   const mqttUrl = str('mqtt-url') ?? fileMqtt?.url;
