@@ -87,7 +87,7 @@ export class Forbidden extends DeviceError {
   constructor(readonly reason: string) { super(`forbidden: ${reason}`); }
 }
 
-/** Too many refused credentials from one address (issue 6): the request is refused unseen until `retryAfter` seconds pass. */
+/** Too many refused credentials from one address: the request is refused unseen until `retryAfter` seconds pass. */
 export class TooManyAttempts extends DeviceError {
   readonly status = 429;
   readonly code = 'rate-limited';

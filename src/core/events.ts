@@ -22,7 +22,7 @@ export interface CoreEvents {
   'http-request': [HttpRequestDone];
   /** A call to a source finished (listing versions, pinning one, opening its bytes); for registry latency and error metrics. */
   'upstream-request': [UpstreamRequestDone];
-  /** A device credential was refused: at the TLS handshake (bad, revoked, expired certificate) or by the device's authenticators (issue 6). */
+  /** A device credential was refused: at the TLS handshake (bad, revoked, expired certificate) or by the device's authenticators. */
   'auth-failed': [AuthFailed];
 }
 
