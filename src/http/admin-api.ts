@@ -9,7 +9,8 @@
  *   GET /api/releases          releases built into the cache
  *   GET /api/ready             readiness with details
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { digest, safeDecode } from './operator-helpers.ts';
+import { timingSafeEqual } from 'node:crypto';
 import { Elysia } from 'elysia';
 import type { Runtime } from '../runtime.ts';
 import type { DeviceTracker } from '../ops/device-tracker.ts';
@@ -62,15 +63,4 @@ export function adminApi(rt: Runtime, tracker: DeviceTracker, readiness: Readine
     }, { detail: adminDocs.ready });
 }
 
-/** Elysia hands the wildcard still percent-encoded; a malformed escape is kept as given. */
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
-}
 
-function digest(s: string): Buffer {
-  return createHash('sha256').update(s).digest();
-}

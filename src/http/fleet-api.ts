@@ -15,8 +15,9 @@
  *   GET  /api/audit                             the audit log, newest first
  *   GET  /api/fleet                             store health, check-in buffer
  */
+import { digest, safeDecode } from './operator-helpers.ts';
 import { fleetDoc } from './route-docs.ts';
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { Elysia } from 'elysia';
 import type { Runtime } from '../runtime.ts';
 import { FleetConflict, FleetNotFound, FleetUnavailable, type FleetService } from '../fleet/service.ts';
@@ -138,14 +139,4 @@ function json(v: unknown, status = 200, headers: Record<string, string> = {}): R
   return new Response(JSON.stringify(v), { status, headers: { 'content-type': 'application/json', ...headers } });
 }
 
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
-}
 
-function digest(s: string): Buffer {
-  return createHash('sha256').update(s).digest();
-}
