@@ -4,7 +4,7 @@
  */
 import type { AuthenticatorPlugin, ExtractorPlugin, SourcePlugin, VerifierPlugin } from '../plugin.ts';
 import type { LogFormat, LogLevel } from '../log.ts';
-import type { DdiConfig } from '../protocols/ddi/config.ts';
+import type { DdiConfig } from '../protocols/ddi/config-types.ts';
 
 /** How one device, or a group of devices matched by a `*` pattern, is served. */
 export interface DeviceConfig {
