@@ -13,6 +13,7 @@
  * 3. the real compiled binary started there as a dynamic-range uid with no groups, against a real
  *    registry (Basic auth, the password only in a credential) serving a cosign-signed image.
  */
+import { directives } from './unit-directives.ts';
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { chmodSync, chownSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync, copyFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -31,14 +32,6 @@ const SERVICE_UID = 61184;
 const CREDENTIALS = '/run/credentials/otaflux.service';
 const canRun = process.getuid?.() === 0 && Bun.which('unshare') !== null && Bun.which('setpriv') !== null;
 
-function directives(text: string): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  for (const line of text.split('\n')) {
-    const m = /^([A-Za-z]+)=(.*)$/.exec(line.trim());
-    if (m) out.set(m[1] as string, [...(out.get(m[1] as string) ?? []), m[2] as string]);
-  }
-  return out;
-}
 
 /** The shell blocks of the notes an operator runs on the Pi: sections 1 and 2, not the build machine's. */
 function operatorCommands(): string {

@@ -3,6 +3,7 @@
  * exposure stays low, and the hardening it promises is really in the file. Skipped when
  * systemd-analyze is not installed (Debian package `systemd`, listed in test/system-deps.txt).
  */
+import { directives } from './unit-directives.ts';
 import { describe, expect, test } from 'bun:test';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,14 +24,6 @@ function unitCopy(): string {
   return path;
 }
 
-function directives(text: string): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  for (const line of text.split('\n')) {
-    const m = /^([A-Za-z]+)=(.*)$/.exec(line.trim());
-    if (m) out.set(m[1] as string, [...(out.get(m[1] as string) ?? []), m[2] as string]);
-  }
-  return out;
-}
 
 describe('systemd unit', () => {
   test('declares the hardening it is meant to have', () => {
