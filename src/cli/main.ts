@@ -17,11 +17,15 @@ import { fromCredentials } from './credentials.ts';
 import { rolloutCommand } from './commands/rollout.ts';
 import { deviceCommand } from './commands/device.ts';
 import { pluginInitCommand } from './commands/plugin-init.ts';
+import { pushCommand } from './commands/push.ts';
+import { signCommand } from './commands/sign.ts';
 
 export const VERSION: string = pkg.version;
 
 export interface Command extends CommandSpec {
   run(flags: FlagValues, args: string[]): Promise<number>;
+  /** A command with flags of its own gets the words after its name, and the environment. */
+  runRaw?(argv: string[], env: Record<string, string | undefined>): Promise<number>;
 }
 
 const COMMANDS: Command[] = [
@@ -33,6 +37,8 @@ const COMMANDS: Command[] = [
   rolloutCommand,
   deviceCommand,
   pluginInitCommand,
+  pushCommand,
+  signCommand,
 ];
 
 /** Registers an extra command (operator tools add theirs here). */
@@ -42,6 +48,8 @@ export function addCommand(c: Command): void {
 
 export async function main(argv: string[], env: Record<string, string | undefined> = process.env): Promise<number> {
   try {
+    const own = COMMANDS.find((c) => c.runRaw && c.name === argv[0]);
+    if (own?.runRaw) return await own.runRaw(argv.slice(1), env);
     const { flags: given, positional } = parseArgs(argv);
     if (given.help || given.h) return print(helpText(VERSION, COMMANDS));
     if (given.version || given.V) return print(`otaflux ${VERSION} (bun ${Bun.version}, ${process.platform}-${process.arch})\n`);
