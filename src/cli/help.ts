@@ -19,6 +19,10 @@ export function helpText(version: string, commands: readonly CommandSpec[]): str
     '  otaflux --registry-url ghcr.io --repository-prefix acme/fw --cosign-pub-key-path cosign.pub',
     '  otaflux --config otaflux.config.ts         per-device sources, verifiers, extractors, auth',
     '',
+    'Publishing (see otaflux push --help, otaflux sign --help):',
+    '  otaflux push fw.bin --device esp32-a --version 1.4.0 --registry ghcr.io --prefix acme/fw',
+    '  otaflux sign ghcr.io/acme/fw/esp32-a:1.4.0 --key cosign.key   (password in COSIGN_PASSWORD)',
+    '',
     'Devices:  GET /version?device=ID → "version\\ncrc32\\nsize"   GET /firmware?device=ID → the image',
   ];
   const groups = [...new Set(FLAGS.map((f) => f.group))];

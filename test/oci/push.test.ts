@@ -103,6 +103,16 @@ describe('a plain registry', () => {
     expect(plain.accessLog().some((l) => l.includes('/fw/esp32-d/') || l.includes(' /v2/esp32-d/'))).toBe(false);
   }, 30_000);
 
+  test('otaflux --help lists push and sign; push --help lists its flags with their env vars', async () => {
+    const main = await otaflux(['--help']);
+    expect(main.stdout).toContain('otaflux push <file> --device D --version V');
+    expect(main.stdout).toContain('otaflux sign <host>/<repo>:<tag> --key K');
+    const own = await otaflux(['push', '--help']);
+    expect(own.code).toBe(0);
+    expect(own.stdout).toContain('--registry <value>');
+    expect(own.stdout).toContain('[env: REGISTRY_URL]');
+  }, 30_000);
+
   test('missing file, missing flags and unknown flags are usage errors', async () => {
     const base = ['--device', 'esp32-d', '--version', '1.0.0', '--registry', `http://${plain.host}`];
     expect(oneLine(await otaflux(['push', '/nonexistent/fw.bin', ...base]))).toBe('otaflux: push: /nonexistent/fw.bin is not a readable file');
@@ -125,6 +135,24 @@ describe('a plain registry', () => {
     expect(r.code).toBe(1);
     expect(oneLine(r)).toContain(`if the registry speaks plain HTTP, give http://${plain.host} or --insecure`);
   }, 30_000);
+});
+
+describe('a registry with Bearer tokens', () => {
+  test('asks the token server for pull,push on the repository, and pushes', async () => {
+    const reg = await startRegistry({ auth: 'bearer', anonymousPull: true });
+    try {
+      const fw = firmwareFile('bearer');
+      const anonymous = await otaflux(['push', fw.path, '--device', 'fw/esp32-t', '--version', '1.0.0', '--registry', `http://${reg.host}`]);
+      expect(anonymous.code).toBe(1);
+      expect(oneLine(anonymous)).toContain('401 unauthorized: the registry wants credentials');
+      const r = await otaflux(['push', fw.path, '--device', 'fw/esp32-t', '--version', '1.0.0', '--registry', `http://${reg.host}`], { REGISTRY_USERNAME: reg.username as string, REGISTRY_PASSWORD: reg.password as string });
+      expect(r.code).toBe(0);
+      expect(reg.tokenServer?.scopes).toContain('repository:fw/esp32-t:pull,push');
+      expect((await manifestOf(reg, 'fw/esp32-t', '1.0.0')).layers[0].digest).toBe(sha(fw.bytes));
+    } finally {
+      await reg.close();
+    }
+  }, 60_000);
 });
 
 describe('a registry with a password and a private CA', () => {

@@ -201,6 +201,27 @@ describe('refusals', () => {
     expect(oneLine(r)).toBe(`otaflux: --key ${operator.pub}: a 'PUBLIC KEY' block is not a private key (give cosign.key, not cosign.pub)`);
   }, 30_000);
 
+  test('a P-384 key is refused for signing; an unencrypted SEC1 P-256 key and an ENCRYPTED COSIGN PRIVATE KEY (older cosign) sign', async () => {
+    const dir = tempDir('otaflux-key-kinds-');
+    const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' });
+    writeFileSync(join(dir, 'p384.pem'), p384.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const refused = await sign(ref(), ['--key', join(dir, 'p384.pem')], {});
+    expect(oneLine(refused)).toBe(`otaflux: --key ${join(dir, 'p384.pem')}: ECDSA curve secp384r1 is not supported for signing (ECDSA P-256, Ed25519)`);
+
+    const sec1 = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    writeFileSync(join(dir, 'sec1.pem'), sec1.privateKey.export({ type: 'sec1', format: 'pem' }));
+    writeFileSync(join(dir, 'sec1.pub'), sec1.publicKey.export({ type: 'spki', format: 'pem' }));
+    const d1 = await push('fw/sec1', '1.0.0');
+    expect((await sign(`${plain.host}/fw/sec1@${d1}`, ['--key', join(dir, 'sec1.pem')], {})).code).toBe(0);
+    expect(await cosignVerify(plain, join(dir, 'sec1.pub'), 'fw/sec1', d1, 'legacy')).toBe(true);
+
+    // cosign before 2.0 labelled the same JSON `ENCRYPTED COSIGN PRIVATE KEY`.
+    writeFileSync(join(dir, 'old.key'), readFileSync(operator.key, 'utf8').replaceAll('ENCRYPTED SIGSTORE PRIVATE KEY', 'ENCRYPTED COSIGN PRIVATE KEY'));
+    const d2 = await push('fw/old-label', '1.0.0');
+    expect((await sign(`${plain.host}/fw/old-label@${d2}`, ['--key', join(dir, 'old.key')])).code).toBe(0);
+    expect(await cosignVerify(plain, operator.pub, 'fw/old-label', d2, 'legacy')).toBe(true);
+  }, 60_000);
+
   test('an image that does not exist', async () => {
     const r = await sign(`${plain.host}/fw/refused:9.9.9`, ['--key', operator.key]);
     expect(r.code).toBe(1);

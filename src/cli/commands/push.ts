@@ -30,7 +30,7 @@ const ABOUT = 'Publishes a firmware file to an OCI registry as `oras push` does,
 
 export const pushCommand = {
   name: 'push',
-  usage: USAGE.replace(' [flags]', ''),
+  usage: 'push <file> --device D --version V',
   help: 'Publish a firmware file to the registry (as oras push); refuses an existing version',
   run: (_flags: unknown, args: string[]) => pushMain(args, process.env),
   runRaw: pushMain,

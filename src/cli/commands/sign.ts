@@ -26,7 +26,7 @@ const ABOUT = 'Signs a manifest digest with a cosign key, offline (no transparen
 
 export const signCommand = {
   name: 'sign',
-  usage: USAGE.replace(' [flags]', ''),
+  usage: 'sign <host>/<repo>:<tag> --key K',
   help: 'Sign a pushed release with a cosign key, offline (legacy .sig or Sigstore bundle)',
   run: (_flags: unknown, args: string[]) => signMain(args, process.env),
   runRaw: signMain,
