@@ -32,7 +32,7 @@ export function pushedDigest(r: CliResult): string {
 }
 
 /** A firmware file of `size` bytes whose content depends on `seed`. */
-export function firmwareFile(seed: string, size = 4096, name = 'firmware.bin'): { path: string; bytes: Uint8Array } {
+export function firmwareFile(seed: string, size = 4096, name = 'firmware.bin'): { path: string; bytes: Uint8Array<ArrayBuffer> } {
   const bytes = new Uint8Array(size);
   const pattern = new TextEncoder().encode(`firmware ${seed} `);
   for (let i = 0; i < size; i++) bytes[i] = pattern[i % pattern.length] as number;
