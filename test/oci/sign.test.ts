@@ -242,6 +242,7 @@ describe('refusals', () => {
     expect(layout.code).toBe(2);
     expect(oneLine(layout)).toBe("otaflux: sign: --layout must be legacy, bundle or both, got 'sideways'");
     const noHost = await sign('fw/refused:1.0.0', ['--key', operator.key]);
+    expect(noHost.code).toBe(2);
     expect(oneLine(noHost)).toContain("'fw' is not a registry host");
     const noTag = await sign(`${plain.host}/fw/refused`, ['--key', operator.key]);
     expect(oneLine(noTag)).toContain('name the tag or the digest to sign');

@@ -43,7 +43,12 @@ export async function signMain(argv: string[], env: Record<string, string | unde
   if (!keyPath) throw new UsageError('sign: --key is required (cosign.key, or a PEM private key)');
   const layout = typeof v.layout === 'string' ? v.layout : 'legacy';
   if (!(LAYOUTS as readonly string[]).includes(layout)) throw new UsageError(`sign: --layout must be legacy, bundle or both, got '${layout}'`);
-  const ref = parseReference(positional[0] as string);
+  let ref: ReturnType<typeof parseReference>;
+  try {
+    ref = parseReference(positional[0] as string);
+  } catch (e) {
+    throw new UsageError(`sign: ${(e as Error).message}`);
+  }
   // The key first: a wrong password costs nothing at the registry.
   const key = loadSigningKey(keyPath, env.COSIGN_PASSWORD);
   const session = sessionFrom(ref.host, v);
