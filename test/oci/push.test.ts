@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { startRegistry, freePort, type TestRegistry } from '../support/registry.ts';
 import { ociFor, device, readAll } from './helpers.ts';
 import { firmwareFile, oneLine, otaflux, pushedDigest } from './publish-cli.ts';
+import { byteProgress } from '../../src/cli/commands/byte-progress.ts';
 
 let plain: TestRegistry;
 let secure: TestRegistry;
@@ -135,6 +136,21 @@ describe('a plain registry', () => {
     expect(r.code).toBe(1);
     expect(oneLine(r)).toContain(`if the registry speaks plain HTTP, give http://${plain.host} or --insecure`);
   }, 30_000);
+});
+
+test('on a terminal, progress is one line redrawn in place and cleared at the end', () => {
+  const written: string[] = [];
+  const p = byteProgress({ isTTY: true, write: (x: string) => written.push(x) }, 'rootfs.swu');
+  p.start(20 << 20);
+  p.update(8 << 20);
+  p.update(20 << 20);
+  p.done();
+  expect(written).toEqual([
+    '\r\x1b[2Kuploading rootfs.swu: 0 % (0.0 of 20.0 MiB)',
+    '\r\x1b[2Kuploading rootfs.swu: 40 % (8.0 of 20.0 MiB)',
+    '\r\x1b[2Kuploading rootfs.swu: 100 % (20.0 of 20.0 MiB)',
+    '\r\x1b[2K',
+  ]);
 });
 
 describe('a registry with Bearer tokens', () => {
