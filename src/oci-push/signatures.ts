@@ -10,7 +10,8 @@
  *   those bytes. Earlier signatures in the manifest are kept (a second signer appends).
  * - bundle: a Sigstore bundle (v0.3) of a DSSE envelope over an in-toto statement whose subject is
  *   the digest and whose predicate type is `https://sigstore.dev/cosign/sign/v1` (what cosign 3's
- *   `sign` writes), in a manifest whose `subject` is the signed manifest. Registries with the
+ *   `sign` writes), in a manifest whose `subject` is the signed manifest (the layout of cosign's
+ *   specs/BUNDLE_SPEC.md, index entries with their annotations). Registries with the
  *   referrers API index it themselves (they answer the PUT with `OCI-Subject`); for the others the
  *   manifest is added to the fallback index tag `sha256-<hex>`.
  */
@@ -79,7 +80,7 @@ export async function signBundle(s: RegistrySession, key: SigningKey, t: Target)
     mediaType: MEDIA.ociManifest,
     artifactType: MEDIA.bundle,
     config: { mediaType: MEDIA.ociEmpty, digest: empty.digest, size: 2, data: 'e30=' },
-    layers: [{ mediaType: MEDIA.bundle, digest: layer.digest, size: layer.size }],
+    layers: [{ mediaType: MEDIA.bundle, digest: layer.digest, size: layer.size, annotations: { 'org.opencontainers.image.title': `${digestTag(layer.digest)}.sigstore.json` } }],
     subject: { mediaType: t.manifest.mediaType, digest: t.manifest.digest, size: t.manifest.bytes.byteLength },
     annotations,
   });
