@@ -28,8 +28,7 @@ export interface FetchedManifest {
 }
 
 /** The manifest `reference` names, or null when the repository has none by that name. */
-export async function readManifest(s: RegistrySession, repository: string, reference: string, accept: readonly string[] = ALL_MANIFESTS): Promise<FetchedManifest | null> {
-  const what = `reading ${s.host}/${repository}:${reference}`;
+export async function readManifest(s: RegistrySession, repository: string, reference: string, accept: readonly string[] = ALL_MANIFESTS, what = `reading ${s.host}/${repository}:${reference}`): Promise<FetchedManifest | null> {
   const res = await s.send('GET', `/v2/${repository}/manifests/${reference}`, { what, repository, headers: { accept: accept.join(', ') } });
   if (res.status === 404) {
     await res.body?.cancel().catch(() => {});
@@ -45,16 +44,6 @@ export async function readManifest(s: RegistrySession, repository: string, refer
   }
   const mediaType = typeof json.mediaType === 'string' ? json.mediaType : (res.headers.get('content-type') ?? '').split(';')[0]?.trim() ?? '';
   return { digest: sha256(bytes), mediaType, bytes, json };
-}
-
-/** Whether a tag exists (HEAD), and the digest the registry names for it. */
-export async function tagDigest(s: RegistrySession, repository: string, tag: string): Promise<string | null> {
-  const what = `checking tag ${tag} in ${s.host}/${repository}`;
-  const res = await s.send('HEAD', `/v2/${repository}/manifests/${tag}`, { what, repository, headers: { accept: ALL_MANIFESTS.join(', ') } });
-  await res.body?.cancel().catch(() => {});
-  if (res.status === 404) return null;
-  await s.expect(res, [200], what);
-  return res.headers.get('docker-content-digest') ?? 'unknown digest';
 }
 
 /** PUTs manifest bytes under `reference` (a tag, or their own digest); returns the digest and whether the registry took the subject. */

@@ -24,9 +24,9 @@ export async function otaflux(args: string[], env: Record<string, string> = {}):
   return { code, stdout, stderr };
 }
 
-/** The digest `otaflux push` printed (`pushed host/repo:tag sha256:… (N bytes)`). */
+/** The digest `otaflux push` printed (`pushed|unchanged host/repo:tag sha256:… (N bytes)`). */
 export function pushedDigest(r: CliResult): string {
-  const m = /^pushed \S+ (sha256:[a-f0-9]{64}) \(\d+ bytes\)$/m.exec(r.stdout);
+  const m = /^(?:pushed|unchanged) \S+ (sha256:[a-f0-9]{64}) \(\d+ bytes\)$/m.exec(r.stdout);
   if (!m) throw new Error(`push did not print a digest (exit ${r.code}): ${r.stdout} ${r.stderr}`);
   return m[1] as string;
 }

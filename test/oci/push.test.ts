@@ -59,13 +59,20 @@ describe('a plain registry', () => {
     expect((await manifestOf(plain, 'other/board-7', 'v2.1.0-rc.1')).layers[0].mediaType).toBe('application/vnd.espressif.esp32.firmware.v1+binary');
   }, 30_000);
 
-  test('an existing version is refused; --force replaces it and says what it was', async () => {
+  test('an existing version is refused unless it holds the same file; --force replaces it and says what it was', async () => {
     const args = (f: string) => ['push', f, '--device', 'esp32-b', '--version', '3.0.0', '--registry', `http://${plain.host}`, '--prefix', 'fw'];
     const first = await otaflux(args(firmwareFile('b one').path));
     const before = pushedDigest(first);
     const again = await otaflux(args(firmwareFile('b two').path));
     expect(again.code).toBe(1);
-    expect(oneLine(again)).toBe(`otaflux: ${plain.host}/fw/esp32-b:3.0.0 already exists (${before}): a published version is not overwritten; push a new version, or pass --force to replace it`);
+    expect(oneLine(again)).toBe(`otaflux: ${plain.host}/fw/esp32-b:3.0.0 already exists (${before}) with other content: a published version is not overwritten; push a new version, or pass --force to replace it`);
+    // The same file again (a pipeline run twice) succeeds and writes nothing; the same bytes under another media type do not.
+    const same = await otaflux(args(firmwareFile('b one').path));
+    expect(same.code).toBe(0);
+    expect(same.stdout).toBe(`unchanged ${plain.host}/fw/esp32-b:3.0.0 ${before} (4096 bytes)\n`);
+    expect(same.stderr).toBe('the version already holds this file: nothing was written\n');
+    const otherType = await otaflux([...args(firmwareFile('b one').path), '--media-type', 'application/octet-stream']);
+    expect(otherType.code).toBe(1);
     expect((await manifestOf(plain, 'fw/esp32-b', '3.0.0')).layers[0].digest).toBe(sha(firmwareFile('b one').bytes));
 
     const forced = await otaflux([...args(firmwareFile('b two').path), '--force']);

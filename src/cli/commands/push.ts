@@ -76,6 +76,11 @@ export async function pushMain(argv: string[], env: Record<string, string | unde
   } finally {
     progress.done();
   }
+  if (r.unchanged) {
+    process.stdout.write(`unchanged ${session.host}/${repository}:${version} ${r.digest} (${r.size} bytes)\n`);
+    process.stderr.write('the version already holds this file: nothing was written\n');
+    return 0;
+  }
   if (r.replaced) process.stderr.write(`replaced ${session.host}/${repository}:${version} (was ${r.replaced})\n`);
   if (!r.uploaded) process.stderr.write(`the registry already had the bytes of ${file}: only the manifest was written\n`);
   process.stdout.write(`pushed ${session.host}/${repository}:${version} ${r.digest} (${r.size} bytes)\n`);
