@@ -2,7 +2,7 @@
  * Combines a device's authenticators: the first `allow` wins; otherwise a 403 (credentials of
  * someone else) beats a 401 (wrong or missing credentials).
  */
-import type { AuthDecision, AuthenticatorPlugin, AuthRequest, PeerCertificate } from '../plugin.ts';
+import type { AuthDecision, AuthenticatorPlugin, AuthRequest } from '../plugin.ts';
 
 export type Denial = Extract<AuthDecision, { outcome: 'deny' }>;
 export type Verdict = Extract<AuthDecision, { outcome: 'allow' }> | Denial;
@@ -45,7 +45,4 @@ function isPromiseLike<T>(v: T | PromiseLike<T>): v is PromiseLike<T> {
   return typeof (v as { then?: unknown }).then === 'function';
 }
 
-/** Subject CN (or first SAN) and serial: what the certificate claims, for logs. */
-export function describeCert(cert: PeerCertificate): string {
-  return `${cert.subject.CN ? `CN=${cert.subject.CN}` : (cert.subjectAltNames[0] ?? 'no subject')} serial=${cert.serialNumber}`;
-}
+export { describeCert } from '../sdk/certificate.ts';

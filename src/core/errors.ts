@@ -3,6 +3,8 @@
  * the body never holds a stack trace, an internal path or a secret. The mapping to HTTP lives in
  * one place (src/http/device-api.ts); the table is in README.md ("Status codes").
  */
+import { FirmwareNotFound, UpstreamUnavailable, errorMessage } from '../sdk/errors.ts';
+
 export abstract class DeviceError extends Error {
   abstract readonly status: number;
   /** Stable machine-readable code, also used as a metric label. */
@@ -39,6 +41,19 @@ export class NoFirmware extends DeviceError {
     super(`no firmware for device '${device}'${detail ? `: ${detail}` : ''}`);
     this.body = `No firmware for device '${device}'`;
   }
+}
+
+/**
+ * "Nothing published for this device", from the core (`NoFirmware`) or from a source
+ * (`FirmwareNotFound`): an answer, not a failure of the source.
+ */
+export function isNoFirmware(e: unknown): e is NoFirmware | FirmwareNotFound {
+  return e instanceof NoFirmware || e instanceof FirmwareNotFound;
+}
+
+/** A source's `FirmwareNotFound` as the device error it becomes; anything else as it is. */
+export function asDeviceFailure(deviceId: string, e: unknown): unknown {
+  return e instanceof FirmwareNotFound ? new NoFirmware(deviceId, e.detail, e.summary) : e;
 }
 
 export class NoVerifiedFirmware extends DeviceError {
@@ -99,10 +114,8 @@ export class TooManyAttempts extends DeviceError {
   }
 }
 
-/** Thrown by sources when the upstream cannot be reached or answers 5xx: devices get a stale copy or 503. */
-export class UpstreamUnavailable extends Error {
-  override readonly name = 'UpstreamUnavailable';
-}
+// What plugins throw is part of the public SDK helpers; the core maps it to device errors.
+export { UpstreamUnavailable, FirmwareNotFound, errorMessage };
 
 /**
  * Whether a source failure means "the source cannot be used now" (503, retry later) rather than
@@ -119,8 +132,4 @@ export function isSourceUnavailable(err: unknown): boolean {
 export function operatorSummary(err: unknown): string | undefined {
   const s = (err as { summary?: unknown } | null)?.summary;
   return typeof s === 'string' && s ? s : undefined;
-}
-
-export function errorMessage(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

@@ -22,7 +22,7 @@ import { SingleFlight } from './single-flight.ts';
 import { rankVersions } from './versions.ts';
 import { extractChain } from './extract-chain.ts';
 import { acceptCached, provenanceNow } from './provenance.ts';
-import { DeviceError, NoFirmware, NoVerifiedFirmware, SourceFailed, SourceUnavailable, errorMessage, isSourceUnavailable } from './errors.ts';
+import { DeviceError, NoFirmware, asDeviceFailure, NoVerifiedFirmware, SourceFailed, SourceUnavailable, errorMessage, isSourceUnavailable } from './errors.ts';
 import { FailureReports } from './failure-reports.ts';
 import { logCandidates } from './resolution-log.ts';
 
@@ -216,7 +216,8 @@ export class Resolver {
         this.o.events.emit('release-changed', { device: device.id, release, previous });
       }
       return release;
-    } catch (err) {
+    } catch (thrown) {
+      const err = asDeviceFailure(device.id, thrown);
       if (err instanceof NoFirmware || err instanceof NoVerifiedFirmware) {
         this.failures.answered(comp.source.id);
         // A source that says why (a repository missing) is logged, bounded like failures.

@@ -9,7 +9,7 @@
  */
 import type { Artifact, SourcePlugin } from '../plugin.ts';
 import type { CoreEventBus } from '../core/events.ts';
-import { NoFirmware } from '../core/errors.ts';
+import { isNoFirmware } from '../core/errors.ts';
 
 const TARGET = Symbol.for('otaflux.source-timing.events');
 
@@ -42,7 +42,7 @@ export function timeSource(source: SourcePlugin, events: CoreEventBus): void {
       return out;
     } catch (e) {
       // "Nothing published here" (a registry's 404 for a repository) is an answer, not an upstream error.
-      report(operation, started, e instanceof NoFirmware ? undefined : e);
+      report(operation, started, isNoFirmware(e) ? undefined : e);
       throw e;
     }
   };

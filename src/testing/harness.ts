@@ -4,8 +4,7 @@
  * the plugin and removes its state folder before it returns or throws.
  */
 import { pluginProblems } from '../core/plugin-checks.ts';
-import { rankVersions } from '../core/versions.ts';
-import { sha256Digest } from '../core/hashing.ts';
+import { rankVersions, sha256Digest } from '../sdk/index.ts';
 import type {
   Artifact, AuthDecision, AuthRequest, AuthenticatorPlugin, DeviceRef, ExtractLimits, ExtractorPlugin, Plugin, SourcePlugin, SourceVersion, Verdict, VerifierPlugin,
 } from '../plugin.ts';
