@@ -59,15 +59,15 @@ export async function startRuntime(settings: Settings, logger: Logger): Promise<
   await cache.load();
   cache.watchDownloads(events);
   const bodies = new ReleaseBodies(content, memory, cache, (sha256) => cache.lost(sha256));
+  const host = new PluginHost(logger, settings.configDir, join(settings.cache.dir, 'plugins'));
   resolver = new Resolver({
-    content, releases, budget: cache, events, logger,
+    content, releases, budget: cache, events, logger, signal: host.signal,
     extractors: settings.extractors,
     limits: settings.limits,
     refreshMs: settings.cache.refreshMs,
     negativeMs: Math.min(settings.cache.refreshMs, 5000),
     staleAfterMs: 2000,
   });
-  const host = new PluginHost(logger, settings.configDir, join(settings.cache.dir, 'plugins'));
   await host.start(pluginsOf(settings));
   if (settings.unauthenticated.length > 0) {
     logger.warn("devices are not authenticated: anyone can fetch their firmware (auth: 'none')", { devices: settings.unauthenticated });

@@ -49,8 +49,8 @@ export function timeSource(source: SourcePlugin, events: CoreEventBus): void {
   const versions = source.versions.bind(source);
   const resolve = source.resolve.bind(source);
   source.versions = (device, signal) => timedCall('versions', () => versions(device, signal));
-  source.resolve = async (device, version, signal) => {
-    const artifact = await timedCall('resolve', () => resolve(device, version, signal));
+  source.resolve = async (device, version, opts) => {
+    const artifact = await timedCall('resolve', () => resolve(device, version, opts));
     const open = artifact.open.bind(artifact);
     (artifact as { open: Artifact['open'] }).open = (s?: AbortSignal) => timedCall('open', () => open(s));
     return artifact;

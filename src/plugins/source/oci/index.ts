@@ -24,7 +24,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
-import { PLUGIN_API_VERSION, type Artifact, type DeviceRef, type Logger, type PluginContext, type SourcePlugin, type SourceVersion } from '../../../plugin.ts';
+import { PLUGIN_API_VERSION, type Artifact, type DeviceRef, type Logger, type PluginContext, type ResolveOptions, type SourcePlugin, type SourceVersion } from '../../../plugin.ts';
 import { FirmwareNotFound, parseVersionTag } from '../../../sdk/index.ts';
 import { RegistryClient } from './client.ts';
 import { RegistryError, isRegistryError } from './errors.ts';
@@ -161,7 +161,8 @@ export function oci(options: OciOptions): SourcePlugin {
       return versions;
     },
 
-    async resolve(device: DeviceRef, version: SourceVersion, signal?: AbortSignal): Promise<Artifact> {
+    async resolve(device: DeviceRef, version: SourceVersion, opts: ResolveOptions = {}): Promise<Artifact> {
+      const { signal } = opts;
       const c = clientFor();
       const repository = repositoryFor(prefix, device.id);
       const where = `${c.registry}/${repository}:${version.tag}`;
