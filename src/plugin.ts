@@ -250,14 +250,23 @@ export interface PeerCertificate {
   raw: Uint8Array;
 }
 
-export interface AuthRequest {
-  deviceId: string;
+/** A device's request as plugins see it, whichever device protocol it came through. */
+export interface DeviceRequest {
+  /** `GET`, `HEAD`, `POST`, … */
+  method: string;
+  /** The path without the query: `/version`, `/firmware`, `/DEFAULT/controller/v1/esp32-a`. */
+  path: string;
   /** Lower-cased header names. */
   headers: Readonly<Record<string, string | undefined>>;
   query: URLSearchParams;
   remoteAddress: string;
   /** Present when the connection is TLS and the client showed a certificate that chains to a trusted CA. */
   peerCertificate?: PeerCertificate;
+}
+
+export interface AuthRequest extends DeviceRequest {
+  /** The validated device id the request is for. */
+  deviceId: string;
   /**
    * Set when this address has used up its refused attempts: a refusal is answered 429 whatever it
    * says, so skip work that only refines one (such as finding whose credential it is). Valid
@@ -274,12 +283,22 @@ export type AuthDecision =
    * `token:gateway`.
    */
   | { outcome: 'allow'; identity: string }
-  /** Credentials were presented and are wrong (401) or belong to someone else (403). */
-  | { outcome: 'deny'; status: 401 | 403; reason: string; presented?: string }
+  /**
+   * Credentials were presented and are wrong (401) or belong to someone else (403). `reason` is logged
+   * (with this plugin's id), never sent; `presented` says whose credential it was, without secrets.
+   * `challenge` is the `WWW-Authenticate` value of a 401 (default: the plugin's `challenge`).
+   */
+  | { outcome: 'deny'; status: 401 | 403; reason: string; presented?: string; challenge?: string }
   /** This authenticator has nothing to say (no credentials of its kind were presented). */
   | { outcome: 'skip' };
 
 export interface AuthenticatorPlugin extends PluginBase<'authenticator'> {
+  /**
+   * Optional: the `WWW-Authenticate` challenge this authenticator answers a 401 with
+   * (`HMAC realm="acme"`). When no authenticator of a device accepts, the 401 carries the challenges
+   * of all its authenticators that have one, else `Bearer realm="otaflux"`.
+   */
+  challenge?: string;
   /**
    * Runs on every poll of a device whose `auth` lists it (in the listed order, until one allows).
    * Return the decision itself when it needs no I/O: the poll is then answered in

@@ -84,7 +84,7 @@ export async function startRuntime(settings: Settings, logger: Logger): Promise<
       throw e;
     }
   }
-  const devices = new DeviceService(settings.composer, resolver, settings.repositoryPrefix, new AuthAttempts(events, logger), fleet);
+  const devices = new DeviceService(settings.composer, resolver, settings.repositoryPrefix, new AuthAttempts(events, logger), fleet, logger);
   // Operations: source call latency/errors as 'upstream-request' events, device activity.
   for (const c of settings.composer.all()) timeSource(c.source, events);
   const tracker = new DeviceTracker(events);

@@ -13,6 +13,8 @@ export abstract class DeviceError extends Error {
   abstract readonly body: string;
   /** Extra response headers. */
   readonly headers: Record<string, string> = {};
+  /** The validated device id the request was for, once known (for the request log line and metrics). */
+  device?: string;
 }
 
 export class MissingDevice extends DeviceError {
@@ -87,19 +89,35 @@ export class SourceFailed extends DeviceError {
   }
 }
 
+/** Refused credentials; `by` names the authenticator(s) that decided, `challenge` is its `WWW-Authenticate`. */
 export class Unauthorized extends DeviceError {
   readonly status = 401;
   readonly code = 'unauthorized';
   readonly body = 'Unauthorized';
-  override readonly headers = { 'www-authenticate': 'Bearer realm="otaflux"' };
-  constructor(readonly reason: string) { super(`unauthorized: ${reason}`); }
+  override readonly headers: Record<string, string>;
+  constructor(readonly reason: string, readonly by?: string, challenge = 'Bearer realm="otaflux"') {
+    super(`unauthorized${by ? ` by ${by}` : ''}: ${reason}`);
+    this.headers = { 'www-authenticate': challenge };
+  }
 }
 
 export class Forbidden extends DeviceError {
   readonly status = 403;
   readonly code = 'forbidden';
   readonly body = 'Forbidden';
-  constructor(readonly reason: string) { super(`forbidden: ${reason}`); }
+  constructor(readonly reason: string, readonly by?: string) { super(`forbidden${by ? ` by ${by}` : ''}: ${reason}`); }
+}
+
+/** An authenticator threw (or answered outside the contract): 503, retry later; logged naming it. */
+export class AuthenticatorFailed extends DeviceError {
+  readonly status = 503;
+  readonly code = 'authenticator-failed';
+  readonly body = 'Authentication unavailable, retry later';
+  override readonly headers = { 'retry-after': '30' };
+  constructor(device: string, readonly by: string, readonly error: string) {
+    super(`authenticator ${by} failed for device '${device}': ${error}`);
+    this.device = device;
+  }
 }
 
 /** Too many refused credentials from one address: the request is refused unseen until `retryAfter` seconds pass. */

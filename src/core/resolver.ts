@@ -300,7 +300,13 @@ export class Resolver {
       this.o.logger.debug('verification remembered', { device: device.id, version: artifact.version, digest: artifact.digest, verifier: verifier.id, ...verdictFields(known.verdict) });
       return known.verdict;
     }
-    const verdict = await verifier.verify(device, artifact, signal);
+    let verdict: Verdict;
+    try {
+      verdict = await verifier.verify(device, artifact, signal);
+    } catch (e) {
+      // Unavailable is the verifier's one expected throw; anything else is a fault of that plugin, named.
+      throw isSourceUnavailable(e) || signal.aborted ? e : new Error(`verifier ${verifier.id} threw: ${errorMessage(e)}`, { cause: e });
+    }
     this.o.logger.debug('verification', { device: device.id, version: artifact.version, digest: artifact.digest, verifier: verifier.id, ...verdictFields(verdict) });
     byDigest.delete(artifact.digest);
     if (byDigest.size >= MAX_REMEMBERED_VERDICTS) byDigest.delete(byDigest.keys().next().value as string);
