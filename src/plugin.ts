@@ -21,9 +21,10 @@
  * `fetch()` and the like: an aborted call's error is treated as "source unavailable".
  *
  * A plugin that throws where the contract does not expect it (a verifier's `verify`, an
- * authenticator's `authenticate`, a source's `versions`/`resolve` with something other than the
- * errors below) is logged with its id; the device gets the status the README's status table
- * lists for that kind (source: 502, or the last good copy; verifier: 502; authenticator: 500).
+ * authenticator's `authenticate`, a source's `versions`/`resolve` with something other than
+ * `UpstreamUnavailable` or `FirmwareNotFound`) is logged naming its id; the device gets the status
+ * the README's status table lists: source, verifier or extractor 502 (or the last good copy),
+ * authenticator 503 `Authentication unavailable, retry later`.
  */
 
 /** The plugin API version this build speaks. A plugin whose `apiVersion` differs is refused at start-up. */
