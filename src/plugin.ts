@@ -229,9 +229,16 @@ export interface ExtractorPlugin extends PluginBase<'extractor'> {
   /** Whether the input looks like this format. Used by auto-detection; omit to never be auto-picked. */
   detect?(hints: ExtractHints): boolean;
   /**
+   * Optional: the file name of the output given the input's (`fw.bin.gz` → `fw.bin`, `fw.tgz` →
+   * `fw.tar`), the hint the next extractor sees. Without it the next one gets no name.
+   */
+  outputName?(name: string): string | undefined;
+  /** The output is the input unchanged (`extractor.raw`): not recorded among a release's extractors, and the name hint passes on. */
+  passThrough?: boolean;
+  /**
    * Turns the input into the output. Runs only when a new artifact is downloaded into the cache. Errors (corrupt, truncated, over a limit) surface as an
    * errored stream; the host then keeps the previous good release.
-   * The host derives the next extractor's name hint itself (`fw.bin.gz` → `fw.bin`; unknown after a tar member).
+   * The next extractor's name hint is `outputName(name)`.
    */
   extract(input: ReadableStream<Uint8Array>, ctx: ExtractContext): ReadableStream<Uint8Array>;
 }
