@@ -5,10 +5,33 @@
  * A plugin is a factory that returns a plain object (`dir({ root })`, `cosign({ keys })`).
  * The host drives its life: setup → validate → use → close. A plugin that throws in setup or
  * validate stops start-up with a message naming its id.
+ *
+ * When each hook runs (each method's comment says more):
+ * - at start-up, once per plugin object: `setup`, then (after every plugin's setup) `validate`;
+ * - on a device's lookup (its first poll, then the first poll after each refresh interval, a webhook,
+ *   a prefetch): `source.versions`, then newest first `source.resolve` and `verifier.verify` until a
+ *   version is accepted, then, only when that artifact is not cached yet, `artifact.open` and the
+ *   extractors' `extract`;
+ * - on every poll of a device with authenticators: `authenticate`;
+ * - at shutdown, once, in reverse order: `close`.
+ *
+ * Cancellation: the `signal` handed to `versions`, `resolve`, `open`, `verify` and `extract` is
+ * aborted when the server shuts down or when the lookup has taken longer than
+ * `PLUGIN_CALL_TIMEOUT_MS`; `setup`'s `ctx.signal` when the server shuts down. Pass it on to
+ * `fetch()` and the like: an aborted call's error is treated as "source unavailable".
+ *
+ * A plugin that throws where the contract does not expect it (a verifier's `verify`, an
+ * authenticator's `authenticate`, a source's `versions`/`resolve` with something other than
+ * `UpstreamUnavailable` or `FirmwareNotFound`) is logged naming its id; the device gets the status
+ * the README's status table lists: source, verifier or extractor 502 (or the last good copy),
+ * authenticator 503 `Authentication unavailable, retry later`.
  */
 
 /** The plugin API version this build speaks. A plugin whose `apiVersion` differs is refused at start-up. */
 export const PLUGIN_API_VERSION = 1;
+
+/** How long one device lookup (versions, resolve, verify, open and extract together) may take before its signal aborts. */
+export const PLUGIN_CALL_TIMEOUT_MS = 10 * 60 * 1000;
 
 export type PluginKind = 'source' | 'verifier' | 'extractor' | 'authenticator';
 
@@ -29,7 +52,11 @@ export interface PluginContext {
   logger: Logger;
   /** Directory of the config file: resolve relative paths in options against it. */
   configDir: string;
-  /** Directory the plugin may use for its own state (created by the host). */
+  /**
+   * Directory this plugin instance may use for its own state, created by the host and kept across
+   * restarts: `<cache dir>/plugins/<id>/<n>`, where `n` numbers the instances of that id in the
+   * order the config names them (1, 2, …). Two instances never share one.
+   */
   stateDir: string;
   /** Aborted when the server shuts down. */
   signal: AbortSignal;
@@ -91,15 +118,41 @@ export interface Artifact {
    * core then does not hash them a second time. Leave it out when the stream is not checked.
    */
   contentDigest?: string;
-  /** Streams the stored bytes of this exact digest. */
+  /**
+   * Streams the stored bytes of this exact digest. Called only when the host has no cached copy of
+   * this digest (after this source, verifier and extractor chain), once however many devices wait.
+   */
   open(signal?: AbortSignal): Promise<ReadableStream<Uint8Array>>;
 }
 
+/** What a source's `resolve()` returned before: the artifact without `open`. */
+export type ResolvedArtifact = Readonly<Omit<Artifact, 'open'>>;
+
+export interface ResolveOptions {
+  /** Aborted at shutdown or when the lookup times out. */
+  signal?: AbortSignal;
+  /**
+   * What this source resolved for this device and this tag the last time (in this process), so a
+   * source without content digests can ask its upstream "changed since?" (an ETag, a modification
+   * time kept in `meta`) and, when nothing changed, return the same `digest` without reading the
+   * bytes: the host then serves its cached copy and never calls `open()`.
+   */
+  previous?: ResolvedArtifact;
+}
+
 export interface SourcePlugin extends PluginBase<'source'> {
-  /** Every version available for the device, in any order. Unknown device → empty list. */
+  /**
+   * Every version available for the device, in any order. Unknown device → empty list (or throw
+   * `FirmwareNotFound` with a reason for the operator). Runs on every lookup of the device: at its
+   * first poll, after each refresh interval (`--refresh-interval`), on a webhook or a prefetch.
+   */
   versions(device: DeviceRef, signal?: AbortSignal): Promise<SourceVersion[]>;
-  /** Pins one version to its content. */
-  resolve(device: DeviceRef, version: SourceVersion, signal?: AbortSignal): Promise<Artifact>;
+  /**
+   * Pins one version to its content. Runs on every lookup too, for the newest versions until the
+   * verifier accepts one: keep it cheap (a manifest, a HEAD, a stat), and use `opts.previous` when the
+   * source has no digest of its own, so an unchanged image is not downloaded again to hash it.
+   */
+  resolve(device: DeviceRef, version: SourceVersion, opts?: ResolveOptions): Promise<Artifact>;
   /**
    * Optional: where this device's firmware comes from, as a stable string without secrets
    * (`source.oci http://registry:5000/firmware/esp32-a`, `source.dir /srv/firmware/esp32-a`). It must
@@ -124,7 +177,12 @@ export type Verdict =
   | { ok: false; /** Short machine-friendly reason: `unsigned`, `wrong-key`, `digest-mismatch`. */ reason: string; detail?: string };
 
 export interface VerifierPlugin extends PluginBase<'verifier'> {
-  /** Decides whether this exact artifact (by digest) may be served. Never throws for a bad signature. */
+  /**
+   * Decides whether this exact artifact (by digest) may be served. Never throws for a bad signature
+   * (throw `UpstreamUnavailable` when the signatures cannot be fetched now). Runs on a lookup for
+   * each candidate version whose digest it has not accepted yet; an acceptance is remembered for good,
+   * a rejection for one refresh interval.
+   */
   verify(device: DeviceRef, artifact: Artifact, signal?: AbortSignal): Promise<Verdict>;
   /**
    * Optional: what this verifier trusts now, as a stable string (`verifier.cosign keys=SHA256:…`,
@@ -171,9 +229,16 @@ export interface ExtractorPlugin extends PluginBase<'extractor'> {
   /** Whether the input looks like this format. Used by auto-detection; omit to never be auto-picked. */
   detect?(hints: ExtractHints): boolean;
   /**
-   * Turns the input into the output. Errors (corrupt, truncated, over a limit) surface as an
+   * Optional: the file name of the output given the input's (`fw.bin.gz` → `fw.bin`, `fw.tgz` →
+   * `fw.tar`), the hint the next extractor sees. Without it the next one gets no name.
+   */
+  outputName?(name: string): string | undefined;
+  /** The output is the input unchanged (`extractor.raw`): not recorded among a release's extractors, and the name hint passes on. */
+  passThrough?: boolean;
+  /**
+   * Turns the input into the output. Runs only when a new artifact is downloaded into the cache. Errors (corrupt, truncated, over a limit) surface as an
    * errored stream; the host then keeps the previous good release.
-   * The host derives the next extractor's name hint itself (`fw.bin.gz` → `fw.bin`; unknown after a tar member).
+   * The next extractor's name hint is `outputName(name)`.
    */
   extract(input: ReadableStream<Uint8Array>, ctx: ExtractContext): ReadableStream<Uint8Array>;
 }
@@ -193,14 +258,23 @@ export interface PeerCertificate {
   raw: Uint8Array;
 }
 
-export interface AuthRequest {
-  deviceId: string;
+/** A device's request as plugins see it, whichever device protocol it came through. */
+export interface DeviceRequest {
+  /** `GET`, `HEAD`, `POST`, … */
+  method: string;
+  /** The path without the query: `/version`, `/firmware`, `/DEFAULT/controller/v1/esp32-a`. */
+  path: string;
   /** Lower-cased header names. */
   headers: Readonly<Record<string, string | undefined>>;
   query: URLSearchParams;
   remoteAddress: string;
   /** Present when the connection is TLS and the client showed a certificate that chains to a trusted CA. */
   peerCertificate?: PeerCertificate;
+}
+
+export interface AuthRequest extends DeviceRequest {
+  /** The validated device id the request is for. */
+  deviceId: string;
   /**
    * Set when this address has used up its refused attempts: a refusal is answered 429 whatever it
    * says, so skip work that only refines one (such as finding whose credential it is). Valid
@@ -217,14 +291,25 @@ export type AuthDecision =
    * `token:gateway`.
    */
   | { outcome: 'allow'; identity: string }
-  /** Credentials were presented and are wrong (401) or belong to someone else (403). */
-  | { outcome: 'deny'; status: 401 | 403; reason: string; presented?: string }
+  /**
+   * Credentials were presented and are wrong (401) or belong to someone else (403). `reason` is logged
+   * (with this plugin's id), never sent; `presented` says whose credential it was, without secrets.
+   * `challenge` is the `WWW-Authenticate` value of a 401 (default: the plugin's `challenge`).
+   */
+  | { outcome: 'deny'; status: 401 | 403; reason: string; presented?: string; challenge?: string }
   /** This authenticator has nothing to say (no credentials of its kind were presented). */
   | { outcome: 'skip' };
 
 export interface AuthenticatorPlugin extends PluginBase<'authenticator'> {
   /**
-   * Runs on every poll. Return the decision itself when it needs no I/O: the poll is then answered in
+   * Optional: the `WWW-Authenticate` challenge this authenticator answers a 401 with
+   * (`HMAC realm="acme"`). When no authenticator of a device accepts, the 401 carries the challenges
+   * of all its authenticators that have one, else `Bearer realm="otaflux"`.
+   */
+  challenge?: string;
+  /**
+   * Runs on every poll of a device whose `auth` lists it (in the listed order, until one allows).
+   * Return the decision itself when it needs no I/O: the poll is then answered in
    * the same turn; a promise makes the device's polls wait for it.
    */
   authenticate(req: AuthRequest): AuthDecision | Promise<AuthDecision>;

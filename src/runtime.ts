@@ -59,15 +59,15 @@ export async function startRuntime(settings: Settings, logger: Logger): Promise<
   await cache.load();
   cache.watchDownloads(events);
   const bodies = new ReleaseBodies(content, memory, cache, (sha256) => cache.lost(sha256));
+  const host = new PluginHost(logger, settings.configDir, join(settings.cache.dir, 'plugins'));
   resolver = new Resolver({
-    content, releases, budget: cache, events, logger,
+    content, releases, budget: cache, events, logger, signal: host.signal,
     extractors: settings.extractors,
     limits: settings.limits,
     refreshMs: settings.cache.refreshMs,
     negativeMs: Math.min(settings.cache.refreshMs, 5000),
     staleAfterMs: 2000,
   });
-  const host = new PluginHost(logger, settings.configDir, join(settings.cache.dir, 'plugins'));
   await host.start(pluginsOf(settings));
   if (settings.unauthenticated.length > 0) {
     logger.warn("devices are not authenticated: anyone can fetch their firmware (auth: 'none')", { devices: settings.unauthenticated });
@@ -84,7 +84,7 @@ export async function startRuntime(settings: Settings, logger: Logger): Promise<
       throw e;
     }
   }
-  const devices = new DeviceService(settings.composer, resolver, settings.repositoryPrefix, new AuthAttempts(events, logger), fleet);
+  const devices = new DeviceService(settings.composer, resolver, settings.repositoryPrefix, new AuthAttempts(events, logger), fleet, logger);
   // Operations: source call latency/errors as 'upstream-request' events, device activity.
   for (const c of settings.composer.all()) timeSource(c.source, events);
   const tracker = new DeviceTracker(events);

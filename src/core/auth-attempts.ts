@@ -39,6 +39,8 @@ export interface Refusal {
   status: 401 | 403;
   reason: string;
   presented?: string;
+  /** The authenticator(s) that decided. */
+  plugin?: string;
 }
 
 export class AuthAttempts {
@@ -77,7 +79,9 @@ export class AuthAttempts {
       return new TooManyAttempts(retryAfter);
     }
     this.refused++;
-    this.logger.warn('device authentication failed', { device: r.device, remoteAddress: r.remoteAddress, status: r.status, reason: r.reason, ...(r.presented ? { presented: r.presented } : {}) });
+    this.logger.warn('device authentication failed', {
+      device: r.device, remoteAddress: r.remoteAddress, status: r.status, reason: r.reason, ...(r.plugin ? { plugin: r.plugin } : {}), ...(r.presented ? { presented: r.presented } : {}),
+    });
     this.events.emit('auth-failed', { remoteAddress: r.remoteAddress, stage: 'request', reason: r.reason, device: r.device, status: r.status, ...(r.presented ? { presented: r.presented } : {}) });
     const bucket = b ?? this.add(r.remoteAddress);
     bucket.tokens = Math.max(0, bucket.tokens - 1);

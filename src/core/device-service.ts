@@ -2,25 +2,26 @@
  * DeviceService is the device API without HTTP: it validates the device id, finds the device's
  * composition, runs its authenticators, and asks the resolver for its release.
  */
-import type { AuthRequest, PeerCertificate } from '../plugin.ts';
+import type { AuthRequest, DeviceRequest, Logger } from '../plugin.ts';
 import type { Composer, Composition } from './composition.ts';
 import { deviceRef } from './composition.ts';
 import type { Resolver } from './resolver.ts';
 import type { Release } from './release.ts';
 import { validateDeviceId } from './device-id.ts';
-import { Forbidden, MissingDevice, NoFirmware, Unauthorized } from './errors.ts';
+import { AuthenticatorFailed, DeviceError, Forbidden, MissingDevice, NoFirmware, Unauthorized } from './errors.ts';
 import { authorize, type Verdict } from './authorize.ts';
 import type { AuthAttempts } from './auth-attempts.ts';
 
-export interface DeviceQuery {
+/**
+ * A device's request as the core sees it: the plugins' `DeviceRequest` with the device id as the
+ * protocol gave it (not validated yet) and which device route asks (`version` when absent, for fleet
+ * check-ins). `method` and `path` default to `GET` and `/<route>`.
+ */
+export interface DeviceQuery extends Omit<DeviceRequest, 'method' | 'path'> {
   device: string | null;
-  headers: Readonly<Record<string, string | undefined>>;
-  query: URLSearchParams;
-  remoteAddress: string;
-  peerCertificate?: PeerCertificate;
-  /** Which device route asks (`version` when absent), and its method: for fleet check-ins. */
   route?: 'version' | 'firmware';
   method?: string;
+  path?: string;
 }
 
 /**
@@ -51,6 +52,8 @@ export class DeviceService {
     private readonly attempts?: AuthAttempts,
     /** The fleet; without it every device gets the newest verified release. */
     private readonly chooser?: ReleaseChooser,
+    /** Where a failing authenticator is logged (naming it). */
+    private readonly logger?: Logger,
   ) {}
 
   /**
@@ -74,7 +77,9 @@ export class DeviceService {
     const comp = this.composer.for(id);
     if (!comp) throw new NoFirmware(id);
     if (comp.auth === 'none') return { deviceId: id, composition: comp };
-    const req: AuthRequest = { deviceId: id, headers: q.headers, query: q.query, remoteAddress: q.remoteAddress };
+    const req: AuthRequest = {
+      deviceId: id, method: q.method ?? 'GET', path: q.path ?? `/${q.route ?? 'version'}`, headers: q.headers, query: q.query, remoteAddress: q.remoteAddress,
+    };
     if (q.peerCertificate) req.peerCertificate = q.peerCertificate;
     // Credentials are checked before the refusal limit: a valid one passes whoever else failed from
     // this address (see auth-attempts.ts for why that helps no brute-forcer).
@@ -85,10 +90,16 @@ export class DeviceService {
   }
 
   private admitted(decision: Verdict, q: DeviceQuery, id: string, comp: Composition): Admission {
+    if (decision.outcome === 'failed') {
+      this.logger?.error('authenticator failed', { plugin: decision.by, device: id, remoteAddress: q.remoteAddress, error: decision.error });
+      throw withDevice(new AuthenticatorFailed(id, decision.by, decision.error), id);
+    }
     if (decision.outcome === 'deny') {
-      const limited = this.attempts?.failed({ device: id, remoteAddress: q.remoteAddress, status: decision.status, reason: decision.reason, ...(decision.presented ? { presented: decision.presented } : {}) });
-      if (limited) throw limited;
-      throw decision.status === 403 ? new Forbidden(decision.reason) : new Unauthorized(decision.reason);
+      const limited = this.attempts?.failed({
+        device: id, remoteAddress: q.remoteAddress, status: decision.status, reason: decision.reason, plugin: decision.by, ...(decision.presented ? { presented: decision.presented } : {}),
+      });
+      if (limited) throw withDevice(limited, id);
+      throw withDevice(decision.status === 403 ? new Forbidden(decision.reason, decision.by) : new Unauthorized(decision.reason, decision.by, decision.challenge), id);
     }
     return { deviceId: id, composition: comp, identity: decision.identity };
   }
@@ -107,4 +118,9 @@ export class DeviceService {
     if (!comp) throw new NoFirmware(id);
     return this.resolver.refresh(deviceRef(id, comp), comp);
   }
+}
+
+function withDevice<E extends DeviceError>(e: E, id: string): E {
+  e.device = id;
+  return e;
 }

@@ -3,6 +3,8 @@
  * the body never holds a stack trace, an internal path or a secret. The mapping to HTTP lives in
  * one place (src/http/device-api.ts); the table is in README.md ("Status codes").
  */
+import { FirmwareNotFound, UpstreamUnavailable, errorMessage } from '../sdk/errors.ts';
+
 export abstract class DeviceError extends Error {
   abstract readonly status: number;
   /** Stable machine-readable code, also used as a metric label. */
@@ -11,6 +13,8 @@ export abstract class DeviceError extends Error {
   abstract readonly body: string;
   /** Extra response headers. */
   readonly headers: Record<string, string> = {};
+  /** The validated device id the request was for, once known (for the request log line and metrics). */
+  device?: string;
 }
 
 export class MissingDevice extends DeviceError {
@@ -39,6 +43,19 @@ export class NoFirmware extends DeviceError {
     super(`no firmware for device '${device}'${detail ? `: ${detail}` : ''}`);
     this.body = `No firmware for device '${device}'`;
   }
+}
+
+/**
+ * "Nothing published for this device", from the core (`NoFirmware`) or from a source
+ * (`FirmwareNotFound`): an answer, not a failure of the source.
+ */
+export function isNoFirmware(e: unknown): e is NoFirmware | FirmwareNotFound {
+  return e instanceof NoFirmware || e instanceof FirmwareNotFound;
+}
+
+/** A source's `FirmwareNotFound` as the device error it becomes; anything else as it is. */
+export function asDeviceFailure(deviceId: string, e: unknown): unknown {
+  return e instanceof FirmwareNotFound ? new NoFirmware(deviceId, e.detail, e.summary) : e;
 }
 
 export class NoVerifiedFirmware extends DeviceError {
@@ -72,19 +89,35 @@ export class SourceFailed extends DeviceError {
   }
 }
 
+/** Refused credentials; `by` names the authenticator(s) that decided, `challenge` is its `WWW-Authenticate`. */
 export class Unauthorized extends DeviceError {
   readonly status = 401;
   readonly code = 'unauthorized';
   readonly body = 'Unauthorized';
-  override readonly headers = { 'www-authenticate': 'Bearer realm="otaflux"' };
-  constructor(readonly reason: string) { super(`unauthorized: ${reason}`); }
+  override readonly headers: Record<string, string>;
+  constructor(readonly reason: string, readonly by?: string, challenge = 'Bearer realm="otaflux"') {
+    super(`unauthorized${by ? ` by ${by}` : ''}: ${reason}`);
+    this.headers = { 'www-authenticate': challenge };
+  }
 }
 
 export class Forbidden extends DeviceError {
   readonly status = 403;
   readonly code = 'forbidden';
   readonly body = 'Forbidden';
-  constructor(readonly reason: string) { super(`forbidden: ${reason}`); }
+  constructor(readonly reason: string, readonly by?: string) { super(`forbidden${by ? ` by ${by}` : ''}: ${reason}`); }
+}
+
+/** An authenticator threw (or answered outside the contract): 503, retry later; logged naming it. */
+export class AuthenticatorFailed extends DeviceError {
+  readonly status = 503;
+  readonly code = 'authenticator-failed';
+  readonly body = 'Authentication unavailable, retry later';
+  override readonly headers = { 'retry-after': '30' };
+  constructor(device: string, readonly by: string, readonly error: string) {
+    super(`authenticator ${by} failed for device '${device}': ${error}`);
+    this.device = device;
+  }
 }
 
 /** Too many refused credentials from one address: the request is refused unseen until `retryAfter` seconds pass. */
@@ -99,10 +132,8 @@ export class TooManyAttempts extends DeviceError {
   }
 }
 
-/** Thrown by sources when the upstream cannot be reached or answers 5xx: devices get a stale copy or 503. */
-export class UpstreamUnavailable extends Error {
-  override readonly name = 'UpstreamUnavailable';
-}
+// What plugins throw is part of the public SDK helpers; the core maps it to device errors.
+export { UpstreamUnavailable, FirmwareNotFound, errorMessage };
 
 /**
  * Whether a source failure means "the source cannot be used now" (503, retry later) rather than
@@ -119,8 +150,4 @@ export function isSourceUnavailable(err: unknown): boolean {
 export function operatorSummary(err: unknown): string | undefined {
   const s = (err as { summary?: unknown } | null)?.summary;
   return typeof s === 'string' && s ? s : undefined;
-}
-
-export function errorMessage(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

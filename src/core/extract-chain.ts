@@ -40,8 +40,8 @@ export async function extractChain(
   };
   const apply = (x: ExtractorPlugin) => {
     stream = x.extract(stream, stepCtx());
-    if (x.id !== 'extractor.raw') applied.push(x.id);
-    name = nameAfter(name, x.id);
+    if (!x.passThrough) applied.push(x.id);
+    name = nameAfter(name, x);
     mediaType = undefined; // the media type described the stored layer, not what is inside it
   };
 
@@ -65,11 +65,9 @@ export async function extractChain(
   return { stream: limitOutput(stream, ctx.limits, () => stored.bytes, 'extracting'), applied };
 }
 
-/** The name hint for the next layer: `fw.bin.gz` → `fw.bin`, `fw.tgz` → `fw.tar`; unknown after a tar member. */
-function nameAfter(name: string | undefined, id: string): string | undefined {
+/** The name hint for the next layer, as the extractor names its output (unknown when it does not say). */
+function nameAfter(name: string | undefined, x: ExtractorPlugin): string | undefined {
   if (name === undefined) return undefined;
-  if (id === 'extractor.gzip') return name.replace(/\.tgz$/i, '.tar').replace(/\.gz$/i, '');
-  if (id === 'extractor.zstd') return name.replace(/\.(tzst|tzstd)$/i, '.tar').replace(/\.(zst|zstd)$/i, '');
-  if (id === 'extractor.tar') return undefined;
-  return id === 'extractor.raw' ? name : undefined;
+  if (x.passThrough) return name;
+  return x.outputName?.(name);
 }

@@ -22,27 +22,5 @@ export class ContentHasher {
   }
 }
 
-/** SHA-256 of bytes as `sha256:<hex>`. */
-export function sha256Digest(bytes: Uint8Array | string): string {
-  return 'sha256:' + new Bun.CryptoHasher('sha256').update(bytes).digest('hex');
-}
-
-/**
- * Passes bytes through and errors the stream at its end when their SHA-256 is not `expected`
- * (`sha256:<hex>`), so a consumer that commits only on a clean end never keeps wrong bytes.
- */
-export function verifyDigestStream(input: ReadableStream<Uint8Array>, expected: string, what: string): ReadableStream<Uint8Array> {
-  const sha = new Bun.CryptoHasher('sha256');
-  return input.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, ctl) {
-        sha.update(chunk);
-        ctl.enqueue(chunk);
-      },
-      flush(ctl) {
-        const got = 'sha256:' + sha.digest('hex');
-        if (got !== expected) ctl.error(new Error(`${what}: digest mismatch, expected ${expected}, got ${got}`));
-      },
-    }),
-  );
-}
+// Digests of bytes and digest-checking streams are public SDK helpers (sources use them too).
+export { sha256Digest, verifyDigestStream } from '../sdk/digest.ts';

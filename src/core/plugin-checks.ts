@@ -28,9 +28,9 @@ export const REQUIRED_METHODS: Readonly<Record<PluginKind, readonly string[]>> =
 
 /** Hooks a plugin may leave out, but which must be functions when present. */
 const OPTIONAL_METHODS: Readonly<Record<PluginKind, readonly string[]>> = {
-  source: ['setup', 'validate', 'close'],
-  verifier: ['setup', 'validate', 'close'],
-  extractor: ['setup', 'validate', 'close', 'detect'],
+  source: ['setup', 'validate', 'close', 'identity'],
+  verifier: ['setup', 'validate', 'close', 'identity', 'verifyOffline'],
+  extractor: ['setup', 'validate', 'close', 'detect', 'outputName'],
   authenticator: ['setup', 'validate', 'close'],
 };
 

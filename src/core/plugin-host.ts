@@ -18,6 +18,11 @@ export class PluginHost {
 
   constructor(private readonly logger: Logger, private readonly configDir: string, private readonly stateRoot: string) {}
 
+  /** Aborted at shutdown (`close()`): handed to plugins in setup and, through the resolver, to their calls. */
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+
   /** Starts each distinct plugin object once. */
   async start(plugins: readonly Plugin[]): Promise<void> {
     const unique = [...new Set(plugins)];
@@ -29,9 +34,10 @@ export class PluginHost {
         throw new PluginStartError(problem);
       }
     }
+    const stateDirs = instanceStateDirs(this.stateRoot, unique);
     for (const p of unique) {
       try {
-        const stateDir = join(this.stateRoot, p.id);
+        const stateDir = stateDirs.get(p) as string;
         mkdirSync(stateDir, { recursive: true });
         await p.setup?.({ logger: this.logger.child({ plugin: p.id }), configDir: this.configDir, stateDir, signal: this.abort.signal });
         this.started.push(p);
@@ -61,4 +67,20 @@ export class PluginHost {
       }
     }
   }
+}
+
+/**
+ * Each plugin instance's own state folder: `<root>/<id>/<n>`, `n` counting the instances of that id
+ * in the order they were given (the config's order), from 1.
+ */
+export function instanceStateDirs(root: string, plugins: readonly Plugin[]): Map<Plugin, string> {
+  const seen = new Map<string, number>();
+  const out = new Map<Plugin, string>();
+  for (const p of plugins) {
+    if (out.has(p)) continue;
+    const n = (seen.get(p.id) ?? 0) + 1;
+    seen.set(p.id, n);
+    out.set(p, join(root, p.id, String(n)));
+  }
+  return out;
 }

@@ -9,7 +9,7 @@
  *   re-verifies its stored evidence offline: provenance.ts);
  * - a failed fetch or extraction never replaces a good cached copy.
  */
-import type { DeviceRef, ExtractLimits, ExtractorPlugin, Logger, Verdict, VerifierPlugin } from '../plugin.ts';
+import { PLUGIN_CALL_TIMEOUT_MS, type DeviceRef, type ExtractLimits, type ExtractorPlugin, type Logger, type ResolvedArtifact, type SourcePlugin, type SourceVersion, type Verdict, type VerifierPlugin } from '../plugin.ts';
 import type { Composition } from './composition.ts';
 import type { ContentStore } from './content-store.ts';
 import type { ReleaseStore } from './release-store.ts';
@@ -22,7 +22,7 @@ import { SingleFlight } from './single-flight.ts';
 import { rankVersions } from './versions.ts';
 import { extractChain } from './extract-chain.ts';
 import { acceptCached, provenanceNow } from './provenance.ts';
-import { DeviceError, NoFirmware, NoVerifiedFirmware, SourceFailed, SourceUnavailable, errorMessage, isSourceUnavailable } from './errors.ts';
+import { DeviceError, NoFirmware, asDeviceFailure, NoVerifiedFirmware, SourceFailed, SourceUnavailable, errorMessage, isSourceUnavailable } from './errors.ts';
 import { FailureReports } from './failure-reports.ts';
 import { logCandidates } from './resolution-log.ts';
 
@@ -58,6 +58,10 @@ export interface ResolverOptions {
   negativeMs: number;
   /** When a refresh of a known device takes longer than this, the known release is served meanwhile. */
   staleAfterMs: number;
+  /** Aborted at shutdown; the signal handed to plugin calls follows it. */
+  signal?: AbortSignal;
+  /** How long one lookup's plugin calls may take before their signal aborts (default PLUGIN_CALL_TIMEOUT_MS). */
+  callTimeoutMs?: number;
 }
 
 /** A release and the evidence its verifier returned (kept with its records). */
@@ -88,6 +92,8 @@ export class Resolver {
   private readonly acceptedOnDisk = new Map<string, { release?: Release }>();
   private readonly refusalsLogged = new Set<string>();
   private readonly verdicts = new WeakMap<VerifierPlugin, Map<string, { verdict: Verdict; at: number }>>();
+  /** What each source resolved last, per device and tag: handed back to its next `resolve()`. */
+  private readonly resolved = new WeakMap<SourcePlugin, Map<string, ResolvedArtifact>>();
   private readonly rejectionsLogged = new Set<string>();
   /** Rejections remembered before this instant are asked again (set by invalidate). */
   private rejectionsUntil = 0;
@@ -134,16 +140,37 @@ export class Resolver {
     return this.lookups.run(device.id, () => this.lookup(device, comp));
   }
 
+  /** The signal of one lookup's plugin calls: aborted at shutdown or after the call timeout. */
+  private callSignal(): AbortSignal {
+    const timeout = AbortSignal.timeout(this.o.callTimeoutMs ?? PLUGIN_CALL_TIMEOUT_MS);
+    return this.o.signal ? AbortSignal.any([this.o.signal, timeout]) : timeout;
+  }
+
+  /** Asks the source to pin a version, handing it what it answered for this device and tag last time. */
+  private async resolveArtifact(device: DeviceRef, source: SourcePlugin, version: SourceVersion, signal: AbortSignal): Promise<Artifact> {
+    let byTag = this.resolved.get(source);
+    if (!byTag) this.resolved.set(source, (byTag = new Map()));
+    const key = `${device.id}\0${version.tag}`;
+    const previous = byTag.get(key);
+    const artifact = await source.resolve(device, version, previous ? { signal, previous } : { signal });
+    const { open: _open, ...pinned } = artifact;
+    byTag.delete(key);
+    if (byTag.size >= MAX_REMEMBERED_VERDICTS) byTag.delete(byTag.keys().next().value as string);
+    byTag.set(key, pinned);
+    return artifact;
+  }
+
   /**
    * The newest `limit` verified releases of a device, newest first, each built into the cache: what
    * staged rollouts, pins, yanks and channels choose from (the fleet keeps them; polls never wait here).
    */
   async verifiedReleases(device: DeviceRef, comp: Composition, limit: number): Promise<Release[]> {
     const out: Release[] = [];
-    for (const candidate of rankVersions(await comp.source.versions(device), device.allowPrerelease).slice(0, MAX_CANDIDATES + limit)) {
-      const artifact = await comp.source.resolve(device, candidate);
-      const verdict = await this.verdict(device, comp.verifier, artifact);
-      if (verdict.ok) out.push((await this.build(device, comp, artifact, verdict.by, verdict.evidence)).release);
+    const signal = this.callSignal();
+    for (const candidate of rankVersions(await comp.source.versions(device, signal), device.allowPrerelease).slice(0, MAX_CANDIDATES + limit)) {
+      const artifact = await this.resolveArtifact(device, comp.source, candidate, signal);
+      const verdict = await this.verdict(device, comp.verifier, artifact, signal);
+      if (verdict.ok) out.push((await this.build(device, comp, artifact, verdict.by, verdict.evidence, signal)).release);
       if (out.length >= limit) break;
     }
     return out;
@@ -202,7 +229,7 @@ export class Resolver {
   private async lookup(device: DeviceRef, comp: Composition): Promise<Release> {
     const previous = this.latest.get(device.id)?.release ?? (await this.lastGoodOnDisk(device, comp));
     try {
-      const { release, evidence } = await this.newestVerified(device, comp);
+      const { release, evidence } = await this.newestVerified(device, comp, this.callSignal());
       this.failures.answered(comp.source.id);
       this.remember(device.id, { release, at: Date.now() });
       this.o.budget.touch(release.sha256);
@@ -216,7 +243,8 @@ export class Resolver {
         this.o.events.emit('release-changed', { device: device.id, release, previous });
       }
       return release;
-    } catch (err) {
+    } catch (thrown) {
+      const err = asDeviceFailure(device.id, thrown);
       if (err instanceof NoFirmware || err instanceof NoVerifiedFirmware) {
         this.failures.answered(comp.source.id);
         // A source that says why (a repository missing) is logged, bounded like failures.
@@ -238,22 +266,22 @@ export class Resolver {
     }
   }
 
-  private async newestVerified(device: DeviceRef, comp: Composition): Promise<Built> {
-    const offered = await comp.source.versions(device);
+  private async newestVerified(device: DeviceRef, comp: Composition, signal: AbortSignal): Promise<Built> {
+    const offered = await comp.source.versions(device, signal);
     const ranked = rankVersions(offered, device.allowPrerelease);
     logCandidates(this.o.logger, device, comp.source.id, offered, ranked, MAX_CANDIDATES);
     if (ranked.length === 0) throw new NoFirmware(device.id);
     const reasons: string[] = [];
     for (const candidate of ranked.slice(0, MAX_CANDIDATES)) {
-      const artifact = await comp.source.resolve(device, candidate);
-      const verdict = await this.verdict(device, comp.verifier, artifact);
+      const artifact = await this.resolveArtifact(device, comp.source, candidate, signal);
+      const verdict = await this.verdict(device, comp.verifier, artifact, signal);
       if (!verdict.ok) {
         reasons.push(`${candidate.version}: ${verdict.reason}`);
         this.o.logger.debug('version skipped', { device: device.id, version: candidate.version, why: `refused by ${comp.verifier.id}: ${verdict.reason}` });
         continue;
       }
       this.o.logger.debug('version chosen', { device: device.id, version: candidate.version, tag: candidate.tag, digest: artifact.digest, verifiedBy: verdict.by });
-      return this.build(device, comp, artifact, verdict.by, verdict.evidence);
+      return this.build(device, comp, artifact, verdict.by, verdict.evidence, signal);
     }
     throw new NoVerifiedFirmware(device.id, reasons);
   }
@@ -263,7 +291,7 @@ export class Resolver {
    * pins the bytes); a rejection only for the refresh interval, or until the device is invalidated,
    * because `cosign sign` usually follows `oras push` and a signature may arrive after the first poll.
    */
-  private async verdict(device: DeviceRef, verifier: VerifierPlugin, artifact: Artifact): Promise<Verdict> {
+  private async verdict(device: DeviceRef, verifier: VerifierPlugin, artifact: Artifact, signal: AbortSignal): Promise<Verdict> {
     let byDigest = this.verdicts.get(verifier);
     if (!byDigest) this.verdicts.set(verifier, (byDigest = new Map()));
     const known = byDigest.get(artifact.digest);
@@ -272,7 +300,13 @@ export class Resolver {
       this.o.logger.debug('verification remembered', { device: device.id, version: artifact.version, digest: artifact.digest, verifier: verifier.id, ...verdictFields(known.verdict) });
       return known.verdict;
     }
-    const verdict = await verifier.verify(device, artifact);
+    let verdict: Verdict;
+    try {
+      verdict = await verifier.verify(device, artifact, signal);
+    } catch (e) {
+      // Unavailable is the verifier's one expected throw; anything else is a fault of that plugin, named.
+      throw isSourceUnavailable(e) || signal.aborted ? e : new Error(`verifier ${verifier.id} threw: ${errorMessage(e)}`, { cause: e });
+    }
     this.o.logger.debug('verification', { device: device.id, version: artifact.version, digest: artifact.digest, verifier: verifier.id, ...verdictFields(verdict) });
     byDigest.delete(artifact.digest);
     if (byDigest.size >= MAX_REMEMBERED_VERDICTS) byDigest.delete(byDigest.keys().next().value as string);
@@ -293,7 +327,7 @@ export class Resolver {
   }
 
   /** Downloads, extracts and stores an artifact once, however many devices ask at the same time. */
-  private build(device: DeviceRef, comp: Composition, artifact: Artifact, verifiedBy: string, evidence: unknown): Promise<Built> {
+  private build(device: DeviceRef, comp: Composition, artifact: Artifact, verifiedBy: string, evidence: unknown, signal: AbortSignal): Promise<Built> {
     const provenance = provenanceNow(device, comp);
     const key = Releases.key({ source: provenance.source, sourceDigest: artifact.digest, verifier: provenance.verifier, chain: provenance.chain, device: device.id });
     return this.builds.run(key, async () => {
@@ -306,9 +340,9 @@ export class Resolver {
       // Room first, for the size the source announces (extraction may change it; checked again after).
       const current = this.latest.get(device.id)?.release ?? this.acceptedOnDisk.get(device.id)?.release;
       await this.o.budget.makeRoom(artifact.size ?? 0, current?.sha256);
-      const input = await artifact.open();
+      const input = await artifact.open(signal);
       const { stream, applied } = await extractChain(input, comp.extract, this.o.extractors, {
-        device, name: artifact.name, mediaType: artifact.mediaType, limits: this.o.limits, logger: this.o.logger,
+        device, name: artifact.name, mediaType: artifact.mediaType, limits: this.o.limits, logger: this.o.logger, signal,
       });
       // Bytes no extractor changed, from a stream that checks them itself: hashed once, not twice.
       const checked = applied.length === 0 && artifact.contentDigest?.startsWith('sha256:') ? artifact.contentDigest.slice(7) : undefined;

@@ -4,7 +4,7 @@
  * `version\ncrc32\nsize` as text/plain, `/firmware` is application/octet-stream with an explicit
  * Content-Length. Errors map to the short bodies of src/core/errors.ts; nothing else reaches a device.
  */
-import type { PeerCertificate, Logger } from '../plugin.ts';
+import type { DeviceRequest as PluginDeviceRequest, Logger } from '../plugin.ts';
 import type { DeviceQuery, DeviceService } from '../core/device-service.ts';
 import type { ReleaseBodies } from '../core/release-bodies.ts';
 import type { CoreEventBus } from '../core/events.ts';
@@ -12,14 +12,8 @@ import { DeviceError } from '../core/errors.ts';
 import { releaseEtag, versionBody, type Release } from '../core/release.ts';
 import { ifRangeAllows, noneMatch, parseRange } from './range.ts';
 
-export interface DeviceRequest {
-  method: string;
-  query: URLSearchParams;
-  /** Lower-cased names. */
-  headers: Readonly<Record<string, string | undefined>>;
-  remoteAddress: string;
-  peerCertificate?: PeerCertificate;
-}
+/** The plugins' request shape; a listener that does not give the path gets `/version` or `/firmware`. */
+export type DeviceRequest = Omit<PluginDeviceRequest, 'path'> & { path?: string };
 
 export type ReplyBody = string | Buffer | { path: string; start: number; end: number } | null;
 
@@ -110,7 +104,7 @@ function versionReply(release: Release): { body: string; length: string } {
 }
 
 function toQuery(req: DeviceRequest, route: 'version' | 'firmware'): DeviceQuery {
-  const q: DeviceQuery = { device: req.query.get('device') || null, headers: req.headers, query: req.query, remoteAddress: req.remoteAddress, route, method: req.method };
+  const q: DeviceQuery = { device: req.query.get('device') || null, headers: req.headers, query: req.query, remoteAddress: req.remoteAddress, route, method: req.method, path: req.path ?? `/${route}` };
   if (req.peerCertificate) q.peerCertificate = req.peerCertificate;
   return q;
 }
@@ -123,7 +117,7 @@ function errorReply(e: unknown, req: DeviceRequest, logger: Logger): DeviceReply
       headers: { 'content-type': TEXT, 'content-length': String(Buffer.byteLength(body)), ...e.headers },
       body: req.method === 'HEAD' ? null : body,
       errorCode: e.code,
-      ...(req.query.get('device') ? { device: req.query.get('device') as string } : {}),
+      ...(e.device ? { device: e.device } : req.query.get('device') ? { device: req.query.get('device') as string } : {}),
     };
   }
   logger.error('unexpected error in device API', { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });

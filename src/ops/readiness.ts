@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import type { Runtime } from '../runtime.ts';
 import type { SourcePlugin } from '../plugin.ts';
 import { deviceRef } from '../core/composition.ts';
-import { NoFirmware } from '../core/errors.ts';
+import { isNoFirmware } from '../core/errors.ts';
 
 export interface ReadinessCheck {
   name: string;
@@ -113,7 +113,7 @@ export class Readiness {
     if (known && now - known.at < (this.o.probeTtlMs ?? 10_000)) return known.result;
     const result = call().then(
       () => null,
-      (e: unknown) => (e instanceof NoFirmware ? null : (e instanceof Error ? e.message : String(e)).slice(0, 200)),
+      (e: unknown) => (isNoFirmware(e) ? null : (e instanceof Error ? e.message : String(e)).slice(0, 200)),
     );
     this.probes.set(source, { at: now, result });
     return result;

@@ -9,7 +9,7 @@
  */
 import type { Artifact, SourcePlugin } from '../plugin.ts';
 import type { CoreEventBus } from '../core/events.ts';
-import { NoFirmware } from '../core/errors.ts';
+import { isNoFirmware } from '../core/errors.ts';
 
 const TARGET = Symbol.for('otaflux.source-timing.events');
 
@@ -42,15 +42,15 @@ export function timeSource(source: SourcePlugin, events: CoreEventBus): void {
       return out;
     } catch (e) {
       // "Nothing published here" (a registry's 404 for a repository) is an answer, not an upstream error.
-      report(operation, started, e instanceof NoFirmware ? undefined : e);
+      report(operation, started, isNoFirmware(e) ? undefined : e);
       throw e;
     }
   };
   const versions = source.versions.bind(source);
   const resolve = source.resolve.bind(source);
   source.versions = (device, signal) => timedCall('versions', () => versions(device, signal));
-  source.resolve = async (device, version, signal) => {
-    const artifact = await timedCall('resolve', () => resolve(device, version, signal));
+  source.resolve = async (device, version, opts) => {
+    const artifact = await timedCall('resolve', () => resolve(device, version, opts));
     const open = artifact.open.bind(artifact);
     (artifact as { open: Artifact['open'] }).open = (s?: AbortSignal) => timedCall('open', () => open(s));
     return artifact;

@@ -60,14 +60,16 @@ export function fakeDevice(id: string, o: { allowPrerelease?: boolean; options?:
   return { id, allowPrerelease: o.allowPrerelease ?? false, options: o.options ?? {} };
 }
 
-/** A device's request as an authenticator sees it (header names are lower-cased, as the host does). */
+/** A device's request as an authenticator sees it (header names are lower-cased, as the host does; `GET /version` unless given). */
 export function fakeRequest(
   deviceId: string,
-  o: { headers?: Record<string, string>; query?: Record<string, string>; remoteAddress?: string; peerCertificate?: PeerCertificate; rateLimited?: boolean } = {},
+  o: { method?: string; path?: string; headers?: Record<string, string>; query?: Record<string, string>; remoteAddress?: string; peerCertificate?: PeerCertificate; rateLimited?: boolean } = {},
 ): AuthRequest {
   const headers = Object.fromEntries(Object.entries(o.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
   return {
     deviceId,
+    method: o.method ?? 'GET',
+    path: o.path ?? '/version',
     headers,
     query: new URLSearchParams({ device: deviceId, ...o.query }),
     remoteAddress: o.remoteAddress ?? '127.0.0.1',

@@ -4,8 +4,7 @@
  * the plugin and removes its state folder before it returns or throws.
  */
 import { pluginProblems } from '../core/plugin-checks.ts';
-import { rankVersions } from '../core/versions.ts';
-import { sha256Digest } from '../core/hashing.ts';
+import { rankVersions, sha256Digest } from '../sdk/index.ts';
 import type {
   Artifact, AuthDecision, AuthRequest, AuthenticatorPlugin, DeviceRef, ExtractLimits, ExtractorPlugin, Plugin, SourcePlugin, SourceVersion, Verdict, VerifierPlugin,
 } from '../plugin.ts';
@@ -65,7 +64,7 @@ export function runSource(source: SourcePlugin, device: DeviceRef, o: RunOptions
     const versions = await s.versions(device, ctx.signal);
     const chosen = rankVersions(versions, device.allowPrerelease)[0];
     if (!chosen) return { versions };
-    const artifact = await s.resolve(device, chosen, ctx.signal);
+    const artifact = await s.resolve(device, chosen, { signal: ctx.signal });
     if (!/^sha256:[0-9a-f]{64}$/.test(artifact.digest)) throw new Error(`${s.id}: artifact digest ${artifact.digest} is not sha256:<64 hex digits>`);
     const bytes = new Uint8Array(await new Response(await artifact.open(ctx.signal)).arrayBuffer());
     if (artifact.contentDigest && sha256Digest(bytes) !== artifact.contentDigest) {

@@ -21,7 +21,7 @@ function cert(cn: string | undefined, sans: string[] = [], serial = '1A2B', fing
   return { subject: cn ? { CN: cn } : {}, issuer: { CN: 'ca' }, subjectAltNames: sans, serialNumber: serial, fingerprint256: fingerprint, validFrom: new Date(0), validTo: new Date(8e15), raw: new Uint8Array([1]) };
 }
 function req(deviceId: string, extra: Partial<AuthRequest> = {}): AuthRequest {
-  return { deviceId, headers: {}, query: new URLSearchParams(), remoteAddress: '10.0.0.1', ...extra };
+  return { deviceId, method: 'GET', path: '/version', headers: {}, query: new URLSearchParams(), remoteAddress: '10.0.0.1', ...extra };
 }
 
 test('mtls maps CN, templates and regex groups; another device is 403; no certificate is a skip', () => {

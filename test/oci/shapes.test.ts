@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { pushArtifact, pushIndex, startRegistry, type TestRegistry } from '../support/registry.ts';
 import { FW_TYPE, device, ociFor, readAll } from './helpers.ts';
 import { oci, type OciArtifactMeta } from '../../src/plugins/source/oci/index.ts';
-import { NoFirmware } from '../../src/core/errors.ts';
+import { FirmwareNotFound, NoFirmware, asDeviceFailure } from '../../src/core/errors.ts';
 
 let reg: TestRegistry;
 beforeAll(async () => { reg = await startRegistry(); });
@@ -85,16 +85,19 @@ describe('artifact shapes', () => {
     expect(none.message).toContain('no index entry matches {"platform":{"os":"linux","architecture":"amd64"}}');
   });
 
-  test('unknown repository: NoFirmware naming the repository path; non-semver tags ignored', async () => {
+  test('unknown repository: FirmwareNotFound naming the repository path, 404 for the device; non-semver tags ignored', async () => {
     await pushArtifact(reg, 'fw/mixed', 'latest', [{ name: 'a', data: 'a' }]);
     await pushArtifact(reg, 'fw/mixed', 'sha256-0123.sig', [{ name: 'a', data: 'a' }]);
     await pushArtifact(reg, 'fw/mixed', '1.0', [{ name: 'a', data: 'a' }]);
     await pushArtifact(reg, 'fw/mixed', '1.0.1', [{ name: 'a', data: 'a' }]);
     const src = await ociFor(reg);
     const missing = await src.versions(device('never-pushed')).catch((e) => e);
-    expect(missing).toBeInstanceOf(NoFirmware);
-    expect(missing.status).toBe(404);
-    expect(missing.body).toBe("No firmware for device 'never-pushed'");
+    expect(missing).toBeInstanceOf(FirmwareNotFound);
+    const answer = asDeviceFailure('never-pushed', missing) as NoFirmware;
+    expect(answer).toBeInstanceOf(NoFirmware);
+    expect(answer.status).toBe(404);
+    expect(answer.body).toBe("No firmware for device 'never-pushed'");
+    expect(answer.detail).toBe(missing.detail);
     expect(missing.detail).toBe(`repository fw/never-pushed does not exist on ${reg.host} (tags/list: 404 name_unknown)`);
     expect(missing.summary).toBe('repository not found in the registry: check --repository-prefix');
     expect(await src.versions(device('mixed'))).toEqual([{ version: '1.0.1', tag: '1.0.1' }]);

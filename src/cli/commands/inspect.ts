@@ -13,7 +13,7 @@ import { deviceRef } from '../../core/composition.ts';
 import { validateDeviceId } from '../../core/device-id.ts';
 import { rankVersions } from '../../core/versions.ts';
 import { versionBody, type Release } from '../../core/release.ts';
-import { NoFirmware, errorMessage } from '../../core/errors.ts';
+import { isNoFirmware, errorMessage } from '../../core/errors.ts';
 import type { SourceVersion } from '../../plugin.ts';
 import { explanationLines } from './fleet-explanation.ts';
 
@@ -64,7 +64,7 @@ async function inspect(flags: FlagValues, args: string[]): Promise<number> {
       offered = await comp.source.versions(ref);
     } catch (e) {
       // A source that knows why there is nothing (a repository the registry does not have) says so.
-      if (e instanceof NoFirmware && e.detail) out(`  versions: none: ${e.detail}${e.summary ? `\n  ${e.summary}` : ''}`);
+      if (isNoFirmware(e) && e.detail) out(`  versions: none: ${e.detail}${e.summary ? `\n  ${e.summary}` : ''}`);
       else out(`  versions: the source failed: ${errorMessage(e)}`);
     }
     const eligible = new Set(rankVersions(offered, comp.allowPrerelease).map((v) => v.tag));

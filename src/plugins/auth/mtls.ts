@@ -14,7 +14,7 @@
  * stream) and that value tells the instances apart.
  */
 import { PLUGIN_API_VERSION, type AuthDecision, type AuthenticatorPlugin, type AuthRequest, type PeerCertificate } from '../../plugin.ts';
-import { describeCert } from '../../core/authorize.ts';
+import { describeCert } from '../../sdk/index.ts';
 
 export type CertField = 'cn' | 'dns' | 'uri' | 'email';
 

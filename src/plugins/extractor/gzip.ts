@@ -12,6 +12,7 @@ export function gzip(): ExtractorPlugin {
     id: 'extractor.gzip',
     apiVersion: PLUGIN_API_VERSION,
     detect: (hints) => looksLikeGzip(hints.head),
+    outputName: (name) => name.replace(/\.tgz$/i, '.tar').replace(/\.gz$/i, ''),
     extract: (input, ctx) => decompress(input, { id: 'extractor.gzip', format: 'gzip', magic: GZIP_MAGIC }, ctx),
   };
 }

@@ -12,6 +12,7 @@ export function zstd(): ExtractorPlugin {
     id: 'extractor.zstd',
     apiVersion: PLUGIN_API_VERSION,
     detect: (hints) => looksLikeZstd(hints.head),
+    outputName: (name) => name.replace(/\.(tzst|tzstd)$/i, '.tar').replace(/\.(zst|zstd)$/i, ''),
     extract: (input, ctx) => decompress(input, { id: 'extractor.zstd', format: 'zstd', magic: ZSTD_MAGIC }, ctx),
   };
 }

@@ -4,11 +4,11 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dir } from './dir.ts';
 import { tempDir } from '../../../test/support/tmp.ts';
-import { createLogger } from '../../log.ts';
+import { fakeLogger } from '../../testing/index.ts';
 import type { DeviceRef } from '../../plugin.ts';
 
 const device = (id: string): DeviceRef => ({ id, allowPrerelease: false, options: {} });
-const quiet = createLogger({ level: 'off' });
+const quiet = fakeLogger();
 
 async function setUp(build: (root: string) => void) {
   const root = tempDir();

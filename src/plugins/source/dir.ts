@@ -11,8 +11,7 @@
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { join, resolve, sep, basename } from 'node:path';
 import { PLUGIN_API_VERSION, type Artifact, type DeviceRef, type PluginContext, type SourcePlugin, type SourceVersion } from '../../plugin.ts';
-import { parseVersionTag } from '../../core/versions.ts';
-import { verifyDigestStream } from '../../core/hashing.ts';
+import { parseVersionTag, verifyDigestStream } from '../../sdk/index.ts';
 
 export interface DirOptions {
   /** The folder holding one sub-folder per device (relative paths: to the config file). */

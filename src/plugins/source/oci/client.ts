@@ -26,7 +26,7 @@
  * and manifest fetches share one request, and manifests fetched by digest are remembered.
  */
 import type { Logger } from '../../../plugin.ts';
-import { SingleFlight } from '../../../core/single-flight.ts';
+import { SingleFlight } from '../../../sdk/index.ts';
 import { Authenticator, type Credentials } from './auth.ts';
 import { assertDigest, digestOf, isDigest, verifyingStream } from './digest.ts';
 import { RegistryError, statusError } from './errors.ts';

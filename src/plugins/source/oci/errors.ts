@@ -8,10 +8,10 @@
  *   Those the operator must fix in the configuration (credentials refused, access denied, an
  *   untrusted certificate, a registry that speaks plain HTTP) carry `sourceUnavailable` (devices
  *   get 503, as for an unreachable registry, not 502) and a one-line `summary` naming the flag to change.
- * - `UpstreamUnavailable` (from the core) is everything that may pass: connection refused or reset,
+ * - `UpstreamUnavailable` (from the public SDK helpers) is everything that may pass: connection refused or reset,
  *   timeouts, 5xx and 429 after the retries. The core then serves its last good copy.
  */
-import { UpstreamUnavailable } from '../../../core/errors.ts';
+import { UpstreamUnavailable } from '../../../sdk/index.ts';
 
 export { UpstreamUnavailable };
 

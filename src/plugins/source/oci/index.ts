@@ -6,7 +6,7 @@
  *
  * - Repository of a device: `{prefix}/{device}` (`{device}` when the prefix is empty).
  * - Versions: the semver tags (`1.2.3`, `v1.2.3` reported as `1.2.3`); other tags are ignored.
- *   A repository the registry does not know is `NoFirmware` naming it (devices get 404; the log
+ *   A repository the registry does not know is `FirmwareNotFound` naming it (devices get 404; the log
  *   and `otaflux inspect` show the repository path, so a wrong prefix is visible).
  * - `resolve()` pins the tag to its manifest digest once; everything after is fetched by digest
  *   and verified, so a tag moved meanwhile never mixes content. An image index is narrowed to one
@@ -24,9 +24,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
-import { PLUGIN_API_VERSION, type Artifact, type DeviceRef, type Logger, type PluginContext, type SourcePlugin, type SourceVersion } from '../../../plugin.ts';
-import { parseVersionTag } from '../../../core/versions.ts';
-import { NoFirmware } from '../../../core/errors.ts';
+import { PLUGIN_API_VERSION, type Artifact, type DeviceRef, type Logger, type PluginContext, type ResolveOptions, type SourcePlugin, type SourceVersion } from '../../../plugin.ts';
+import { FirmwareNotFound, parseVersionTag } from '../../../sdk/index.ts';
 import { RegistryClient } from './client.ts';
 import { RegistryError, isRegistryError } from './errors.ts';
 import { MANIFEST_ACCEPT, parseManifest, type Platform } from './manifest.ts';
@@ -147,7 +146,7 @@ export function oci(options: OciOptions): SourcePlugin {
       try {
         tags = await c.listTags(repository, signal);
       } catch (e) {
-        if (isRegistryError(e, 'not-found')) throw missingRepository(device.id, c.registry, repository, e.message);
+        if (isRegistryError(e, 'not-found')) throw missingRepository(c.registry, repository, e.message);
         throw e;
       }
       const versions: SourceVersion[] = [];
@@ -162,7 +161,8 @@ export function oci(options: OciOptions): SourcePlugin {
       return versions;
     },
 
-    async resolve(device: DeviceRef, version: SourceVersion, signal?: AbortSignal): Promise<Artifact> {
+    async resolve(device: DeviceRef, version: SourceVersion, opts: ResolveOptions = {}): Promise<Artifact> {
+      const { signal } = opts;
       const c = clientFor();
       const repository = repositoryFor(prefix, device.id);
       const where = `${c.registry}/${repository}:${version.tag}`;
@@ -211,12 +211,12 @@ export function oci(options: OciOptions): SourcePlugin {
 }
 
 /** A repository the registry does not have: the path is named so a wrong prefix shows. */
-function missingRepository(device: string, registry: string, repository: string, message: string): NoFirmware {
+function missingRepository(registry: string, repository: string, message: string): FirmwareNotFound {
   const unknown = /name_unknown/.test(message);
   const detail = unknown
     ? `repository ${repository} does not exist on ${registry} (tags/list: 404 name_unknown)`
     : `${registry} answered 404 to the tag list of ${repository}`;
-  return new NoFirmware(device, detail, 'repository not found in the registry: check --repository-prefix');
+  return new FirmwareNotFound(detail, 'repository not found in the registry: check --repository-prefix');
 }
 
 /** The index/layer selectors a device's config `options` carries, checked. */

@@ -25,7 +25,7 @@
  * key still trusted signed it, and is refused when none did.
  */
 import { PLUGIN_API_VERSION, type Artifact, type DeviceRef, type PluginContext, type Verdict, type VerifierPlugin } from '../../../plugin.ts';
-import { UpstreamUnavailable, errorMessage } from '../../../core/errors.ts';
+import { UpstreamUnavailable, errorMessage } from '../../../sdk/index.ts';
 import type { OciArtifactMeta } from '../../source/oci/index.ts';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
