@@ -9,6 +9,7 @@ import { startRuntime, type Runtime } from './runtime.ts';
 import { createApp } from './http/app.ts';
 import { parseListenAddr } from './http/listen.ts';
 import { startRawListener, type ListenerDeps, type RawListener } from './http/raw-listener.ts';
+import { protocolDeps } from './protocols/protocol-deps.ts';
 import { HttpsListener } from './http/tls/https-listener.ts';
 import { DEFAULT_LIMITS, FrontDoor } from './http/front-door.ts';
 import { join } from 'node:path';
@@ -57,6 +58,8 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
     const deps: ListenerDeps = {
       devices: runtime.devices, bodies: runtime.bodies, events: runtime.events, logger,
       fallback: (request) => app.handle(request),
+      // Arduino HTTPUpdate, ESP-IDF and RAUC on /firmware (README "Device protocols").
+      protocols: protocolDeps(runtime),
       frontDoor,
     };
     if (settings.listenAddr !== false) {

@@ -21,6 +21,14 @@ export interface DeviceQuery {
   /** Which device route asks (`version` when absent), and its method: for fleet check-ins. */
   route?: 'version' | 'firmware';
   method?: string;
+  /** The client protocol that asked (`arduino`, `rauc`, `esp-idf`), for check-ins; absent: the native API. */
+  protocol?: string;
+  /**
+   * How the end of a download is known: from the `/firmware` answer that reaches the last byte
+   * (default), or `pieces`: the front door reports it (`FleetService.downloadCompleted`) once every
+   * byte was read, over however many Range requests (RAUC streaming).
+   */
+  download?: 'response' | 'pieces';
 }
 
 /**
