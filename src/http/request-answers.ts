@@ -13,6 +13,7 @@ import { DOCS_ASSETS_PREFIX, docsAsset } from './api-docs.ts';
 import type { Conn, ParsedRequest } from './connection.ts';
 import type { ProtocolDeps } from '../protocols/protocol-deps.ts';
 import { nativeProtocol, protocolFirmware } from '../protocols/recognise.ts';
+import { isManifestPath, raucManifest } from '../protocols/rauc/manifest.ts';
 
 const TEXT = 'text/plain; charset=utf-8';
 
@@ -29,7 +30,7 @@ export interface AnswerDeps extends DeviceApiDeps {
  * waiting (a `/version` poll answered from the remembered release: no promise per poll), else a
  * promise that settles once the response is handed to the socket.
  */
-export function requestAnswerer(deps: AnswerDeps): (s: Socket<Conn>, r: ParsedRequest) => Promise<void> {
+export function requestAnswerer(deps: AnswerDeps, scheme: 'http' | 'https' = 'http'): (s: Socket<Conn>, r: ParsedRequest) => Promise<void> {
   function reported(s: Socket<Conn>, r: ParsedRequest, started: number, route: string, status: number, bytes: number, device?: string, errorCode?: string, reply?: DeviceReply): void {
     const e: HttpRequestDone = { method: r.method, route, status, bytes, durationMs: performance.now() - started, remoteAddress: s.data.remoteAddress };
     if (device) e.device = device;
@@ -122,6 +123,11 @@ export function requestAnswerer(deps: AnswerDeps): (s: Socket<Conn>, r: ParsedRe
       return deliver(s, r, started, reply);
     }
     if (r.path === '/health') return sendText(s, r, started, r.path, 200, { 'content-length': '0' }, null);
+    // The RAUC simple server's manifest endpoints (only with `protocols.rauc`; else the app's 404).
+    if (deps.protocols?.raucManifest && (r.method === 'GET' || r.method === 'HEAD') && isManifestPath(r.path)) {
+      const route = r.path === '/api/v1/manifest.json' ? r.path : '/api/v1/manifest/:compatible';
+      return raucManifest(deviceRequest(s, r), r.path, scheme, deps.protocols).catch(failedReply).then((rep) => deliver(s, r, started, rep, route));
+    }
     const asset = docsAssetReply(r);
     if (asset) return asset.catch(failedReply).then((rep) => deliver(s, r, started, rep));
     return askApp(r, r.body, deps.fallback, deps.logger).then((a) =>

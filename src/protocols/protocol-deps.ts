@@ -11,6 +11,7 @@ import { deviceRef } from '../core/composition.ts';
 import { validateDeviceId } from '../core/device-id.ts';
 import { deriveInstance } from '../fleet/instance.ts';
 import type { ArduinoSettings } from './arduino/config.ts';
+import type { RaucSettings } from './rauc/config.ts';
 import { ReleaseDigests } from './image-digests.ts';
 import { RaucSessions } from './rauc/sessions.ts';
 
@@ -27,6 +28,8 @@ export interface ProtocolDeps extends DeviceApiDeps {
   downloadCompleted?(instance: string, stream: string, version: string, bootId: string | undefined, address: string, protocol: string): void;
   arduino?: ArduinoSettings;
   rauc: RaucSessions;
+  /** `protocols.rauc`: the manifest endpoints answer (absent: they are 404). */
+  raucManifest?: RaucSettings;
 }
 
 /** The protocols' dependencies from the running core. */
@@ -53,6 +56,7 @@ export function protocolDeps(rt: Runtime): ProtocolDeps {
     },
     ...(fleet ? { downloadCompleted: (instance, stream, version, bootId, address, protocol) => fleet.downloadCompleted(instance, stream, version, bootId, address, protocol) } : {}),
     ...(settings.arduino ? { arduino: settings.arduino } : {}),
+    ...(settings.rauc ? { raucManifest: settings.rauc } : {}),
     rauc: new RaucSessions(),
   };
 }

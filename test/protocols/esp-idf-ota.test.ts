@@ -106,3 +106,8 @@ test('If-None-Match with the current ETag: 304 (handled by esp_https_ota)', asyn
   expect(response.status).toBe(304);
   s.destroy();
 });
+
+test('without protocols.rauc the RAUC manifest endpoints are 404 like any unknown route', async () => {
+  expect((await fetch(`${server.url}/api/v1/manifest.json?compatible=Any`)).status).toBe(404);
+  expect((await fetch(`${server.url}/api/v1/manifest/Any.json`)).status).toBe(404);
+});
