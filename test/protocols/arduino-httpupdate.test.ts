@@ -14,6 +14,8 @@ import { firmwareDir } from '../support/firmware-dir.ts';
 import { tempDir } from '../support/tmp.ts';
 import { openSocket, parseResponse, readOneResponse, readToEnd, type RawResponse } from '../support/raw-http.ts';
 import { scrapeMetrics } from '../support/metrics.ts';
+import { explanationLines } from '../../src/cli/commands/fleet-explanation.ts';
+import { hashToken } from '../../src/plugins/auth/token-hash.ts';
 
 const ADMIN = 'arduino-test-admin-token-0123456789';
 const ESP32_MAC = '24:0A:C4:12:34:56';
@@ -33,17 +35,20 @@ const fw = firmwareDir({
   'esp32-a-fs': { '1.1.0.bin': 7000 },
   'esp32-nofs': { '2.0.0.bin': espImage(2000, false) },
   'esp8266-b': { '3.0.0.bin': espImage(4000, false) },
+  'tok-esp': { '1.0.0.bin': espImage(1500, false) },
 });
+const TOKEN = 'token-of-tok-esp-0123456789abcdef';
 const md5 = (b: Uint8Array) => createHash('md5').update(b).digest('hex');
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 let server: TestServer;
 
 beforeAll(async () => {
   const config = join(tempDir('otaflux-arduino-'), 'otaflux.config.ts');
-  writeFileSync(config, `import { defineConfig, dir } from 'otaflux';
+  writeFileSync(config, `import { defineConfig, dir, token } from 'otaflux';
 export default defineConfig({
   server: { adminToken: ${JSON.stringify(ADMIN)} },
   defaults: { source: dir({ root: ${JSON.stringify(fw.root)} }), extract: 'raw' },
+  devices: { 'tok-*': { auth: token({ devices: { 'tok-esp': ${JSON.stringify(hashToken(TOKEN))} } }) } },
   fleet: { refreshInterval: 0.2 },
   protocols: { arduino: { streams: { '5C:CF:7F:*': 'esp8266-b' } } },
 });
@@ -204,6 +209,8 @@ test('check-ins: the instance is the STA MAC, recorded with the arduino protocol
   expect(view.fleet.checkin.reported_version).toBe('1.1.0');
   expect(view.fleet.checkin.downloaded_version).toBe('1.1.0');
   expect(view.fleet.offer.version).toBe('1.1.0');
+  // What `otaflux inspect` and the status API print for it names the protocol.
+  expect(explanationLines(view.fleet as never).join('\n')).toContain('(arduino, poll), reports 1.1.0');
   const m = await scrapeMetrics(server.ports.metrics as number);
   expect(m.get('otaflux_device_protocol_requests_total{protocol="arduino",status="200"}')).toBeGreaterThanOrEqual(3);
   expect(m.get('otaflux_device_protocol_requests_total{protocol="arduino",status="304"}')).toBeGreaterThanOrEqual(3);
@@ -214,4 +221,13 @@ test('a browser-like client on /firmware gets the native answer (no x-MD5): reco
   expect(r.status).toBe(200);
   expect(r.headers['x-md5']).toBeUndefined();
   expect(r.headers['x-firmware-version']).toBe('1.1.0');
+});
+
+test('the same auth as the native API: a token device answers 401 without its token, the image with ?token= in the update URL', async () => {
+  const without = await closeExchange(esp32Request('/firmware?device=tok-esp', {}, 'close'));
+  expect(without.status).toBe(401);
+  expect(without.headers['x-md5']).toBeUndefined();
+  const wrong = await closeExchange(esp32Request('/firmware?device=tok-esp&token=not-the-token-0123456789abcdef', {}, 'close'));
+  expect(wrong.status).toBe(401);
+  expectInstallable(await closeExchange(esp32Request(`/firmware?device=tok-esp&token=${TOKEN}`, {}, 'close')), fw.bytes('tok-esp', '1.0.0.bin'), '1.0.0');
 });
