@@ -73,7 +73,7 @@ export class OtaFluxMetrics {
   /** The series each (method, raw route, status) counts into, looked up once (the per-request path). */
   private readonly byRequest = new Map<string, { requests: { inc(by?: number): void }; duration: { observe(v: number): void }; served: { inc(by?: number): void } }>();
   private readonly pollsByRoute = new Map<string, { inc(by?: number): void }>();
-  private readonly byProtocol = new Map<string, { inc(by?: number): void }>();
+  private readonly byProtocol = new Map<string, Map<number, { inc(by?: number): void }>>();
 
   private requestSeries(method: string, route: string, status: number, routeOf: (p: string) => string) {
     const key = `${method} ${status} ${route}`;
@@ -99,9 +99,10 @@ export class OtaFluxMetrics {
         if (e.bytes > 0) s.served.inc(e.bytes);
         const protocol = e.protocol ?? (e.route === '/version' ? 'native' : undefined);
         if (protocol) {
-          const key = `${protocol} ${e.status}`;
-          let c = this.byProtocol.get(key);
-          if (!c) this.byProtocol.set(key, (c = this.protocolRequests.child({ protocol, status: String(e.status) })));
+          let byStatus = this.byProtocol.get(protocol);
+          if (!byStatus) this.byProtocol.set(protocol, (byStatus = new Map()));
+          let c = byStatus.get(e.status);
+          if (!c) byStatus.set(e.status, (c = this.protocolRequests.child({ protocol, status: String(e.status) })));
           c.inc();
         }
       },
