@@ -231,3 +231,17 @@ test('the same auth as the native API: a token device answers 401 without its to
   expect(wrong.status).toBe(401);
   expectInstallable(await closeExchange(esp32Request(`/firmware?device=tok-esp&token=${TOKEN}`, {}, 'close')), fw.bytes('tok-esp', '1.0.0.bin'), '1.0.0');
 });
+
+test('a malformed protocols.arduino.streams key stops start-up with the file, the key and what was expected', async () => {
+  const config = join(tempDir('otaflux-arduino-bad-'), 'otaflux.config.ts');
+  writeFileSync(config, `import { defineConfig, dir } from 'otaflux';
+export default defineConfig({
+  defaults: { source: dir({ root: '.' }) },
+  protocols: { arduino: { streams: { 'not-a-mac': 'esp32-a' } } },
+});
+`);
+  const failed = await startTestServer({ config }).then((s) => (s.close(), ''), (e: Error) => e.message);
+  expect(failed).toContain('otaflux.config.ts');
+  expect(failed).toContain('protocols.arduino.streams');
+  expect(failed).toContain('expected a MAC address');
+});

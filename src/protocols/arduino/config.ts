@@ -9,13 +9,16 @@ import type { ArduinoConfig } from '../config-types.ts';
 
 export type { ArduinoConfig } from '../config-types.ts';
 
+const KEY = /^[0-9A-Fa-f:*]{1,17}$/;
+
 export const arduinoConfigSchema = z
   .object({
     streams: z
-      .record(
-        z.string().regex(/^[0-9A-Fa-f:*]{1,17}$/, { error: 'expected a MAC address like 24:0A:C4:12:34:56, or a pattern with *' }),
-        z.string().regex(/^[a-z0-9][a-z0-9._/-]*$/, { error: 'expected a stream (device id), lowercase' }),
-      )
+      .record(z.string(), z.string().regex(/^[a-z0-9][a-z0-9._/-]*$/, { error: 'expected a stream (device id), lowercase' }))
+      // Keys checked one by one: zod reports a bad record key only as "Invalid key in record".
+      .superRefine((streams, ctx) => {
+        for (const key of Object.keys(streams)) if (!KEY.test(key)) ctx.addIssue({ code: 'custom', path: [key], message: 'expected a MAC address like 24:0A:C4:12:34:56, or a pattern with *' });
+      })
       .optional(),
   })
   .strict();

@@ -11,13 +11,16 @@ import type { RaucConfig } from '../config-types.ts';
 
 export type { RaucConfig } from '../config-types.ts';
 
+const KEY = /^[A-Za-z0-9*][A-Za-z0-9 ._:*+-]{0,127}$/;
+
 export const raucConfigSchema = z
   .object({
     streams: z
-      .record(
-        z.string().regex(/^[A-Za-z0-9*][A-Za-z0-9 ._:*+-]{0,127}$/, { error: 'expected a RAUC compatible string, or a pattern with *' }),
-        z.string().regex(/^[a-z0-9][a-z0-9._/-]*$/, { error: 'expected a stream (device id), lowercase' }),
-      )
+      .record(z.string(), z.string().regex(/^[a-z0-9][a-z0-9._/-]*$/, { error: 'expected a stream (device id), lowercase' }))
+      // Keys checked one by one: zod reports a bad record key only as "Invalid key in record".
+      .superRefine((streams, ctx) => {
+        for (const key of Object.keys(streams)) if (!KEY.test(key)) ctx.addIssue({ code: 'custom', path: [key], message: 'expected a RAUC compatible string, or a pattern with *' });
+      })
       .optional(),
   })
   .strict();
