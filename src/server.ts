@@ -9,6 +9,8 @@ import { startRuntime, type Runtime } from './runtime.ts';
 import { createApp } from './http/app.ts';
 import { parseListenAddr } from './http/listen.ts';
 import { startRawListener, type ListenerDeps, type RawListener } from './http/raw-listener.ts';
+import { protocolDeps } from './protocols/protocol-deps.ts';
+import { MANIFEST_ROUTES } from './protocols/rauc/manifest.ts';
 import { HttpsListener } from './http/tls/https-listener.ts';
 import { DEFAULT_LIMITS, FrontDoor } from './http/front-door.ts';
 import { join } from 'node:path';
@@ -48,7 +50,7 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
     }
     const app = createApp(runtime);
     // Operations: request log, metrics listener, downloads in flight.
-    ops = await startOps(runtime, app.routes.map((r) => r.path));
+    ops = await startOps(runtime, [...app.routes.map((r) => r.path), ...MANIFEST_ROUTES]);
     if (ops.metricsPort !== undefined) ports.metrics = ops.metricsPort;
     // One connection cap and one request-body budget for the HTTP and HTTPS listeners together.
     const frontDoor = new FrontDoor({ ...DEFAULT_LIMITS, headerTimeoutMs: settings.headerTimeoutMs, maxConnections: settings.maxConnections }, logger);
@@ -57,6 +59,8 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
     const deps: ListenerDeps = {
       devices: runtime.devices, bodies: runtime.bodies, events: runtime.events, logger,
       fallback: (request) => app.handle(request),
+      // Arduino HTTPUpdate, ESP-IDF and RAUC on /firmware (README "Device protocols").
+      protocols: protocolDeps(runtime),
       frontDoor,
     };
     if (settings.listenAddr !== false) {

@@ -5,6 +5,7 @@
 import type { AuthenticatorPlugin, ExtractorPlugin, SourcePlugin, VerifierPlugin } from '../plugin.ts';
 import type { LogFormat, LogLevel } from '../log.ts';
 import type { DdiConfig } from '../protocols/ddi/config-types.ts';
+import type { ArduinoConfig, RaucConfig } from '../protocols/config-types.ts';
 
 /** How one device, or a group of devices matched by a `*` pattern, is served. */
 export interface DeviceConfig {
@@ -99,8 +100,8 @@ export interface OtaFluxConfig {
   devices?: Record<string, DeviceConfig>;
   /** Fleet control: state store, staged rollouts, pins, channels, labels (README "Fleet control"). */
   fleet?: FleetConfig;
-  /** Device protocols of other OTA servers that OtaFlux also speaks (README "hawkBit DDI"). */
-  protocols?: { ddi?: DdiConfig };
+  /** Device protocols of other OTA servers that OtaFlux also speaks (README "hawkBit DDI", "Device protocols"). */
+  protocols?: { ddi?: DdiConfig; arduino?: ArduinoConfig; rauc?: RaucConfig };
 }
 
 /** A staged rollout of one version to the instances of some streams. */

@@ -4,6 +4,8 @@ import { LOG_LEVELS } from '../log.ts';
 import type { PluginKind } from '../plugin.ts';
 import { fleetConfigSchema } from '../fleet/spec.ts';
 import { ddiConfigSchema } from '../protocols/ddi/config.ts';
+import { arduinoConfigSchema } from '../protocols/arduino/config.ts';
+import { raucConfigSchema } from '../protocols/rauc/config.ts';
 
 const KIND_EXAMPLES: Record<PluginKind, string> = {
   source: 'a source plugin, e.g. dir({ root: "./firmware" }) or oci({ url, prefix })',
@@ -114,7 +116,7 @@ export const configSchema = z
     defaults: device.optional(),
     devices: z.record(z.string().regex(/^[a-z0-9*][a-z0-9._/*-]*$/, { error: 'expected a device id or a pattern with * (lowercase)' }), device).optional(),
     fleet: fleetConfigSchema.optional(),
-    protocols: z.object({ ddi: ddiConfigSchema.optional() }).strict().optional(),
+    protocols: z.object({ ddi: ddiConfigSchema.optional(), arduino: arduinoConfigSchema.optional(), rauc: raucConfigSchema.optional() }).strict().optional(),
   })
   .strict();
 

@@ -10,6 +10,8 @@ import type { AuthenticatorPlugin, ExtractLimits, ExtractorPlugin, SourcePlugin,
 import type { DeviceConfig, OtaFluxConfig, TlsConfig } from './define.ts';
 import type { FleetConfig } from '../fleet/spec.ts';
 import { ddiSettings, type DdiSettings } from '../protocols/ddi/config.ts';
+import { arduinoSettings, type ArduinoSettings } from '../protocols/arduino/config.ts';
+import { raucSettings, type RaucSettings } from '../protocols/rauc/config.ts';
 import type { FlagValues } from '../cli/flags.ts';
 import { UsageError } from '../cli/flags.ts';
 import { ConfigError, DEFAULT_CONFIG_FILE, loadConfigFile } from './load.ts';
@@ -72,6 +74,10 @@ export interface Settings {
   fleet?: FleetSettings;
   /** The hawkBit DDI front door (README "hawkBit DDI"); absent when `protocols.ddi` is not set. */
   ddi?: DdiSettings;
+  /** Arduino HTTPUpdate: MAC → stream for update URLs without `device` (README "Device protocols"). */
+  arduino?: ArduinoSettings;
+  /** The RAUC simple server's manifest endpoints; absent when `protocols.rauc` is not set. */
+  rauc?: RaucSettings;
 }
 
 export interface FleetSettings {
@@ -233,6 +239,8 @@ export async function resolveSettings(flags: FlagValues, cwd = process.cwd()): P
     maxConnections,
     ...(fleet ? { fleet } : {}),
     ...(file.protocols?.ddi ? { ddi: ddiSettings(file.protocols.ddi) } : {}),
+    ...(file.protocols?.arduino ? { arduino: arduinoSettings(file.protocols.arduino) } : {}),
+    ...(file.protocols?.rauc ? { rauc: raucSettings(file.protocols.rauc) } : {}),
   };
 }
 

@@ -22,6 +22,14 @@ export interface DeviceQuery extends Omit<DeviceRequest, 'method' | 'path'> {
   route?: 'version' | 'firmware';
   method?: string;
   path?: string;
+  /** The client protocol that asked (`arduino`, `rauc`, `esp-idf`), for check-ins; absent: the native API. */
+  protocol?: string;
+  /**
+   * How the end of a download is known: from the `/firmware` answer that reaches the last byte
+   * (default), or `pieces`: the front door reports it (`FleetService.downloadCompleted`) once every
+   * byte was read, over however many Range requests (RAUC streaming).
+   */
+  download?: 'response' | 'pieces';
 }
 
 /**

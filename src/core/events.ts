@@ -39,6 +39,10 @@ export interface HttpRequestDone {
   remoteAddress: string;
   /** Short code of a device error (`no-firmware`, `unauthorized`). */
   errorCode?: string;
+  /** The device protocol answered (`native`, `arduino`, `esp-idf`, `rauc`); absent for other routes. */
+  protocol?: string;
+  /** A firmware body that is not a download's end by itself (a Range that stops before the last byte; a RAUC read). */
+  partial?: boolean;
 }
 
 /** One source operation (for `source.oci`: the registry requests behind it). */

@@ -290,23 +290,25 @@ export class FleetService implements ReleaseChooser {
   private record(stream: string, inst: Instance, q: DeviceQuery, identity: string | undefined, served: Release | undefined, o: Offer | undefined): void {
     const now = Date.now();
     const route = q.route ?? 'version';
+    // The stored route names the protocol too (`arduino:firmware`); outcomes read only the route.
+    const label = q.protocol ? `${q.protocol}:${route}` : route;
     const reported = reportedVersion(q) ?? null;
     const boot = bootId(q) ?? null;
     const last = this.lastCheckin.get(inst.id);
     if (
-      !last || now - last.at >= LAST_SEEN_WRITE_MS || last.stream !== stream || last.route !== route || last.reported !== reported || last.boot !== boot
+      !last || now - last.at >= LAST_SEEN_WRITE_MS || last.stream !== stream || last.route !== label || last.reported !== reported || last.boot !== boot
       || last.served !== served?.sha256 || last.address !== q.remoteAddress || last.identity !== identity
     ) {
       this.buffer.instance({
-        instance: inst.id, weak: inst.weak ? 1 : 0, stream, route, reported_version: reported, boot_id: boot,
+        instance: inst.id, weak: inst.weak ? 1 : 0, stream, route: label, reported_version: reported, boot_id: boot,
         served_version: served?.version ?? null, served_sha256: served?.sha256 ?? null, address: q.remoteAddress,
         identity: identity ?? null, first_seen: now, last_seen: now, downloaded_version: null, downloaded_at: null,
       });
       if (last) {
-        last.stream = stream; last.route = route; last.reported = reported; last.boot = boot;
+        last.stream = stream; last.route = label; last.reported = reported; last.boot = boot;
         last.served = served?.sha256; last.address = q.remoteAddress; last.identity = identity; last.at = now;
       } else {
-        this.lastCheckin.set(inst.id, { stream, route, reported, boot, served: served?.sha256, address: q.remoteAddress, identity, at: now });
+        this.lastCheckin.set(inst.id, { stream, route: label, reported, boot, served: served?.sha256, address: q.remoteAddress, identity, at: now });
         if (this.lastCheckin.size > MAX_TRACKED) this.lastCheckin.delete(this.lastCheckin.keys().next().value as string);
       }
     }
@@ -330,7 +332,7 @@ export class FleetService implements ReleaseChooser {
     });
     if (list.length > 16) list.splice(0, list.length - 16);
     for (const c of changed) this.buffer.outcome(outcomeRow(c));
-    if (route === 'firmware' && served) {
+    if (route === 'firmware' && served && q.download !== 'pieces') {
       const key = `${stream}\0${q.remoteAddress}`;
       const waiting = this.downloads.get(key) ?? [];
       waiting.push({ instance: inst.id, stream, version: served.version, ...(boot ? { bootId: boot } : {}) });
@@ -349,16 +351,25 @@ export class FleetService implements ReleaseChooser {
     const d = waiting?.shift();
     if (!d) return;
     if (waiting?.length === 0) this.downloads.delete(key);
-    const completed = (e.status === 200 || e.status === 206) && !e.errorCode && e.bytes > 0;
+    // A Range that stops before the last byte is one piece of the download (ESP-IDF's 64 KiB reads).
+    const completed = (e.status === 200 || e.status === 206) && !e.errorCode && e.bytes > 0 && !e.partial;
     if (!completed) return;
+    this.downloadCompleted(d.instance, d.stream, d.version, d.bootId, e.remoteAddress, e.protocol);
+  }
+
+  /**
+   * Every byte of a release reached an instance: its outcome becomes downloaded. Called for `/firmware`
+   * answers, and by front doors whose clients read an image in pieces (`download: 'pieces'`).
+   */
+  downloadCompleted(instance: string, stream: string, version: string, bootId: string | undefined, address: string, protocol?: string): void {
     const now = Date.now();
-    const list = this.outcomes.get(d.instance);
-    const changed = list ? applyDownload(list, d.stream, d.version, true, d.bootId, now) : undefined;
+    const list = this.outcomes.get(instance);
+    const changed = list ? applyDownload(list, stream, version, true, bootId, now) : undefined;
     if (changed) this.buffer.outcome(outcomeRow(changed));
     this.buffer.instance({
-      instance: d.instance, weak: d.instance.startsWith('addr:') ? 1 : 0, stream: d.stream, route: 'firmware', reported_version: null, boot_id: null,
-      served_version: null, served_sha256: null, address: e.remoteAddress, identity: null, first_seen: now, last_seen: now,
-      downloaded_version: d.version, downloaded_at: now,
+      instance, weak: instance.startsWith('addr:') ? 1 : 0, stream, route: protocol && protocol !== 'native' ? `${protocol}:firmware` : 'firmware', reported_version: null, boot_id: null,
+      served_version: null, served_sha256: null, address, identity: null, first_seen: now, last_seen: now,
+      downloaded_version: version, downloaded_at: now,
     });
   }
 

@@ -13,7 +13,11 @@ import { releaseEtag, versionBody, type Release } from '../core/release.ts';
 import { ifRangeAllows, noneMatch, parseRange } from './range.ts';
 
 /** The plugins' request shape; a listener that does not give the path gets `/version` or `/firmware`. */
-export type DeviceRequest = Omit<PluginDeviceRequest, 'path'> & { path?: string };
+export type DeviceRequest = Omit<PluginDeviceRequest, 'path'> & {
+  path?: string;
+  /** The client protocol recognised (`esp-idf`), recorded with the check-in; absent: the native API. */
+  protocol?: string;
+};
 
 export type ReplyBody = string | Buffer | { path: string; start: number; end: number } | null;
 
@@ -25,6 +29,12 @@ export interface DeviceReply {
   device?: string;
   release?: Release;
   errorCode?: string;
+  /** The device protocol that answered, for metrics and the request log (absent: the native API). */
+  protocol?: string;
+  /** The body stops before the image's last byte (a Range that ends earlier): one piece of a download. */
+  partial?: boolean;
+  /** Told once the answer was written (`bytes` of body) or cut short (`ok` false). */
+  onSent?(bytes: number, ok: boolean): void;
 }
 
 export interface DeviceApiDeps {
@@ -83,7 +93,7 @@ export async function firmwareRoute(req: DeviceRequest, deps: DeviceApiDeps): Pr
   const status = range.kind === 'partial' ? 206 : 200;
   if (req.method === 'HEAD' || release.size === 0) return { status, headers, body: null, ...meta };
   const body = typeof bytes === 'string' ? { path: bytes, start, end } : range.kind === 'partial' ? bytes.subarray(start, end + 1) : bytes;
-  return { status, headers, body, ...meta };
+  return { status, headers, body, ...meta, ...(end < release.size - 1 ? { partial: true } : {}) };
 }
 
 function versionOk(release: Release, req: DeviceRequest, deps: DeviceApiDeps): DeviceReply {
@@ -106,10 +116,12 @@ function versionReply(release: Release): { body: string; length: string } {
 function toQuery(req: DeviceRequest, route: 'version' | 'firmware'): DeviceQuery {
   const q: DeviceQuery = { device: req.query.get('device') || null, headers: req.headers, query: req.query, remoteAddress: req.remoteAddress, route, method: req.method, path: req.path ?? `/${route}` };
   if (req.peerCertificate) q.peerCertificate = req.peerCertificate;
+  if (req.protocol) q.protocol = req.protocol;
   return q;
 }
 
-function errorReply(e: unknown, req: DeviceRequest, logger: Logger): DeviceReply {
+/** A device error as its short documented reply (any other error: 500, logged). */
+export function errorReply(e: unknown, req: DeviceRequest, logger: Logger): DeviceReply {
   if (e instanceof DeviceError) {
     const body = e.body;
     return {

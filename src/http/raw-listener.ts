@@ -72,7 +72,7 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
   const conns = new Set<Socket<Conn>>();
   countConnections(deps.events, tls ? 'tls' : 'device', conns);
   let stopping = false;
-  const driver = new ConnectionDriver({ frontDoor, answer: requestAnswerer(deps), logger: deps.logger, stopping: () => stopping });
+  const driver = new ConnectionDriver({ frontDoor, answer: requestAnswerer(deps, tls ? 'https' : 'http'), logger: deps.logger, stopping: () => stopping });
   // The head deadline is checked a few times per period, whatever the number of connections.
   const sweeper = setInterval(() => driver.sweep(conns), Math.max(50, Math.min(1000, frontDoor.limits.headerTimeoutMs / 4)));
   sweeper.unref();

@@ -82,7 +82,7 @@ const octets = { 'application/octet-stream': { schema: { type: 'string', format:
 export const firmwareDoc: DocumentDecoration = {
   summary: 'Firmware bytes for a device (Range, If-None-Match, If-Range)',
   description:
-    'The image of the latest release, with an explicit Content-Length (never chunked). One `Range: bytes=N-` (or `N-M`, `-N`) resumes a download (ESP-IDF); under `If-Range` with a stale ETag the whole image comes back. HEAD answers the same headers without a body.',
+    'The image of the latest release, with an explicit Content-Length (never chunked). One `Range: bytes=N-` (or `N-M`, `-N`) resumes a download (ESP-IDF); under `If-Range` with a stale ETag the whole image comes back. HEAD answers the same headers without a body. Arduino HTTPUpdate, ESP-IDF and RAUC clients are recognised by their headers and answered as they expect (README "Device protocols").',
   tags: ['Device API'],
   parameters: [
     ...deviceParameters,
@@ -97,6 +97,7 @@ export const firmwareDoc: DocumentDecoration = {
       headers: { 'Content-Length': header('Range length in bytes', int), 'Content-Range': header('`bytes <first>-<last>/<size>`'), ...firmwareHeaders },
       content: octets,
     },
+    204: { description: 'RAUC clients only (first `Range: bytes=0-3` or `RAUC-*` headers): nothing is offered to this system; no body' },
     304: { description: '`If-None-Match` names the current image: no body', headers: firmwareHeaders },
     416: {
       description: 'The range starts past the end of the image: no body',

@@ -60,6 +60,7 @@ export class OtaFluxMetrics {
   readonly releaseChanges = this.registry.counter({ name: 'otaflux_release_changes_total', help: 'Times a device\'s latest release changed (or was first found).' });
   readonly authFailures = this.registry.counter({ name: 'otaflux_auth_failures_total', help: 'Refused device credentials, by stage (tls: at the handshake; request: by the device\'s authenticators; rate-limited) and status (401, 403, 429; closed for tls).', labelNames: ['stage', 'status'] });
   readonly deviceRequests = this.registry.counter({ name: 'otaflux_device_requests_total', help: 'Successful polls by device and route (only with per-device labels enabled).', labelNames: ['device', 'route'], maxSeries: 20_000 });
+  readonly protocolRequests = this.registry.counter({ name: 'otaflux_device_protocol_requests_total', help: 'Device firmware and version requests by client protocol (native, arduino, esp-idf, rauc) and status.', labelNames: ['protocol', 'status'], maxSeries: 200 });
   readonly connectionsRefused = this.registry.counter({ name: 'otaflux_connections_refused_total', help: 'Connections closed on arrival because the open-connection cap (--max-connections) was reached.' });
   readonly bodyBytesBuffered = this.registry.gauge({ name: 'otaflux_request_body_bytes_buffered', help: 'Request body bytes held now, out of the shared body budget.' });
   readonly bodiesRefused = this.registry.counter({ name: 'otaflux_request_bodies_refused_total', help: 'Requests answered 503 because the shared request-body budget was full.' });
@@ -72,6 +73,7 @@ export class OtaFluxMetrics {
   /** The series each (method, raw route, status) counts into, looked up once (the per-request path). */
   private readonly byRequest = new Map<string, { requests: { inc(by?: number): void }; duration: { observe(v: number): void }; served: { inc(by?: number): void } }>();
   private readonly pollsByRoute = new Map<string, { inc(by?: number): void }>();
+  private readonly byProtocol = new Map<string, Map<number, { inc(by?: number): void }>>();
 
   private requestSeries(method: string, route: string, status: number, routeOf: (p: string) => string) {
     const key = `${method} ${status} ${route}`;
@@ -90,11 +92,19 @@ export class OtaFluxMetrics {
     this.buildInfo.set({ version: o.version ?? 'unknown' }, 1);
     const ev = o.events;
     const handlers = {
-      'http-request': (e: { method: string; route: string; status: number; bytes: number; durationMs: number }) => {
+      'http-request': (e: { method: string; route: string; status: number; bytes: number; durationMs: number; protocol?: string }) => {
         const s = this.requestSeries(e.method, e.route, e.status, routeOf);
         s.requests.inc();
         s.duration.observe(e.durationMs / 1000);
         if (e.bytes > 0) s.served.inc(e.bytes);
+        const protocol = e.protocol ?? (e.route === '/version' ? 'native' : undefined);
+        if (protocol) {
+          let byStatus = this.byProtocol.get(protocol);
+          if (!byStatus) this.byProtocol.set(protocol, (byStatus = new Map()));
+          let c = byStatus.get(e.status);
+          if (!c) byStatus.set(e.status, (c = this.protocolRequests.child({ protocol, status: String(e.status) })));
+          c.inc();
+        }
       },
       'cache-lookup': (e: { hit: boolean }) => (e.hit ? this.cacheHits : this.cacheMisses).inc(),
       'cache-evicted': (e: { bound: string }) => this.cacheEvictions.inc({ bound: e.bound }),

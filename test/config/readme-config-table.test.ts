@@ -211,6 +211,8 @@ const FILE_ONLY: Record<string, [string, string, (s: Settings) => unknown, unkno
   'protocols.ddi.streams': [`{ protocols: { ddi: { streams: { 'gw-*': 'gateway' } } } }`, '', (s) => s.ddi?.streams, [['gw-*', 'gateway']]],
   'protocols.ddi.pollSleep': [`{ protocols: { ddi: { pollSleep: 30 } } }`, '', (s) => s.ddi?.pollSleepSeconds, 30],
   'protocols.ddi.publicUrl': [`{ protocols: { ddi: { publicUrl: 'https://ota.example.com/' } } }`, '', (s) => s.ddi?.publicUrl, 'https://ota.example.com'],
+  'protocols.arduino.streams': [`{ protocols: { arduino: { streams: { '24:0a:c4:*': 'esp32-a', '24:0A:C4:12:34:56': 'esp32-b' } } } }`, '', (s) => s.arduino?.streams, [['24:0A:C4:12:34:56', 'esp32-b'], ['24:0A:C4:*', 'esp32-a']]],
+  'protocols.rauc.streams': [`{ protocols: { rauc: { streams: { 'FooCorp *': 'foo-board' } } } }`, '', (s) => s.rauc?.streams, [['FooCorp *', 'foo-board']]],
   defaults: [dirSource('defaults'), '', (s) => s.composer.for('anything')?.matchedBy, 'defaults'],
   devices: [dirSource('devices'), '', (s) => s.composer.for('lab-1')?.matchedBy, 'lab-*'],
 };

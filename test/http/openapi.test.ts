@@ -78,7 +78,7 @@ describe('OpenAPI document', () => {
     }
     expect([...params('/firmware').keys()].filter((k) => k.startsWith('header:')).sort()).toEqual(['header:Authorization', 'header:If-None-Match', 'header:If-Range', 'header:Range']);
     expect(Object.keys(op('/version').responses).sort()).toEqual(['200', '400', '401', '403', '404', '405', '429', '500', '502', '503']);
-    expect(Object.keys(op('/firmware').responses).sort()).toEqual(['200', '206', '304', '400', '401', '403', '404', '405', '416', '429', '500', '502', '503']);
+    expect(Object.keys(op('/firmware').responses).sort()).toEqual(['200', '204', '206', '304', '400', '401', '403', '404', '405', '416', '429', '500', '502', '503']);
     expect(Object.keys(op('/firmware').responses['200'].headers).sort()).toEqual(['Accept-Ranges', 'Content-Length', 'ETag', 'X-Firmware-Crc32', 'X-Firmware-Version']);
     expect(op('/firmware').responses['206'].headers).toHaveProperty('Content-Range');
     expect(op('/firmware').responses['416'].headers).toHaveProperty('Content-Range');

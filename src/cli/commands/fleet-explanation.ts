@@ -4,7 +4,7 @@ export interface FleetExplanation {
   instance?: string;
   weak?: boolean;
   offer?: { version?: string; reason: string; rollout?: string; step?: number; bucket?: number; pin?: string; yanked?: string[]; channel?: string };
-  checkin?: { reported_version: string | null; served_version: string | null; last_seen: number; address: string; boot_id: string | null };
+  checkin?: { reported_version: string | null; served_version: string | null; last_seen: number; address: string; boot_id: string | null; route?: string };
   outcomes?: { version: string; state: string; inferred: boolean }[];
   releases?: string[];
   newestRollout?: { rollout: string; state: string; step: number; included: boolean; why: string; bucket?: number };
@@ -27,7 +27,13 @@ export function explanationLines(f: FleetExplanation | null | undefined): string
   const n = f.newestRollout;
   if (n && n.rollout !== o?.rollout) lines.push(`rollout ${n.rollout} of the newest release (${n.state}): ${n.included ? 'would include it' : 'leaves it out'}: ${n.why}`);
   if (f.releases?.length) lines.push(`verified releases considered: ${f.releases.join(', ')}`);
-  if (f.checkin) lines.push(`last check-in: ${new Date(f.checkin.last_seen).toISOString()} from ${f.checkin.address}, reports ${f.checkin.reported_version ?? 'nothing'}, served ${f.checkin.served_version ?? '-'}`);
+  if (f.checkin) lines.push(`last check-in: ${new Date(f.checkin.last_seen).toISOString()} from ${f.checkin.address}${f.checkin.route ? ` (${protocolOf(f.checkin.route)})` : ''}, reports ${f.checkin.reported_version ?? 'nothing'}, served ${f.checkin.served_version ?? '-'}`);
   for (const x of f.outcomes ?? []) lines.push(`outcome ${x.version}: ${x.state}${x.inferred ? ' (inferred: the client reports nothing)' : ''}`);
   return lines;
+}
+
+/** `arduino:version` → `arduino /firmware poll`; `firmware` → `native /firmware`: which client asked, and how. */
+function protocolOf(route: string): string {
+  const [protocol, kind] = route.includes(':') ? route.split(':', 2) : ['native', route];
+  return `${protocol}, ${kind === 'firmware' ? 'download' : 'poll'}`;
 }

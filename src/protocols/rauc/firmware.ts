@@ -1,0 +1,82 @@
+/**
+ * RAUC HTTP streaming (`rauc install https://…`) and polling (RAUC ≥ 1.16, `[poll] source=…`)
+ * against `/firmware` (README "Device protocols"). RAUC's first request is `GET` with
+ * `Range: bytes=0-3` (plus `RAUC-*` headers when `send-headers` is set, and `If-None-Match` when
+ * polling); later reads are Range requests on the same URL. Answers:
+ *
+ *   206 + `Content-Range: bytes 0-3/<total>`   the offered bundle (ETag: its SHA-256)
+ *   304                                        polling: `If-None-Match` is the offered bundle's ETag
+ *   204                                        nothing is offered to this system (no release, pinned away, yanked)
+ *   401/403/…                                  the device API's short errors
+ *
+ * The first request is the check-in (instance from `RAUC-Serial`, else `RAUC-Machine-ID`; boot id
+ * from `RAUC-Boot-ID`; version from `RAUC-System-Version`); later ranges of the same client and URL
+ * read the same bundle (sessions.ts). The download counts as whole once every byte was read.
+ */
+import type { DeviceQuery } from '../../core/device-service.ts';
+import { DeviceError } from '../../core/errors.ts';
+import { bootId } from '../../fleet/instance.ts';
+import type { Release } from '../../core/release.ts';
+import { errorReply, firmwareRoute, type DeviceReply, type DeviceRequest } from '../../http/device-api.ts';
+import type { DeviceService } from '../../core/device-service.ts';
+import type { ProtocolDeps } from '../protocol-deps.ts';
+import type { RaucSession } from './sessions.ts';
+
+const RAUC_HEADERS = ['rauc-boot-id', 'rauc-machine-id', 'rauc-system-version', 'rauc-serial', 'rauc-variant', 'rauc-transaction-id', 'rauc-uptime'];
+
+/** A request that opens a RAUC session: its first range, or its `RAUC-*` headers. */
+export function raucFirstRequest(h: Readonly<Record<string, string | undefined>>): boolean {
+  if (h.range?.replace(/\s+/g, '') === 'bytes=0-3') return true;
+  for (const name of RAUC_HEADERS) if (h[name] !== undefined) return true;
+  return false;
+}
+
+/**
+ * Answers a RAUC request: `url` is the request target (path and query) that names the session.
+ * Undefined when the request is neither a first request nor a later range of an open session.
+ */
+export function raucFirmware(req: DeviceRequest, url: string, deps: ProtocolDeps): Promise<DeviceReply> | undefined {
+  const first = raucFirstRequest(req.headers);
+  const open = first ? undefined : req.headers.range ? deps.rauc.get(req.remoteAddress, url) : undefined;
+  if (!first && !open) return undefined;
+  return (open ? Promise.resolve(open) : opened(req, url, deps)).then((s) => (isReply(s) ? s : answer(req, s, deps)));
+}
+
+async function opened(req: DeviceRequest, url: string, deps: ProtocolDeps): Promise<RaucSession | DeviceReply> {
+  const q: DeviceQuery = { device: req.query.get('device') || null, headers: req.headers, query: req.query, remoteAddress: req.remoteAddress, route: 'firmware', method: req.method, protocol: 'rauc', download: 'pieces' };
+  if (req.peerCertificate) q.peerCertificate = req.peerCertificate;
+  let offered: { release: Release; instance: string };
+  try {
+    offered = await deps.offer(q);
+  } catch (e) {
+    // Nothing for this system now: RAUC's "no bundle available" (polling keeps asking).
+    if (e instanceof DeviceError && e.code === 'no-firmware') {
+      return { status: 204, headers: {}, body: null, errorCode: 'no-firmware', protocol: 'rauc', ...(q.device ? { device: q.device } : {}) };
+    }
+    return { ...errorReply(e, req, deps.logger), protocol: 'rauc' };
+  }
+  const boot = bootId(q);
+  return deps.rauc.open(req.remoteAddress, url, { release: offered.release, instance: offered.instance, stream: offered.release.device, ...(boot ? { bootId: boot } : {}) });
+}
+
+async function answer(req: DeviceRequest, s: RaucSession, deps: ProtocolDeps): Promise<DeviceReply> {
+  // The firmware route's code (Range, If-Range, If-None-Match, 416, HEAD) for the session's bundle.
+  const pinned = { ...deps, devices: { release: () => s.release } as unknown as DeviceService };
+  const reply = await firmwareRoute({ method: req.method, query: req.query, headers: req.headers, remoteAddress: req.remoteAddress }, pinned);
+  const range = /^bytes (\d+)-(\d+)\//.exec(reply.headers['content-range'] ?? '');
+  const [start, end] = reply.status === 206 && range ? [Number(range[1]), Number(range[2])] : reply.status === 200 ? [0, s.release.size - 1] : [0, -1];
+  // Never a download's end by itself: the session says when every byte was read.
+  const out: DeviceReply = { ...reply, protocol: 'rauc', partial: true };
+  if (req.method === 'GET' && end >= start && reply.body !== null) {
+    out.onSent = (bytes, ok) => {
+      if (ok && bytes === end - start + 1 && deps.rauc.readBytes(s, start, end)) {
+        deps.downloadCompleted?.(s.instance, s.stream, s.release.version, s.bootId, req.remoteAddress, 'rauc');
+      }
+    };
+  }
+  return out;
+}
+
+function isReply(x: RaucSession | DeviceReply): x is DeviceReply {
+  return 'status' in x;
+}
