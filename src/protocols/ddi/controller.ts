@@ -5,6 +5,7 @@
  * comes from `protocols.ddi.streams`.
  */
 import type { Runtime } from '../../runtime.ts';
+import type { PeerCertificate } from '../../plugin.ts';
 import type { DeviceQuery } from '../../core/device-service.ts';
 import type { Release } from '../../core/release.ts';
 import { deviceRef } from '../../core/composition.ts';
@@ -27,6 +28,8 @@ export interface ControllerRequest {
   /** Lower-cased names. */
   headers: Record<string, string>;
   remoteAddress: string;
+  /** The client certificate the TLS connection showed (already checked against the client CA). */
+  peerCertificate?: PeerCertificate;
 }
 
 /** Outcome states after which a deployment is not offered again to that instance. */
@@ -51,7 +54,9 @@ export class DdiController {
     const auth = /^(?:TargetToken|GatewayToken)[ ]+(\S+)\s*$/i.exec(headers.authorization ?? '');
     if (auth) headers.authorization = `Bearer ${auth[1]}`;
     delete headers['x-firmware-version'];
-    return { device: streamOf(this.settings, c.controllerId), headers, query: new URLSearchParams(), remoteAddress: c.remoteAddress, route, method: c.method };
+    const q: DeviceQuery = { device: streamOf(this.settings, c.controllerId), headers, query: new URLSearchParams(), remoteAddress: c.remoteAddress, route, method: c.method };
+    if (c.peerCertificate) q.peerCertificate = c.peerCertificate;
+    return q;
   }
 
   /** The instance and stream of a controller without admitting it (for links that need no release). */

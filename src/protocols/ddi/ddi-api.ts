@@ -7,8 +7,9 @@
 import { Elysia } from 'elysia';
 import type { Runtime } from '../../runtime.ts';
 import { DeviceError } from '../../core/errors.ts';
-import { firmwareRoute, type DeviceApiDeps } from '../../http/device-api.ts';
+import { firmwareRoute, type DeviceApiDeps, type DeviceRequest } from '../../http/device-api.ts';
 import { toResponse, notFound } from '../../http/app.ts';
+import { connectionOf } from '../../http/app-bridge.ts';
 import type { DeviceService } from '../../core/device-service.ts';
 import { pollSleep, type DdiSettings } from './config.ts';
 import { DdiController, type ControllerRequest, type Offered } from './controller.ts';
@@ -17,7 +18,7 @@ import { parseFeedback } from './feedback.ts';
 
 const BASE = '/:tenant/controller/v1/:controllerId';
 
-type Ctx = { request: Request; params: Record<string, string> };
+type Ctx = { request: Request; params: Record<string, string>; server?: { requestIP?(r: Request): { address: string } | null } | null };
 
 export function ddiApi(rt: Runtime, settings: DdiSettings | undefined) {
   const app = new Elysia({ name: 'otaflux-ddi' });
@@ -33,7 +34,10 @@ export function ddiApi(rt: Runtime, settings: DdiSettings | undefined) {
     const headers: Record<string, string> = {};
     ctx.request.headers.forEach((v, k) => (headers[k] = v));
     const origin = settings.publicUrl ?? `http://${headers.host ?? 'localhost'}`;
-    const c: ControllerRequest = { controllerId, method: ctx.request.method, headers, remoteAddress: '' };
+    // The device listener hands over the peer address and client certificate with the request.
+    const conn = connectionOf(ctx.request);
+    const c: ControllerRequest = { controllerId, method: ctx.request.method, headers, remoteAddress: conn?.remoteAddress ?? ctx.server?.requestIP?.(ctx.request)?.address ?? '' };
+    if (conn?.peerCertificate) c.peerCertificate = conn.peerCertificate;
     return h(c, ctx, `${origin}/${encodeURIComponent(settings.tenant)}/controller/v1/${encodeURIComponent(controllerId)}`);
   };
 
@@ -111,7 +115,9 @@ export function ddiApi(rt: Runtime, settings: DdiSettings | undefined) {
     const deps: DeviceApiDeps = { devices: { release: () => o.release } as unknown as DeviceService, bodies: rt.bodies, events: rt.events, logger: rt.logger };
     // HEAD is answered from the GET reply (its body a lazy file slice or a buffer view, never read):
     // Elysia drops the body of a HEAD answer but keeps its Content-Length only when there is one.
-    const reply = await firmwareRoute({ method: c.method === 'HEAD' ? 'GET' : c.method, query: new URLSearchParams({ device: o.stream }), headers: c.headers, remoteAddress: c.remoteAddress }, deps);
+    const req: DeviceRequest = { method: c.method === 'HEAD' ? 'GET' : c.method, query: new URLSearchParams({ device: o.stream }), headers: c.headers, remoteAddress: c.remoteAddress };
+    if (c.peerCertificate) req.peerCertificate = c.peerCertificate;
+    const reply = await firmwareRoute(req, deps);
     return toResponse(reply);
   };
 
