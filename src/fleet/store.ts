@@ -61,6 +61,15 @@ export interface AuditEntry {
   reason?: string;
 }
 
+export interface InstanceFilter {
+  q: string;
+  stream: string;
+  version: string;
+  outcome: string;
+  limit: number;
+  offset: number;
+}
+
 export interface Actor {
   who: string;
   why?: string;
@@ -228,6 +237,42 @@ export class FleetStore {
     const r = await this.sql`UPDATE fleet_outcomes SET state = 'timed_out', updated_at = ${now}
       WHERE rollout_id = ${rolloutId} AND state = 'downloaded' AND downloaded_at < ${before}`;
     return Number(r.count ?? 0);
+  }
+
+  /**
+   * One page of instances for the dashboard, newest check-in first, with each one's latest outcome:
+   * `q` matches instance, stream, identity or address (case-insensitive substring); the other
+   * filters are exact. Paged in the database, so a page costs the same at 10 000 instances as at 10.
+   */
+  async instancePage(f: InstanceFilter): Promise<{ total: number; rows: (InstanceRow & { last_outcome: string | null })[] }> {
+    const like = `%${f.q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const last = this.sql`(SELECT o.state FROM fleet_outcomes o WHERE o.instance = i.instance ORDER BY o.updated_at DESC LIMIT 1)`;
+    const where = this.sql`(${f.q} = '' OR lower(i.instance) LIKE ${like} ESCAPE '\\' OR lower(i.stream) LIKE ${like} ESCAPE '\\'
+        OR lower(COALESCE(i.identity, '')) LIKE ${like} ESCAPE '\\' OR lower(i.address) LIKE ${like} ESCAPE '\\')
+      AND (${f.stream} = '' OR i.stream = ${f.stream})
+      AND (${f.version} = '' OR i.reported_version = ${f.version} OR i.served_version = ${f.version})
+      AND (${f.outcome} = '' OR ${last} = ${f.outcome})`;
+    const [count] = await this.sql`SELECT count(*) AS n FROM fleet_instances i WHERE ${where}`;
+    const rows = await this.sql`SELECT i.*, ${last} AS last_outcome FROM fleet_instances i WHERE ${where}
+      ORDER BY i.last_seen DESC, i.instance LIMIT ${f.limit} OFFSET ${f.offset}`;
+    return { total: Number(count.n), rows: rows.map((r: Record<string, unknown>) => ({ ...instanceOf(r), last_outcome: r.last_outcome == null ? null : String(r.last_outcome) })) };
+  }
+
+  /** How many instances report (or were last served) each version, per stream: the fleet's version distribution. */
+  async versionDistribution(): Promise<{ stream: string; version: string; n: number }[]> {
+    const rows = await this.sql`SELECT stream, COALESCE(reported_version, served_version, '') AS version, count(*) AS n
+      FROM fleet_instances GROUP BY stream, COALESCE(reported_version, served_version, '') ORDER BY stream, n DESC`;
+    return rows.map((r: Record<string, unknown>) => ({ stream: String(r.stream), version: String(r.version), n: Number(r.n) }));
+  }
+
+  /** The distinct streams instances checked in on (for the fleet page's filter). */
+  async streams(): Promise<string[]> {
+    return (await this.sql`SELECT DISTINCT stream FROM fleet_instances ORDER BY stream LIMIT 1000`).map((r: Record<string, unknown>) => String(r.stream));
+  }
+
+  /** An audit record of a change made outside the decision state (an upload into a folder source). */
+  async record(actor: Actor, action: string, target: string, detail: unknown): Promise<void> {
+    await this.audited(actor, action, target, detail, async () => true);
   }
 
   // ---- decision changes: each in one transaction with its audit record ----

@@ -18,6 +18,8 @@ export interface AnswerDeps extends DeviceApiDeps {
   events: CoreEventBus;
   /** Answers every route the listener does not (Elysia's `app.handle`). */
   fallback(request: Request): Promise<Response>;
+  /** Whether the docs assets are served here (default true; false when the docs are on the operator listener only). */
+  docsAssets?: boolean;
 }
 
 /**
@@ -82,7 +84,7 @@ export function requestAnswerer(deps: AnswerDeps): (s: Socket<Conn>, r: ParsedRe
 
   /** The docs assets, written from the one shared copy; undefined when `r` is not for one. */
   function docsAssetReply(r: ParsedRequest): Promise<DeviceReply> | undefined {
-    if ((r.method !== 'GET' && r.method !== 'HEAD') || !r.path.startsWith(DOCS_ASSETS_PREFIX)) return undefined;
+    if (deps.docsAssets === false || (r.method !== 'GET' && r.method !== 'HEAD') || !r.path.startsWith(DOCS_ASSETS_PREFIX)) return undefined;
     const asset = docsAsset(r.path.slice(DOCS_ASSETS_PREFIX.length));
     return asset?.then(({ bytes, headers }) => ({ status: 200, headers, body: r.method === 'HEAD' ? null : bytes }));
   }
