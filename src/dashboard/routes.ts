@@ -12,6 +12,7 @@
 import { Elysia } from 'elysia';
 import type { Runtime } from '../runtime.ts';
 import { OperatorCredentials } from '../http/admin-auth.ts';
+import { dashboardDoc } from '../http/route-docs.ts';
 import { FleetConflict, FleetNotFound, FleetUnavailable } from '../fleet/service.ts';
 import { issuesLine, pinSpecSchema, rolloutSpecSchema } from '../fleet/spec.ts';
 import { errorMessage } from '../core/errors.ts';
@@ -86,7 +87,7 @@ export function dashboard(rt: Runtime, sessions = new Sessions()) {
     .get(BASE, () => seeOther(`${BASE}/fleet`), hidden)
     .get(`${BASE}/assets/style.css`, asset(STYLE, 'text/css; charset=utf-8'), hidden)
     .get(`${BASE}/assets/app.js`, asset(SCRIPT, 'text/javascript; charset=utf-8'), hidden)
-    .get(`${BASE}/login`, ({ request }) => (sessionOf(request) ? seeOther(`${BASE}/fleet`) : loginPage()), hidden)
+    .get(`${BASE}/login`, ({ request }) => (sessionOf(request) ? seeOther(`${BASE}/fleet`) : loginPage()), { detail: dashboardDoc('Sign-in page', 'page') })
     .post(`${BASE}/login`, async ({ request }) => {
       if (!sameOrigin(request)) return refused(403, 'Refused: the sign-in form was not sent from this site (Origin check).');
       const form = await request.formData().catch(() => undefined);
@@ -99,7 +100,7 @@ export function dashboard(rt: Runtime, sessions = new Sessions()) {
       const s = sessions.open(who);
       rt.logger.info('dashboard sign-in', { operator: who.name, role: who.role });
       return seeOther(`${BASE}/fleet`, { 'set-cookie': sessionCookie(s, secure(request)) });
-    }, { parse: 'none', ...hidden })
+    }, { parse: 'none', detail: dashboardDoc('Sign in with a token (form field `token`); sets the session cookie', 'change') })
     .post(`${BASE}/logout`, async ({ request }) => {
       const s = sessionOf(request);
       if (s) {
@@ -108,12 +109,12 @@ export function dashboard(rt: Runtime, sessions = new Sessions()) {
         sessions.close(s.id);
       }
       return seeOther(`${BASE}/login`, { 'set-cookie': sessionCookie(undefined, secure(request)) });
-    }, { parse: 'none', ...hidden })
-    .get(`${BASE}/fleet`, view((s, request) => (fleet ? fleetPage(fleet, s, new URL(request.url).searchParams) : noFleet(s))), hidden)
-    .get(`${BASE}/device`, view((s, request) => (fleet ? devicePage(rt, fleet, s, new URL(request.url).searchParams) : noFleet(s))), hidden)
-    .get(`${BASE}/releases`, view((s) => releasesPage(rt, fleet, s)), hidden)
-    .get(`${BASE}/rollouts`, view((s) => (fleet ? rolloutsPage(fleet, s) : noFleet(s))), hidden)
-    .get(`${BASE}/audit`, view((s) => (fleet ? auditPage(fleet, s) : noFleet(s))), hidden)
+    }, { parse: 'none', detail: dashboardDoc('Sign out (ends the session)', 'change') })
+    .get(`${BASE}/fleet`, view((s, request) => (fleet ? fleetPage(fleet, s, new URL(request.url).searchParams) : noFleet(s))), { detail: dashboardDoc('Fleet: instances with search (`q`), filters (`stream`, `version`, `outcome`) and paging (`page`)', 'page') })
+    .get(`${BASE}/device`, view((s, request) => (fleet ? devicePage(rt, fleet, s, new URL(request.url).searchParams) : noFleet(s))), { detail: dashboardDoc('One instance (`instance`): check-ins, outcomes, what it is offered and why', 'page') })
+    .get(`${BASE}/releases`, view((s) => releasesPage(rt, fleet, s)), { detail: dashboardDoc('Releases per stream: versions, verification, hashes, size, channel; pins', 'page') })
+    .get(`${BASE}/rollouts`, view((s) => (fleet ? rolloutsPage(fleet, s) : noFleet(s))), { detail: dashboardDoc('Rollouts: ramp, outcomes, version distribution', 'page') })
+    .get(`${BASE}/audit`, view((s) => (fleet ? auditPage(fleet, s) : noFleet(s))), { detail: dashboardDoc('Audit log', 'page') })
     .post(`${BASE}/releases/upload`, change('releases', async (form, s) => {
       const file = form.get('file');
       if (!(file instanceof File)) throw new FormError('choose a firmware file');
@@ -123,24 +124,24 @@ export function dashboard(rt: Runtime, sessions = new Sessions()) {
       await fleet?.store.record(actor(s, form), 'release.upload', `${up.stream}@${up.version}`, { size: up.size, sha256: up.sha256, crc32: up.crc32, file: file.name });
       rt.logger.info('release uploaded', { operator: s.operator.name, stream: up.stream, version: up.version, size: up.size, sha256: up.sha256 });
       return `Uploaded ${up.stream} ${up.version}: ${up.size} bytes, SHA-256 ${up.sha256}, CRC-32 ${up.crc32}`;
-    }), { parse: 'none', ...hidden })
+    }), { parse: 'none', detail: dashboardDoc('Upload a release into a local folder source (multipart: `stream`, `version`, `file`)', 'change') })
     .post(`${BASE}/releases/yank`, change('releases', async (form, s) => {
       const stream = field(form, 'stream');
       const version = field(form, 'version').replace(/^v/i, '');
       await needFleet().yank(stream, version, actor(s, form));
       return `Yanked ${stream} ${version}: never offered again`;
-    }), { parse: 'none', ...hidden })
+    }), { parse: 'none', detail: dashboardDoc('Yank a release (`stream`, `version`)', 'change') })
     .post(`${BASE}/releases/pin`, change('releases', async (form, s) => {
       const instances = list(field(form, 'instances'));
       const spec = pinSpecSchema.safeParse({ stream: field(form, 'stream'), version: field(form, 'version'), ...(instances.length ? { instances } : {}) });
       if (!spec.success) throw new FormError(`invalid pin: ${issuesLine(spec.error)}`);
       const p = await needFleet().addPin(spec.data, actor(s, form));
       return `Pinned ${p.stream} to ${p.version} (${p.instances.length ? p.instances.join(', ') : 'the whole stream'}) as ${p.id}`;
-    }), { parse: 'none', ...hidden })
+    }), { parse: 'none', detail: dashboardDoc('Pin a stream or instances to a version (`stream`, `version`, `instances`)', 'change') })
     .post(`${BASE}/pins/delete`, change('releases', async (form, s) => {
       await needFleet().deletePin(field(form, 'id'), actor(s, form));
       return `Removed pin ${field(form, 'id')}`;
-    }), { parse: 'none', ...hidden })
+    }), { parse: 'none', detail: dashboardDoc('Remove a pin (`id`)', 'change') })
     .post(`${BASE}/rollouts`, change('rollouts', async (form, s) => {
       const soak = Number(field(form, 'soak') || '0');
       const canary = list(field(form, 'canary'));
@@ -154,13 +155,13 @@ export function dashboard(rt: Runtime, sessions = new Sessions()) {
       if (!spec.success) throw new FormError(`invalid rollout: ${issuesLine(spec.error)}`);
       const r = await needFleet().createRollout(spec.data, actor(s, form));
       return `Started rollout ${r.id}: ${r.version} to ${r.selector.streams.join(', ')}`;
-    }), { parse: 'none', ...hidden })
+    }), { parse: 'none', detail: dashboardDoc('Start a rollout (`streams`, `version`, `steps`, `soak`, `canary`, `reason`)', 'change') })
     .post(`${BASE}/rollouts/action`, change('rollouts', async (form, s) => {
       const action = field(form, 'action');
       if (action !== 'pause' && action !== 'resume' && action !== 'advance' && action !== 'abort') throw new FormError(`unknown action '${action}'`);
       const r = await needFleet().rolloutAction(field(form, 'id'), action, actor(s, form));
       return `Rollout ${r.id}: ${action} done, now ${r.state}`;
-    }), { parse: 'none', ...hidden });
+    }), { parse: 'none', detail: dashboardDoc('Pause, resume, advance or abort a rollout (`id`, `action`)', 'change') });
 }
 
 /** A form mistake, shown to the operator as the flash message. */
