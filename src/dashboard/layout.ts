@@ -4,6 +4,9 @@ import type { Session } from './sessions.ts';
 
 export const BASE = '/ui';
 
+/** Only this origin's own files; no frames (clickjacking), no inline script, forms only to here. */
+const CSP = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
 const NAV: [string, string][] = [
   ['fleet', 'Fleet'],
   ['releases', 'Releases'],
@@ -37,8 +40,7 @@ ${body}
     headers: {
       'content-type': 'text/html; charset=utf-8',
       'cache-control': 'no-store',
-      // Only this origin's own files; no frames (clickjacking), no inline script.
-      'content-security-policy': "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+      'content-security-policy': CSP,
       'x-content-type-options': 'nosniff',
       'referrer-policy': 'same-origin',
     },
@@ -55,5 +57,5 @@ export function refused(status: number, text: string): Response {
   const doc = html`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Refused · OtaFlux</title>
 <link rel="stylesheet" href="${BASE}/assets/style.css"></head><body><main id="main"><h1>Refused</h1><p class="flash error" role="alert">${text}</p>
 <p><a href="${BASE}/login">Sign in</a></p></main></body></html>`;
-  return new Response(doc.text, { status, headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' } });
+  return new Response(doc.text, { status, headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-security-policy': CSP, 'x-content-type-options': 'nosniff' } });
 }

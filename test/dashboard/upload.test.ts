@@ -39,7 +39,7 @@ export default defineConfig({
 }, 60_000);
 afterAll(() => s?.close());
 
-function image(n: number, seed: number): Uint8Array {
+function image(n: number, seed: number): Uint8Array<ArrayBuffer> {
   return Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
 }
 
@@ -60,7 +60,7 @@ test('an upload is written whole, hashed, audited, and served to devices', async
   const sha = createHash('sha256').update(bytes).digest('hex');
   const crc = Bun.hash.crc32(bytes);
   expect(await flash(base, admin, '/ui/releases')).toBe(`Uploaded esp32-a 1.2.0: 3000 bytes, SHA-256 ${sha}, CRC-32 ${crc}`);
-  expect(new Uint8Array(readFileSync(join(root, 'esp32-a', '1.2.0.bin')))).toEqual(bytes);
+  expect(new Uint8Array(readFileSync(join(root, 'esp32-a', '1.2.0.bin')))).toEqual(new Uint8Array(bytes));
   expect(leftovers('esp32-a')).toEqual([]);
   expect(await (await fetch(`${s.url}/version?device=esp32-a`)).text()).toBe(`1.2.0\n${crc}\n3000`);
   const audit = await (await fetch(`${base}/api/audit`, { headers: { authorization: `Bearer ${ADMIN}` } })).json() as { actor: string; action: string; target: string; detail: { sha256: string } }[];
