@@ -21,7 +21,7 @@ header nav a { padding: 6px 10px; border-radius: 6px; text-decoration: none; }
 header nav a[aria-current="page"] { background: var(--accent); color: var(--bg); }
 header .who { margin-left: auto; display: flex; gap: 8px; align-items: center; color: var(--muted); }
 main { padding: 16px; max-width: 1200px; margin: 0 auto; }
-h1 { font-size: 1.4rem; margin: 4px 0 12px; } h2 { font-size: 1.1rem; margin: 20px 0 8px; }
+h1 { font-size: 1.4rem; margin: 4px 0 12px; } h2 { font-size: 1.1rem; margin: 20px 0 8px; } h3 { font-size: 0.95rem; margin: 12px 0 6px; color: var(--muted); }
 .card { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; margin: 12px 0; }
 .table-wrap { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; font-size: 14px; }
@@ -48,6 +48,8 @@ svg.chart { width: 100%; height: auto; max-width: 520px; }
 svg.chart text { fill: var(--fg); font-size: 11px; }
 svg.chart .exposed { fill: var(--accent); } svg.chart .verified { fill: var(--ok); } svg.chart .rolled_back { fill: var(--warn); }
 svg.chart .timed_out { fill: var(--muted); } svg.chart .failed { fill: var(--bad); } svg.chart .track { fill: var(--line); }
+svg.chart polyline.line { fill: none; stroke-width: 2.5; } svg.chart polyline.exposed { stroke: var(--accent); }
+svg.chart polyline.verified { stroke: var(--ok); } svg.chart polyline.failed { stroke: var(--bad); }
 .login { max-width: 380px; margin: 10vh auto; }
 .login form { display: flex; flex-direction: column; gap: 12px; }
 @media (max-width: 640px) { main { padding: 10px; } th.wide, td.wide { display: none; } }
