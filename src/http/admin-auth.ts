@@ -48,7 +48,7 @@ export class OperatorCredentials {
 
 /** The API's answer to a request without valid credentials. */
 export function unauthorized(): Response {
-  return new Response(JSON.stringify({ error: 'unauthorized: send Authorization: Bearer <admin token or operator token>' }), {
+  return new Response(JSON.stringify({ error: 'unauthorized: send Authorization: Bearer <admin token>' }), {
     status: 401,
     headers: { 'content-type': 'application/json', 'www-authenticate': 'Bearer realm="otaflux-admin"' },
   });
