@@ -20,10 +20,12 @@ import { StartupError } from './cli/errors.ts';
 import { loadTlsMaterial } from './http/tls/tls-material.ts';
 import type { TlsConfig } from './config/define.ts';
 import { registerFleetMetrics } from './fleet/metrics.ts';
+import { startAdminListener } from './http/admin-listener.ts';
+import { OperatorCredentials } from './http/admin-auth.ts';
 
 export interface RunningServer {
   runtime: Runtime;
-  /** Bound ports by listener name (`http`, `https`, `metrics`). */
+  /** Bound ports by listener name (`http`, `https`, `metrics`, `admin`). */
   ports: Record<string, number>;
   /** MQTT notifications, when `--mqtt-url` is set. */
   mqtt?: MqttPublisher;
@@ -48,7 +50,7 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
       const publisher = mqtt;
       fleet?.onStateChange(() => publisher.releaseHeld());
     }
-    const app = createApp(runtime);
+    const app = createApp(runtime, { operatorRoutes: settings.admin.onDevicePort });
     // Operations: request log, metrics listener, downloads in flight.
     ops = await startOps(runtime, [...app.routes.map((r) => r.path), ...MANIFEST_ROUTES]);
     if (ops.metricsPort !== undefined) ports.metrics = ops.metricsPort;
@@ -62,6 +64,7 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
       // Arduino HTTPUpdate, ESP-IDF and RAUC on /firmware (README "Device protocols").
       protocols: protocolDeps(runtime),
       frontDoor,
+      docsAssets: settings.admin.onDevicePort,
     };
     if (settings.listenAddr !== false) {
       // Plain HTTP on the Bun.listen device listener (src/http/raw-listener.ts: it accepts the ESP32's
@@ -78,6 +81,17 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
       listeners.push(https);
       ports.https = https.port;
       logger.info('device API listening', { url: `https://${displayHost(settings.tls.listenAddr)}:${ports.https}`, clientCertificates: settings.tls.clientCa ? (settings.tls.requireClientCert === false ? 'optional' : 'required') : 'off' });
+    }
+    // The operator listener: only when someone can sign in (an admin token or operators).
+    if (settings.admin.listenAddr !== false && new OperatorCredentials(settings.adminToken, settings.admin.operators).configured) {
+      const operatorApp = createApp(runtime, { operatorRoutes: true });
+      const admin = startAdminListener({
+        addr: settings.admin.listenAddr, handle: (request) => operatorApp.handle(request), logger, maxBodyBytes: settings.admin.uploadMaxBytes,
+        ...(settings.tls ? { tls: { cert: settings.tls.cert, key: settings.tls.key } } : {}),
+      });
+      listeners.push({ close: () => admin.close() });
+      ports.admin = admin.port;
+      logger.info('operator listener (dashboard, operator API, docs) listening', { url: admin.url });
     }
   } catch (e) {
     await ops?.close();

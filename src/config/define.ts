@@ -52,6 +52,14 @@ export interface OtaFluxConfig {
     metricsDeviceLabels?: boolean;
     /** Bearer token protecting the operator status API (`/api/*`). Unset: the status API is off. */
     adminToken?: string;
+    /** Operator listener: dashboard, operator API and API docs. Default `127.0.0.1:8081`; `false` turns it off. */
+    adminListenAddr?: string | false;
+    /** Also serve the operator routes on the device port, as before the operator listener. Default false. */
+    adminOnDevicePort?: boolean;
+    /** People who sign in to the dashboard (or call the API) with their own token: `otaflux hash-token` makes the hash. */
+    operators?: { name: string; role: 'viewer' | 'operator'; token: string }[];
+    /** Largest firmware file the dashboard accepts for upload into a local folder source. Default 256 MiB. */
+    uploadMaxBytes?: number;
     /** Shared secret Harbor sends in `Authorization` to `POST /webhooks/harbor`. Unset: the webhook is off. */
     webhookSecret?: string;
     /** Seconds a client has to send a whole request head, however slowly it trickles in (then 408 and close). Default 60. */

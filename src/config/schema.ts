@@ -59,6 +59,14 @@ const device = z
 
 const positiveInt = z.number().int().positive();
 
+const operatorSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/, { error: 'expected a name of letters, digits and ._@- (at most 64)' }),
+    role: z.enum(['viewer', 'operator']),
+    token: z.string().regex(/^sha256:[A-Za-z0-9_-]{16,}:[A-Za-z0-9_-]{43}$/, { error: "expected a token hash 'sha256:<salt>:<digest>' as printed by otaflux hash-token (never the token itself)" }),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     server: z
@@ -80,6 +88,10 @@ export const configSchema = z
           .optional(),
         metricsDeviceLabels: z.boolean().optional(),
         adminToken: z.string().min(16, { error: 'expected a token of at least 16 characters' }).optional(),
+        adminListenAddr: z.union([address, z.literal(false)]).optional(),
+        adminOnDevicePort: z.boolean().optional(),
+        operators: z.array(operatorSchema).optional(),
+        uploadMaxBytes: positiveInt.optional(),
         webhookSecret: z.string().min(8, { error: 'expected a secret of at least 8 characters' }).optional(),
         headerTimeout: z.number().positive({ error: 'expected a number of seconds above 0' }).optional(),
         maxConnections: positiveInt.optional(),

@@ -55,6 +55,8 @@ export interface Settings {
   /** `otaflux_device_requests_total{device,route}`: one series per device, so off unless asked for. */
   metricsDeviceLabels: boolean;
   adminToken?: string;
+  /** The operator listener, sign-in and upload (README "Dashboard"). */
+  admin: AdminSettings;
   webhookSecret?: string;
   /** Repository prefix given by flag, for device-id length checks and webhooks. */
   repositoryPrefix: string;
@@ -80,6 +82,17 @@ export interface Settings {
   rauc?: RaucSettings;
 }
 
+export interface AdminSettings {
+  /** Where the dashboard, the operator API and the API docs listen; false: nowhere but (maybe) the device port. */
+  listenAddr: string | false;
+  /** Operator routes also on the device port (the behaviour before the operator listener). */
+  onDevicePort: boolean;
+  /** Per-person tokens (hashes) with their roles. */
+  operators: { name: string; role: 'viewer' | 'operator'; token: string }[];
+  /** Largest upload into a local folder source, in bytes. */
+  uploadMaxBytes: number;
+}
+
 export interface FleetSettings {
   /** `sqlite://FILE` (default beside the cache) or `postgres://…`. */
   databaseUrl: string;
@@ -101,6 +114,8 @@ export const DEFAULTS = {
   maxRatio: 200,
   headerTimeoutSeconds: 60,
   maxConnections: 10_000,
+  adminListenAddr: '127.0.0.1:8081',
+  uploadMaxBytes: 256 * 1024 ** 2,
 } as const;
 
 /** Resolves flags (already merged with env vars) and the config file into Settings. */
@@ -218,6 +233,12 @@ export async function resolveSettings(flags: FlagValues, cwd = process.cwd()): P
     ...(tls ? { tls } : {}),
     metricsDeviceLabels: bool('metrics-device-labels') ?? file.server?.metricsDeviceLabels ?? false,
     ...optional('adminToken', str('admin-token') ?? file.server?.adminToken),
+    admin: {
+      listenAddr: listenAddrFlag('admin-listen-addr', str('admin-listen-addr')) ?? file.server?.adminListenAddr ?? DEFAULTS.adminListenAddr,
+      onDevicePort: bool('admin-on-device-port') ?? file.server?.adminOnDevicePort ?? false,
+      operators: file.server?.operators ?? [],
+      uploadMaxBytes: file.server?.uploadMaxBytes ?? DEFAULTS.uploadMaxBytes,
+    },
     ...optional('webhookSecret', str('webhook-secret') ?? file.server?.webhookSecret),
     repositoryPrefix: (str('repository-prefix') ?? '').replace(/\/$/, ''),
     cache: {

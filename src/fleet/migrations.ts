@@ -48,6 +48,17 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'outcomes by update time, so replicas pick up each other\'s outcome changes',
     statements: [`CREATE INDEX fleet_outcomes_updated ON fleet_outcomes (updated_at)`],
   },
+  {
+    version: 3,
+    name: 'check-in history: each written check-in that changed what an instance runs, is served or how it asks',
+    statements: [
+      `CREATE TABLE fleet_checkin_log (
+        instance TEXT NOT NULL, at BIGINT NOT NULL, stream TEXT NOT NULL, route TEXT NOT NULL,
+        reported_version TEXT, served_version TEXT, boot_id TEXT, address TEXT NOT NULL, identity TEXT)`,
+      `CREATE INDEX fleet_checkin_log_instance ON fleet_checkin_log (instance, at)`,
+      `CREATE INDEX fleet_checkin_log_at ON fleet_checkin_log (at)`,
+    ],
+  },
 ];
 
 export const LATEST_SCHEMA = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

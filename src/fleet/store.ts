@@ -61,6 +61,31 @@ export interface AuditEntry {
   reason?: string;
 }
 
+/** Days of check-in history kept; pruned at most once an hour, as check-ins are written. */
+export const CHECKIN_LOG_DAYS = 30;
+const CHECKIN_LOG_PRUNE_MS = 3_600_000;
+
+export interface CheckinLogRow {
+  instance: string;
+  at: number;
+  stream: string;
+  route: string;
+  reported_version: string | null;
+  served_version: string | null;
+  boot_id: string | null;
+  address: string;
+  identity: string | null;
+}
+
+export interface InstanceFilter {
+  q: string;
+  stream: string;
+  version: string;
+  outcome: string;
+  limit: number;
+  offset: number;
+}
+
 export interface Actor {
   who: string;
   why?: string;
@@ -75,6 +100,9 @@ const CHUNK = 500;
 type Tx = SQL;
 
 export class FleetStore {
+  /** When the check-in history was last pruned (this process). */
+  private prunedAt = 0;
+
   private constructor(
     private readonly sql: SQL,
     readonly kind: 'sqlite' | 'postgres',
@@ -158,12 +186,23 @@ export class FleetStore {
     };
   }
 
-  /** Writes a batch of check-ins (latest per instance) and outcome changes in one transaction. */
+  /**
+   * Writes a batch of check-ins (latest per instance) and outcome changes in one transaction. A
+   * check-in that changes an instance's stream, route, reported or served version or boot id is
+   * also appended to its history (`fleet_checkin_log`, kept CHECKIN_LOG_DAYS); one that changes only
+   * the time or the address is not, so the history grows with events, not with polls.
+   */
   async writeCheckins(instances: readonly InstanceRow[], outcomes: readonly OutcomeRow[]): Promise<void> {
     if (instances.length === 0 && outcomes.length === 0) return;
+    const now = Date.now();
+    const prune = now - this.prunedAt > CHECKIN_LOG_PRUNE_MS;
+    if (prune) this.prunedAt = now;
     await this.sql.begin(async (tx) => {
+      if (prune) await tx`DELETE FROM fleet_checkin_log WHERE at < ${now - CHECKIN_LOG_DAYS * 86_400_000}`;
       for (let i = 0; i < instances.length; i += CHUNK) {
         const rows = instances.slice(i, i + CHUNK);
+        const log = changedCheckins(rows, await tx`SELECT instance, stream, route, reported_version, served_version, boot_id FROM fleet_instances WHERE instance IN ${this.sql(rows.map((r) => r.instance))}`);
+        if (log.length > 0) await tx`INSERT INTO fleet_checkin_log ${this.sql(log)}`;
         await tx`INSERT INTO fleet_instances ${this.sql(rows)}
           ON CONFLICT (instance) DO UPDATE SET weak = excluded.weak, stream = excluded.stream, route = excluded.route,
             reported_version = COALESCE(excluded.reported_version, fleet_instances.reported_version),
@@ -183,6 +222,31 @@ export class FleetStore {
             downloaded_at = COALESCE(excluded.downloaded_at, fleet_outcomes.downloaded_at), updated_at = excluded.updated_at`;
       }
     });
+  }
+
+  /** Every outcome a rollout offered: its state and times (for progress per step and over time). */
+  async rolloutOutcomes(id: string): Promise<{ state: string; offered_at: number; downloaded_at: number | null; updated_at: number }[]> {
+    const rows = await this.sql`SELECT state, offered_at, downloaded_at, updated_at FROM fleet_outcomes WHERE rollout_id = ${id}`;
+    return rows.map((r: Record<string, unknown>) => ({ state: String(r.state), offered_at: Number(r.offered_at), downloaded_at: r.downloaded_at == null ? null : Number(r.downloaded_at), updated_at: Number(r.updated_at) }));
+  }
+
+  /** The audit records of one target (a rollout's creation and transitions), oldest first. */
+  async auditOf(target: string, limit = 1000): Promise<AuditEntry[]> {
+    const rows = await this.sql`SELECT * FROM fleet_audit WHERE target = ${target} ORDER BY at, id LIMIT ${limit}`;
+    return rows.map((r: Record<string, unknown>): AuditEntry => ({
+      id: String(r.id), at: Number(r.at), actor: String(r.actor), action: String(r.action), target: String(r.target),
+      detail: JSON.parse(String(r.detail)), ...(r.reason ? { reason: String(r.reason) } : {}),
+    }));
+  }
+
+  /** An instance's check-in history, newest first. */
+  async checkinLog(instance: string, limit = 100): Promise<CheckinLogRow[]> {
+    const rows = await this.sql`SELECT * FROM fleet_checkin_log WHERE instance = ${instance} ORDER BY at DESC LIMIT ${limit}`;
+    const s = (v: unknown) => (v == null ? null : String(v));
+    return rows.map((r: Record<string, unknown>): CheckinLogRow => ({
+      instance: String(r.instance), at: Number(r.at), stream: String(r.stream), route: String(r.route), reported_version: s(r.reported_version),
+      served_version: s(r.served_version), boot_id: s(r.boot_id), address: String(r.address), identity: s(r.identity),
+    }));
   }
 
   /** Outcome rows of some instances (to resume their outcome tracking after a restart). */
@@ -228,6 +292,42 @@ export class FleetStore {
     const r = await this.sql`UPDATE fleet_outcomes SET state = 'timed_out', updated_at = ${now}
       WHERE rollout_id = ${rolloutId} AND state = 'downloaded' AND downloaded_at < ${before}`;
     return Number(r.count ?? 0);
+  }
+
+  /**
+   * One page of instances for the dashboard, newest check-in first, with each one's latest outcome:
+   * `q` matches instance, stream, identity or address (case-insensitive substring); the other
+   * filters are exact. Paged in the database, so a page costs the same at 10 000 instances as at 10.
+   */
+  async instancePage(f: InstanceFilter): Promise<{ total: number; rows: (InstanceRow & { last_outcome: string | null })[] }> {
+    const like = `%${f.q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const last = this.sql`(SELECT o.state FROM fleet_outcomes o WHERE o.instance = i.instance ORDER BY o.updated_at DESC LIMIT 1)`;
+    const where = this.sql`(${f.q} = '' OR lower(i.instance) LIKE ${like} ESCAPE '\\' OR lower(i.stream) LIKE ${like} ESCAPE '\\'
+        OR lower(COALESCE(i.identity, '')) LIKE ${like} ESCAPE '\\' OR lower(i.address) LIKE ${like} ESCAPE '\\')
+      AND (${f.stream} = '' OR i.stream = ${f.stream})
+      AND (${f.version} = '' OR i.reported_version = ${f.version} OR i.served_version = ${f.version})
+      AND (${f.outcome} = '' OR ${last} = ${f.outcome})`;
+    const [count] = await this.sql`SELECT count(*) AS n FROM fleet_instances i WHERE ${where}`;
+    const rows = await this.sql`SELECT i.*, ${last} AS last_outcome FROM fleet_instances i WHERE ${where}
+      ORDER BY i.last_seen DESC, i.instance LIMIT ${f.limit} OFFSET ${f.offset}`;
+    return { total: Number(count.n), rows: rows.map((r: Record<string, unknown>) => ({ ...instanceOf(r), last_outcome: r.last_outcome == null ? null : String(r.last_outcome) })) };
+  }
+
+  /** How many instances report (or were last served) each version, per stream: the fleet's version distribution. */
+  async versionDistribution(): Promise<{ stream: string; version: string; n: number }[]> {
+    const rows = await this.sql`SELECT stream, COALESCE(reported_version, served_version, '') AS version, count(*) AS n
+      FROM fleet_instances GROUP BY stream, COALESCE(reported_version, served_version, '') ORDER BY stream, n DESC`;
+    return rows.map((r: Record<string, unknown>) => ({ stream: String(r.stream), version: String(r.version), n: Number(r.n) }));
+  }
+
+  /** The distinct streams instances checked in on (for the fleet page's filter). */
+  async streams(): Promise<string[]> {
+    return (await this.sql`SELECT DISTINCT stream FROM fleet_instances ORDER BY stream LIMIT 1000`).map((r: Record<string, unknown>) => String(r.stream));
+  }
+
+  /** An audit record of a change made outside the decision state (an upload into a folder source). */
+  async record(actor: Actor, action: string, target: string, detail: unknown): Promise<void> {
+    await this.audited(actor, action, target, detail, async () => true);
   }
 
   // ---- decision changes: each in one transaction with its audit record ----
@@ -319,6 +419,22 @@ export class FleetStore {
       return changed;
     }) as Promise<T>;
   }
+}
+
+/** Rows of the batch that change what the stored row says (or have none), as history rows. */
+function changedCheckins(rows: readonly InstanceRow[], stored: Record<string, unknown>[]): CheckinLogRow[] {
+  const before = new Map(stored.map((r) => [String(r.instance), r]));
+  const out: CheckinLogRow[] = [];
+  for (const r of rows) {
+    const b = before.get(r.instance);
+    // The upsert keeps a stored value where the check-in has none: compare what the row will say.
+    const reported = r.reported_version ?? (b?.reported_version as string | null | undefined) ?? null;
+    const served = r.served_version ?? (b?.served_version as string | null | undefined) ?? null;
+    const boot = r.boot_id ?? (b?.boot_id as string | null | undefined) ?? null;
+    if (b && b.stream === r.stream && b.route === r.route && (b.reported_version ?? null) === reported && (b.served_version ?? null) === served && (b.boot_id ?? null) === boot) continue;
+    out.push({ instance: r.instance, at: r.last_seen, stream: r.stream, route: r.route, reported_version: reported, served_version: served, boot_id: boot, address: r.address, identity: r.identity });
+  }
+  return out;
 }
 
 function rolloutRow(r: Rollout) {

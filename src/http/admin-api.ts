@@ -1,6 +1,7 @@
 /**
  * The operator API: read-only JSON under `/api`, behind `Authorization: Bearer <admin token>`
- * (`--admin-token` / `server.adminToken`). Without a token configured, none of it exists (404).
+ * (`--admin-token` / `server.adminToken`) or an operator's own token (`server.operators`). Without
+ * any configured, none of it exists (404).
  * Also `GET /ready` (public readiness: check names and results only; details are in `/api/ready`).
  *
  *   GET /api/status            uptime, devices seen, cache size
@@ -9,8 +10,8 @@
  *   GET /api/releases          releases built into the cache
  *   GET /api/ready             readiness with details
  */
-import { digest, safeDecode } from './operator-helpers.ts';
-import { timingSafeEqual } from 'node:crypto';
+import { safeDecode } from './operator-helpers.ts';
+import { OperatorCredentials, unauthorized } from './admin-auth.ts';
 import { Elysia } from 'elysia';
 import type { Runtime } from '../runtime.ts';
 import type { DeviceTracker } from '../ops/device-tracker.ts';
@@ -32,20 +33,12 @@ export function readinessRoute(readiness: Readiness) {
 }
 
 export function adminApi(rt: Runtime, tracker: DeviceTracker, readiness: Readiness) {
-  const token = rt.settings.adminToken;
+  const credentials = new OperatorCredentials(rt.settings.adminToken, rt.settings.admin.operators);
   const app = new Elysia({ name: 'otaflux.admin', prefix: '/api' });
-  if (!token) return app;
+  if (!credentials.configured) return app;
   const status = new Status(rt, tracker);
-  const expected = digest(`Bearer ${token}`);
   return app
-    .onBeforeHandle(({ request }) => {
-      const given = request.headers.get('authorization');
-      if (given && timingSafeEqual(digest(given.trim()), expected)) return undefined;
-      return new Response(JSON.stringify({ error: 'unauthorized: send Authorization: Bearer <admin token>' }), {
-        status: 401,
-        headers: { 'content-type': 'application/json', 'www-authenticate': 'Bearer realm="otaflux-admin"' },
-      });
-    })
+    .onBeforeHandle(({ request }) => (credentials.fromRequest(request) ? undefined : unauthorized()))
     .get('/status', () => status.summary(), { detail: adminDocs.status })
     .get('/devices', () => status.devices(), { detail: adminDocs.devices })
     .get(

@@ -1,6 +1,8 @@
 /**
  * The Elysia app: every route, with OpenAPI docs. The device listener (raw-listener.ts) answers the
- * hot device routes itself (the same functions) and hands everything else to `app.handle`.
+ * hot device routes itself (the same functions) and hands everything else to `app.handle`. The
+ * operator routes (operator API, API docs, dashboard) are in it only for the operator listener
+ * (src/http/admin-listener.ts), or on the device port with `--admin-on-device-port`.
  */
 import { Elysia } from 'elysia';
 import type { Runtime } from '../runtime.ts';
@@ -12,8 +14,9 @@ import { fleetApi } from './fleet-api.ts';
 import { ddiApi } from '../protocols/ddi/ddi-api.ts';
 import { Readiness } from '../ops/readiness.ts';
 import { firmwareDoc, harborWebhookDoc, healthDoc, versionDoc } from './route-docs.ts';
+import { dashboard } from '../dashboard/routes.ts';
 
-export function createApp(rt: Runtime) {
+export function createApp(rt: Runtime, opts: { operatorRoutes: boolean } = { operatorRoutes: true }) {
   const deps = { devices: rt.devices, bodies: rt.bodies, events: rt.events, logger: rt.logger };
   const device = (route: typeof versionRoute) => async ({ request, server }: { request: Request; server: { requestIP?(r: Request): { address: string } | null } | null }) =>
     toResponse(await route(fromRequest(request, server?.requestIP?.(request)?.address ?? ''), deps));
@@ -27,7 +30,7 @@ export function createApp(rt: Runtime) {
       })
     : undefined;
   const readiness = new Readiness(rt);
-  return new Elysia({ name: 'otaflux' })
+  const app = new Elysia({ name: 'otaflux' })
     // Unknown routes answer as the metrics listener does: 404, `Not Found`, plain text.
     .onError(({ code }) => (code === 'NOT_FOUND' ? notFound() : undefined))
     .get('/health', () => new Response(null, { status: 200 }), { detail: healthDoc })
@@ -37,13 +40,12 @@ export function createApp(rt: Runtime) {
       parse: 'none',
       detail: harborWebhookDoc,
     })
-    // Operations: readiness, the operator API (only with an admin token), offline docs.
     .use(readinessRoute(readiness))
-    .use(adminApi(rt, rt.tracker, readiness))
-    .use(fleetApi(rt))
     // hawkBit DDI (only with `protocols.ddi` in the config).
-    .use(ddiApi(rt, rt.settings.ddi))
-    .use(apiDocs());
+    .use(ddiApi(rt, rt.settings.ddi));
+  if (!opts.operatorRoutes) return app;
+  // Operations: the operator API (only with operator credentials), offline docs, the dashboard.
+  return app.use(adminApi(rt, rt.tracker, readiness)).use(fleetApi(rt)).use(apiDocs()).use(dashboard(rt));
 }
 
 export type OtaFluxApp = ReturnType<typeof createApp>;

@@ -1,8 +1,9 @@
 /**
- * The fleet's operator API, behind the admin token (`--admin-token` / `server.adminToken`), beside
- * the read-only status API. Every change is made by FleetService (the same implementation as the
- * config file's `fleet` section and the `otaflux rollout` / `otaflux device` commands) and audited
- * with who (`X-Operator` header, else `api`), what, when and why (`reason` in the body).
+ * The fleet's operator API, behind the admin token (`--admin-token` / `server.adminToken`) or an
+ * operator's own token (`server.operators`; a viewer only reads), beside the read-only status API.
+ * Every change is made by FleetService (the same implementation as the config file's `fleet` section
+ * and the `otaflux rollout` / `otaflux device` commands) and audited with who (the operator's name;
+ * with the shared admin token the `X-Operator` header, else `api`), what, when and why (`reason`).
  *
  *   GET  /api/rollouts                          rollouts with outcome counts
  *   POST /api/rollouts                          create (body: a rollout spec, README "Fleet control")
@@ -15,9 +16,9 @@
  *   GET  /api/audit                             the audit log, newest first
  *   GET  /api/fleet                             store health, check-in buffer
  */
-import { digest, safeDecode } from './operator-helpers.ts';
+import { safeDecode } from './operator-helpers.ts';
 import { fleetDoc } from './route-docs.ts';
-import { timingSafeEqual } from 'node:crypto';
+import { forbiddenForViewer, OperatorCredentials, unauthorized, type OperatorIdentity } from './admin-auth.ts';
 import { Elysia } from 'elysia';
 import type { Runtime } from '../runtime.ts';
 import { FleetConflict, FleetNotFound, FleetUnavailable, type FleetService } from '../fleet/service.ts';
@@ -29,17 +30,18 @@ import type { Actor } from '../fleet/store.ts';
 const ACTIONS = ['pause', 'resume', 'advance', 'abort'] as const;
 
 export function fleetApi(rt: Runtime) {
-  const token = rt.settings.adminToken;
+  const credentials = new OperatorCredentials(rt.settings.adminToken, rt.settings.admin.operators);
   const app = new Elysia({ name: 'otaflux.fleet', prefix: '/api' });
   const fleet = rt.fleet;
-  if (!token || !fleet) return app;
-  const expected = digest(`Bearer ${token}`);
+  if (!credentials.configured || !fleet) return app;
   const doc = (summary: string) => ({ detail: fleetDoc(summary) });
+  const actorOf = (request: Request, body: Record<string, unknown>) => actorFor(credentials.fromRequest(request), request, body);
   return app
     .onBeforeHandle(({ request }) => {
-      const given = request.headers.get('authorization');
-      if (given && timingSafeEqual(digest(given.trim()), expected)) return undefined;
-      return json({ error: 'unauthorized: send Authorization: Bearer <admin token>' }, 401, { 'www-authenticate': 'Bearer realm="otaflux-admin"' });
+      const who = credentials.fromRequest(request);
+      if (!who) return unauthorized();
+      if (request.method !== 'GET' && request.method !== 'HEAD' && who.role !== 'operator') return forbiddenForViewer(who.name);
+      return undefined;
     })
     .get('/rollouts', () => handled(() => fleet.rollouts()), doc('Rollouts: release, selector, ramp, gates, state, step and outcome counts'))
     .post('/rollouts', ({ request }) => withBody(request, async (body) => {
@@ -128,9 +130,13 @@ async function handled<T>(f: () => Promise<T>): Promise<T | Response> {
   }
 }
 
-/** Who acts: the `X-Operator` header (a name, not a credential), else `api`; why: `reason` in the body. */
-function actorOf(request: Request, body: Record<string, unknown>): Actor {
-  const who = (request.headers.get('x-operator') ?? '').slice(0, 100).trim() || 'api';
+/**
+ * Who acts: an operator's own name; with the shared admin token the `X-Operator` header (a name, not a
+ * credential), else `api`. Why: `reason` in the body.
+ */
+function actorFor(operator: OperatorIdentity | undefined, request: Request, body: Record<string, unknown>): Actor {
+  const named = operator && !operator.shared ? operator.name : undefined;
+  const who = named ?? ((request.headers.get('x-operator') ?? '').slice(0, 100).trim() || 'api');
   const why = typeof body.reason === 'string' ? body.reason.slice(0, 500) : undefined;
   return { who, ...(why ? { why } : {}) };
 }

@@ -23,6 +23,8 @@ export interface AnswerDeps extends DeviceApiDeps {
   fallback(request: Request): Promise<Response>;
   /** Arduino HTTPUpdate, ESP-IDF and RAUC on `/firmware` (README "Device protocols"); without it only the native API. */
   protocols?: ProtocolDeps;
+  /** Whether the docs assets are served here (default true; false when the docs are on the operator listener only). */
+  docsAssets?: boolean;
 }
 
 /**
@@ -102,7 +104,7 @@ export function requestAnswerer(deps: AnswerDeps, scheme: 'http' | 'https' = 'ht
 
   /** The docs assets, written from the one shared copy; undefined when `r` is not for one. */
   function docsAssetReply(r: ParsedRequest): Promise<DeviceReply> | undefined {
-    if ((r.method !== 'GET' && r.method !== 'HEAD') || !r.path.startsWith(DOCS_ASSETS_PREFIX)) return undefined;
+    if (deps.docsAssets === false || (r.method !== 'GET' && r.method !== 'HEAD') || !r.path.startsWith(DOCS_ASSETS_PREFIX)) return undefined;
     const asset = docsAsset(r.path.slice(DOCS_ASSETS_PREFIX.length));
     return asset?.then(({ bytes, headers }) => ({ status: 200, headers, body: r.method === 'HEAD' ? null : bytes }));
   }

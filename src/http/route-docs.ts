@@ -189,3 +189,23 @@ export const adminDocs = {
   releases: adminDoc('Releases built into the cache', list('One entry per release')),
   ready: adminDoc('Readiness with the detail of each check', json('Ready'), { responses: { 200: json('Ready'), 401: adminUnauthorized, 503: json('A check failed') } }),
 };
+
+const HTML = 'text/html; charset=utf-8';
+const page = (description: string) => ({ description, content: { [HTML]: { schema: str } } });
+const seeOther = { description: 'Done (or not signed in): on to the page named in `Location`', headers: { Location: header('The next page') } };
+
+/**
+ * A dashboard page (README "Dashboard"): HTML for a signed-in operator (the `otaflux_session` cookie),
+ * else `303` to `/ui/login`; a change also needs the form's CSRF token and this origin, else `403`.
+ */
+export function dashboardDoc(summary: string, kind: 'page' | 'change'): DocumentDecoration {
+  const responses: NonNullable<DocumentDecoration['responses']> = kind === 'page'
+    ? { 200: page('The page'), 303: seeOther }
+    : {
+        303: seeOther,
+        400: page('Not a form'),
+        401: page('No session, or it expired'),
+        403: page('Sent from another site (Origin), without the session\'s CSRF token, or by a viewer'),
+      };
+  return { summary, tags: ['Dashboard'], responses };
+}

@@ -42,6 +42,8 @@ function settings(cwd: string, argv: string[], env: Record<string, string> = {})
 async function versions(s: Settings, devices: string[]): Promise<Record<string, string>> {
   s.listenAddr = '127.0.0.1:0';
   s.metricsListenAddr = false;
+  s.admin.listenAddr = false;
+  s.admin.onDevicePort = true;
   s.cache.dir = tempDir('otaflux-overlay-cache-');
   const server = await startServer(s, createLogger({ level: 'off' }));
   try {

@@ -65,6 +65,9 @@ const abs = (name: string) => join(work, name);
 async function withServer<T>(s: Settings, fn: (base: string, metricsPort?: number) => Promise<T>): Promise<T> {
   s.listenAddr = '127.0.0.1:0';
   s.metricsListenAddr = s.metricsListenAddr === false ? false : '127.0.0.1:0';
+  // The operator routes where these cases look for them (the device port), and no fixed operator port.
+  s.admin.listenAddr = '127.0.0.1:0';
+  s.admin.onDevicePort = true;
   // A cache of its own: a release cached by an earlier run must not answer for this one.
   s.cache.dir = tempDir('otaflux-readme-cache-');
   const server = await startServer(s, createLogger({ level: 'off' }));
@@ -159,6 +162,11 @@ const CASES: Record<string, Case> = {
     values: [ADMIN_TOKENS[0] as string, ADMIN_TOKENS[1] as string], file: [JSON.stringify(ADMIN_TOKENS[2]), ADMIN_TOKENS[2]],
     read: (s) => withServer(s, (base) => accepted(ADMIN_TOKENS, async (t) => (await fetch(`${base}/api/status`, { headers: { authorization: `Bearer ${t}` } })).status === 200)),
   },
+  // Where the operator listener binds and what the device port serves: observed in test/dashboard/listener.test.ts.
+  'admin-listen-addr': {
+    values: ['127.0.0.1:18181', 'false'], as: (v) => (v === 'false' ? false : v), file: ["'127.0.0.1:18183'", '127.0.0.1:18183'], read: (s) => s.admin.listenAddr,
+  },
+  'admin-on-device-port': { values: ['true', 'false'], as: (v) => v === 'true', file: ['true', true], read: (s) => s.admin.onDevicePort },
   'webhook-secret': {
     // Observed by which secret Harbor's webhook accepts (202; any other gets 401).
     values: [HOOK_SECRETS[0] as string, HOOK_SECRETS[1] as string], file: [JSON.stringify(HOOK_SECRETS[2]), HOOK_SECRETS[2]],
@@ -196,6 +204,9 @@ const FILE_ONLY: Record<string, [string, string, (s: Settings) => unknown, unkno
   // key: [config object source, (unused), read, expected]
   'server.tls.requireClientCert': [`{ server: { tls: { cert: 'c', key: 'k', clientCa: 'ca', requireClientCert: false } } }`, '', (s) => s.tls?.requireClientCert, false],
   'server.tls.crl': [`{ server: { tls: { cert: 'c', key: 'k', clientCa: 'ca', crl: 'revoked.crl' } } }`, '', (s) => s.tls?.crl, 'revoked.crl'],
+  // Observed in test/dashboard/auth.test.ts (roles) and test/dashboard/upload.test.ts (the limit).
+  'server.operators': [`{ server: { operators: [{ name: 'ana', role: 'viewer', token: 'sha256:AAAAAAAAAAAAAAAAAAAAAA:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' }] } }`, '', (s) => s.admin.operators.map((o) => `${o.name} ${o.role}`), ['ana viewer']],
+  'server.uploadMaxBytes': [`{ server: { uploadMaxBytes: 4096 } }`, '', (s) => s.admin.uploadMaxBytes, 4096],
   'cache.memoryBytes': [`{ cache: { memoryBytes: 12345 } }`, '', (s) => s.cache.memoryBytes, 12345],
   'limits.maxOutputBytes': [`{ limits: { maxOutputBytes: 4096 } }`, '', (s) => s.limits.maxOutputBytes, 4096],
   'limits.maxRatio': [`{ limits: { maxRatio: 3 } }`, '', (s) => s.limits.maxRatio, 3],

@@ -155,6 +155,10 @@ describe('helm chart', () => {
     expect(paths(manifests({ otaflux: { ...BASE.otaflux, webhookSecret: 'hook' }, ingress: { enabled: true, exposeOperatorApi: true, exposeDocs: true } }))).toEqual([
       '/version Exact http', '/firmware Exact http', '/webhooks/harbor Exact http', '/api Prefix http', '/docs Prefix http',
     ]);
+    // What the Ingress sends to the device port is served there: the operator routes stay on it.
+    expect(env(manifests({ ...BASE, ingress: { enabled: true, exposeOperatorApi: true } })).get('ADMIN_ON_DEVICE_PORT')?.value).toBe('true');
+    expect(env(manifests({ ...BASE, ingress: { enabled: true, exposeDocs: true } })).get('ADMIN_ON_DEVICE_PORT')?.value).toBe('true');
+    expect(env(manifests({ ...BASE, ingress: { enabled: true } })).has('ADMIN_ON_DEVICE_PORT')).toBe(false);
     const rustHosts = { enabled: true, hosts: [{ host: 'chart-example.local', paths: [{ path: '/', pathType: 'ImplementationSpecific' }] }] };
     expect(() => manifests({ ...BASE, ingress: rustHosts })).toThrow('ingress path / would expose the operator API (/api)');
     expect(() => manifests({ ...BASE, ingress: { enabled: true, paths: [{ path: '/docs', pathType: 'Prefix' }] } })).toThrow('ingress path /docs would expose the API docs (/docs)');

@@ -286,7 +286,7 @@ describe.skipIf(!canRun)('the Pi notes and the systemd unit, installed in a scra
   test('a config file named in otaflux.env is loaded by the service (TypeScript, read-only system, its own user)', async () => {
     const { root, port } = await installed();
     // The file in /etc/otaflux (0644); naming it with OTAFLUX_CONFIG as well must change nothing.
-    writeFileSync(join(root, 'etc/otaflux/otaflux.config.ts'), "import { defineConfig } from 'otaflux';\nexport default defineConfig({ server: { adminToken: 'token-from-the-config-file' } });\n", { mode: 0o644 });
+    writeFileSync(join(root, 'etc/otaflux/otaflux.config.ts'), "import { defineConfig } from 'otaflux';\nexport default defineConfig({ server: { adminToken: 'token-from-the-config-file', adminListenAddr: false, adminOnDevicePort: true } });\n", { mode: 0o644 });
     const envPath = join(root, 'etc/otaflux/otaflux.env');
     writeFileSync(envPath, `${readFileSync(envPath, 'utf8')}OTAFLUX_CONFIG=/etc/otaflux/otaflux.config.ts\n`);
     const svc = startService(root, systemdSetup(root, UNIT));

@@ -19,7 +19,9 @@ let db = '';
 
 async function spawnOtaFlux(how: 'flag' | 'env'): Promise<{ url: string; child: ReturnType<typeof Bun.spawn> }> {
   const port = await freePort();
-  const args = [process.execPath, MAIN, '--config', config, '--listen-addr', `127.0.0.1:${port}`, '--metrics-listen-addr', '127.0.0.1:0', '--cache-dir', tempDir(), '--refresh-interval', '1', '--log-level', 'error'];
+  const args = [process.execPath, MAIN, '--config', config, '--listen-addr', `127.0.0.1:${port}`, '--metrics-listen-addr', '127.0.0.1:0', '--cache-dir', tempDir(), '--refresh-interval', '1', '--log-level', 'error',
+    // The operator API on the device port (the compatibility switch), no fixed operator port.
+    '--admin-on-device-port', '--admin-listen-addr', '127.0.0.1:0'];
   if (how === 'flag') args.push('--database-url', db);
   const env: Record<string, string> = { ...(process.env as Record<string, string>) };
   delete env.DATABASE_URL;

@@ -38,7 +38,9 @@ beforeAll(async () => {
   metricsPort = await freePort();
   child = Bun.spawn(
     [process.execPath, MAIN, '--firmware-dir', fw.root, '--listen-addr', `127.0.0.1:${port}`, '--metrics-listen-addr', `127.0.0.1:${metricsPort}`,
-      '--cache-dir', tempDir(), '--log-level', 'warn', '--log-format', 'json', '--webhook-secret', SECRET, '--header-timeout', '4', '--max-connections', String(MAX_CONNECTIONS)],
+      '--cache-dir', tempDir(), '--log-level', 'warn', '--log-format', 'json', '--webhook-secret', SECRET, '--header-timeout', '4', '--max-connections', String(MAX_CONNECTIONS),
+      // The docs assets stay on the device port (the compatibility switch): the floods read them there.
+      '--admin-on-device-port'],
     { stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' },
   );
   for (let i = 0; i < 200; i++) {

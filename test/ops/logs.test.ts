@@ -36,6 +36,8 @@ async function runServer(format: 'json' | 'text', script: (base: string) => Prom
       '--mqtt-url', `mqtt://127.0.0.1:${mqttPort}`, '--mqtt-username', 'otaflux', '--mqtt-password', SECRETS.mqttPassword,
       '--listen-addr', `127.0.0.1:${port}`, '--metrics-listen-addr', '127.0.0.1:0', '--cache-dir', tempDir(),
       '--log-level', 'trace', '--log-format', format, '--refresh-interval', '0',
+      // The operator API on the device port (the compatibility switch), no fixed operator port.
+      '--admin-on-device-port', '--admin-listen-addr', '127.0.0.1:0',
     ],
     // The registry password comes from its env var, as in a Kubernetes Secret.
     { cwd: tempDir(), stdout: 'pipe', stderr: 'pipe', env: { ...process.env, REGISTRY_PASSWORD: SECRETS.registryPassword } },

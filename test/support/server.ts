@@ -14,6 +14,8 @@ import { tempDir } from './tmp.ts';
 
 export interface TestServer extends RunningServer {
   url: string;
+  /** The operator listener (dashboard, operator API, docs), when operator credentials are configured. */
+  adminUrl?: string;
   settings: Settings;
   /** Log lines written so far (JSON). */
   logs: string[];
@@ -24,6 +26,10 @@ export async function startTestServer(opts: { flags?: FlagValues; config?: strin
     'listen-addr': '127.0.0.1:0',
     'metrics-listen-addr': '127.0.0.1:0',
     'cache-dir': tempDir('otaflux-cache-'),
+    'admin-listen-addr': '127.0.0.1:0',
+    // Tests written before the operator listener reach the operator routes on the device port, through
+    // the compatibility switch; test/dashboard/ checks the listener itself with this set to false.
+    'admin-on-device-port': true,
     ...(opts.config ? { config: opts.config } : {}),
     ...opts.flags,
   };
@@ -34,5 +40,6 @@ export async function startTestServer(opts: { flags?: FlagValues; config?: strin
   const logs: string[] = [];
   const logger = createLogger({ level: opts.logLevel ?? 'debug', format: opts.logFormat ?? 'json', sink: { write: (l) => void logs.push(l) } });
   const running = await startServer(settings, logger);
-  return { ...running, url: `http://127.0.0.1:${running.ports.http}`, settings, logs };
+  const adminUrl = running.ports.admin === undefined ? undefined : `${settings.tls ? 'https' : 'http'}://127.0.0.1:${running.ports.admin}`;
+  return { ...running, url: `http://127.0.0.1:${running.ports.http}`, ...(adminUrl ? { adminUrl } : {}), settings, logs };
 }

@@ -15,7 +15,7 @@ export interface OperatorClient {
 }
 
 export function operatorClient(flags: FlagValues): OperatorClient {
-  const server = (typeof flags.server === 'string' ? flags.server : 'http://127.0.0.1:8080').replace(/\/$/, '');
+  const server = (typeof flags.server === 'string' ? flags.server : 'http://127.0.0.1:8081').replace(/\/$/, '');
   const token = typeof flags['admin-token'] === 'string' ? flags['admin-token'] : undefined;
   if (!token) throw new UsageError('the operator commands need the admin token: --admin-token or ADMIN_TOKEN');
   if (!/^https?:\/\//.test(server)) throw new UsageError(`--server: expected http://host:port or https://host:port, got '${server}'`);
