@@ -12,9 +12,13 @@
  * interleaved (`--repeat 3`), medians reported; other work on the machine skews absolute numbers,
  * ratios less so. Needs: bun, nginx (Debian nginx-light), wrk, openssl, gcc.
  *
- *     bun bench/mtls.ts [--repeat 3] [--duration 5] [--connections 16]
+ *     bun bench/mtls.ts [--repeat 3] [--duration 5] [--connections 16] [--binary PATH] [--only keep-alive] [--json]
+ *
+ * Also prints CPU time per request (user + system from /proc/<pid>/stat, nginx's worker included).
+ * `--binary`: run that OtaFlux executable instead of `bun src/main.ts`; `--json`: one JSON line with
+ * the medians last (what `bun run bench` reads when it runs this file for its mTLS row).
  */
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -26,8 +30,12 @@ const { values: opt } = parseArgs({
     repeat: { type: 'string', default: '3' },
     duration: { type: 'string', default: '5' },
     connections: { type: 'string', default: '16' },
+    binary: { type: 'string' },
+    only: { type: 'string', default: 'keep-alive,handshake' },
+    json: { type: 'boolean', default: false },
   },
 });
+const MODES = new Set(String(opt.only).split(','));
 const REPEAT = Number(opt.repeat);
 const DURATION = `${Number(opt.duration)}s`;
 const CONNECTIONS = String(Number(opt.connections));
@@ -108,7 +116,9 @@ export default defineConfig({
   devices: { '${DEVICE}': { source: dir({ root: 'fw' }), auth: mtls() } },
 });
 `);
-  const p = Bun.spawn(['bun', join(ROOT, 'src/main.ts'), '--config', join(work, 'otaflux.config.ts')], { cwd: work, stdout: 'ignore', stderr: 'inherit' });
+  const profile = process.env.OTAFLUX_BENCH_PROFILE_DIR; // a CPU profile (markdown) of the OtaFlux process, written at exit
+  const cmd = opt.binary ? [resolve(opt.binary)] : [process.execPath, ...(profile ? ['--cpu-prof-md', `--cpu-prof-dir=${profile}`] : []), join(ROOT, 'src/main.ts')];
+  const p = Bun.spawn([...cmd, '--config', join(work, 'otaflux.config.ts')], { cwd: work, stdout: 'ignore', stderr: 'inherit' });
   children.push(p);
   const url = `https://127.0.0.1:${port}`;
   await waitUp(url);
@@ -147,38 +157,58 @@ http {
   return { name: 'nginx', url, pid: p.pid, stop: async () => { p.kill('SIGQUIT'); await p.exited; } };
 }
 
-async function wrk(url: string, close: boolean): Promise<{ rps: number; errors: string }> {
+/** User + system CPU ticks (10 ms) of a process and its children (nginx's worker). */
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  let ticks = Number(f[11]) + Number(f[12]);
+  const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+  for (const k of kids ? kids.split(' ') : []) ticks += cpuTicks(Number(k));
+  return ticks;
+}
+
+async function wrk(url: string, close: boolean): Promise<{ rps: number; requests: number; errors: string }> {
   const p = Bun.spawn(['wrk', '-t1', '-c', CONNECTIONS, '-d', DURATION, ...(close ? ['-H', 'Connection: close'] : []), `${url}/version?device=${DEVICE}`], { env: wrkEnv, stdout: 'pipe', stderr: 'pipe' });
   const [out, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
   if (!Number.isFinite(rps)) throw new Error(`wrk ${url}: no result\n${out}${err}`);
   const errors = [/Non-2xx or 3xx responses: \d+/.exec(out)?.[0], /Socket errors:.*/.exec(out)?.[0]].filter(Boolean).join('; ');
-  return { rps, errors };
+  return { rps, requests, errors };
 }
 
 // ---------------------------------------------------------------- run
 console.log(`load average at start: ${loadavg().map((x) => x.toFixed(2)).join(' ')} (${navigator.hardwareConcurrency} CPUs); wrk -t1 -c${CONNECTIONS} -d${DURATION}, ${REPEAT} rounds, medians`);
 const servers = [await startOtaFlux(), await startNginx()];
-const results: Record<string, Record<string, number[]>> = { 'keep-alive': {}, handshake: {} };
+const results: Record<string, Record<string, number[]>> = {};
+const cpu: Record<string, Record<string, number[]>> = {};
 const errors: string[] = [];
 for (let round = 0; round < REPEAT; round++) {
   for (const [mode, close] of [['keep-alive', false], ['handshake', true]] as const) {
+    if (!MODES.has(mode)) continue;
     for (const s of servers) {
+      const before = cpuTicks(s.pid);
       const r = await wrk(s.url, close);
-      (results[mode] as Record<string, number[]>)[s.name] ??= [];
-      results[mode]?.[s.name]?.push(r.rps);
+      ((results[mode] ??= {})[s.name] ??= []).push(r.rps);
+      ((cpu[mode] ??= {})[s.name] ??= []).push(((cpuTicks(s.pid) - before) * 10_000) / r.requests);
       if (r.errors) errors.push(`${s.name} ${mode}: ${r.errors}`);
     }
   }
 }
 await Promise.all(servers.map((s) => s.stop()));
 
-console.log('\n| /version over mTLS | OtaFlux req/s | nginx (1 worker) req/s | OtaFlux / nginx |');
-console.log('|---|---|---|---|');
+console.log('\n| /version over mTLS | OtaFlux req/s | nginx (1 worker) req/s | OtaFlux / nginx | CPU per request OtaFlux / nginx |');
+console.log('|---|---|---|---|---|');
+const summary: Record<string, { otaflux: number; nginx: number; cpuOtaflux: number; cpuNginx: number }> = {};
 for (const [mode, r] of Object.entries(results)) {
   const o = median(r.otaflux ?? []);
   const n = median(r.nginx ?? []);
-  console.log(`| ${mode === 'handshake' ? 'full handshake per request' : 'keep-alive'} | ${o.toFixed(0)} | ${n.toFixed(0)} | ${(o / n).toFixed(2)} |`);
+  const co = median(cpu[mode]?.otaflux ?? []);
+  const cn = median(cpu[mode]?.nginx ?? []);
+  summary[mode] = { otaflux: o, nginx: n, cpuOtaflux: co, cpuNginx: cn };
+  console.log(`| ${mode === 'handshake' ? 'full handshake per request' : 'keep-alive'} | ${o.toFixed(0)} | ${n.toFixed(0)} | ${(o / n).toFixed(2)} | ${co.toFixed(1)} µs / ${cn.toFixed(1)} µs |`);
 }
 console.log(`\nload average at end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 if (errors.length) console.log(`errors reported by wrk:\n  ${[...new Set(errors)].join('\n  ')}`);
+if (opt.json) console.log(JSON.stringify({ mtls: summary }));
+process.exit(0);

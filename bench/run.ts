@@ -4,6 +4,11 @@
  * `worker_processes auto`; load comes from `wrk` over loopback, keep-alive.
  *
  *   /version    requests/s, 64 connections; nginx serves a static file with the same 3-line body
+ *   fleet       /version with fleet control deciding: 10 000 instances (a wrk Lua script names one per
+ *               request), check-ins recorded, a rollout at 50 % on the stream; nginx 1 worker answers
+ *               the same requests from its static file
+ *   mtls        /version over mutual TLS with keep-alive beside nginx doing the same mTLS work
+ *               (bench/mtls.ts run as a child, keep-alive only, same rounds and duration)
  *   /firmware   throughput for a 4 MiB image, 64 connections
  *   RSS         OtaFlux VmRSS (peak of /proc/<pid>/status samples) while 200 clients download at
  *               once: fast readers (wrk -c200) and slow readers (200 sockets reading ~1 MB/s each)
@@ -12,7 +17,14 @@
  * Each measurement is repeated (`--repeat 3`, interleaved) and the median is reported.
  *
  *     bun run bench [--binary PATH | --source] [--repeat 3] [--duration 5] [--threads 1]
- *                   [--only version,firmware,rss,startup] [--startup-runs 10] [--oci]
+ *                   [--only version,fleet,mtls,firmware,rss,startup] [--startup-runs 10] [--oci]
+ *                   [--fleet-sim [--fleet-sim-devices 10000,100000] [--fleet-sim-duration 60]]
+ *
+ * Targets (core for core: OtaFlux is one process, so the ratios that count are against nginx with
+ * one worker): /version ≥ 1.3×, /version with fleet control ≥ 1.3×, /version over mTLS keep-alive
+ * ≥ 1.0×, /firmware ≥ 1.0×. Every row also prints CPU per request (user + system from /proc), which
+ * moves much less than requests/s when other work shares the machine. `--fleet-sim` then runs
+ * bench/fleet-sim.ts (simulated fleets of 10 000 and 100 000 devices; a few minutes).
  *
  * Default OtaFlux: the compiled binary dist/otaflux (built first when missing); `--source` runs
  * `bun src/main.ts` instead. `--oci` serves the image from a
@@ -36,7 +48,10 @@ const { values: opt } = parseArgs({
     repeat: { type: 'string', default: '3' },
     duration: { type: 'string', default: '5' },
     threads: { type: 'string', default: '1' },
-    only: { type: 'string', default: 'version,firmware,rss,startup' },
+    only: { type: 'string', default: 'version,fleet,mtls,firmware,rss,startup' },
+    'fleet-sim': { type: 'boolean', default: false },
+    'fleet-sim-devices': { type: 'string', default: '10000,100000' },
+    'fleet-sim-duration': { type: 'string', default: '60' },
     'startup-runs': { type: 'string', default: '10' },
     'image-mib': { type: 'string', default: '4' },
     oci: { type: 'boolean', default: false },
@@ -147,8 +162,8 @@ function parseSize(s: string): number {
   return Number(m[1]) * unit;
 }
 
-async function wrk(url: string, connections: number): Promise<WrkResult> {
-  const p = Bun.spawn(['wrk', '-t', THREADS, '-c', String(connections), '-d', DURATION, url], { stdout: 'pipe', stderr: 'pipe' });
+async function wrk(url: string, connections: number, script?: string): Promise<WrkResult> {
+  const p = Bun.spawn(['wrk', '-t', THREADS, '-c', String(connections), '-d', DURATION, ...(script ? ['-s', script] : []), url], { stdout: 'pipe', stderr: 'pipe' });
   const [out, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
   const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
@@ -261,6 +276,7 @@ const firmwareDir = join(work, 'firmware');
 mkdirSync(join(firmwareDir, DEVICE), { recursive: true });
 const image = randomBytes(IMAGE_BYTES);
 writeFileSync(join(firmwareDir, DEVICE, '1.0.0.bin'), image);
+if (!opt.oci) writeFileSync(join(firmwareDir, DEVICE, '0.9.0.bin'), image.subarray(0, 1024 * 1024)); // the release outside the fleet row's rollout
 
 let sourceArgs = ['--firmware-dir', firmwareDir];
 let stopRegistry = async () => {};
@@ -268,11 +284,30 @@ if (opt.oci) {
   const { pushArtifact, startRegistry } = await import('../test/support/registry.ts');
   const registry = await startRegistry();
   stopRegistry = () => registry.close();
+  await pushArtifact(registry, `bench/${DEVICE}`, '0.9.0', [{ name: 'firmware.bin', data: image.subarray(0, 1024 * 1024), mediaType: 'application/octet-stream' }]);
   await pushArtifact(registry, `bench/${DEVICE}`, '1.0.0', [{ name: 'firmware.bin', data: image, mediaType: 'application/octet-stream' }]);
   sourceArgs = ['--registry-url', registry.host, '--registry-insecure', '--repository-prefix', 'bench'];
   console.log(`source: registry ${registry.host} (docker-registry), repository bench/${DEVICE}`);
 }
 const ota = await startOtaflux(cmd, sourceArgs);
+
+// Fleet control deciding every poll: 10 000 instances, check-ins, a rollout at 50 % of 1.0.0 (the
+// rest get 0.9.0). Same source, its own cache and state store.
+const INSTANCES = 10_000;
+const instancesLua = join(work, 'instances.lua');
+writeFileSync(instancesLua, `local n = 0\nrequest = function()\n  n = (n + 1) % ${INSTANCES}\n  return wrk.format(nil, "/version?device=${DEVICE}&instance=unit-" .. n)\nend\n`);
+let otaFleet: Proc | undefined;
+if (ONLY.has('fleet')) {
+  const fleetConfig = join(work, 'fleet.config.ts');
+  const source = opt.oci ? `oci({ url: '${sourceArgs[1]}', insecure: true, prefix: 'bench' })` : `dir({ root: ${JSON.stringify(firmwareDir)} })`;
+  writeFileSync(fleetConfig, `import { defineConfig, dir, oci } from 'otaflux';
+export default defineConfig({
+  defaults: { source: ${source} },
+  fleet: { rollouts: [{ id: 'bench', streams: '${DEVICE}', version: '1.0.0', steps: [{ percent: 50, soak: 86400 }], gates: { minSample: 1000000 } }] },
+});
+`);
+  otaFleet = await startOtaflux(cmd, ['--config', fleetConfig]);
+}
 const versionBody = await (await fetch(`${ota.url}/version?device=${DEVICE}`)).text();
 const served = Buffer.from(await (await fetch(`${ota.url}/firmware?device=${DEVICE}`)).arrayBuffer());
 if (!served.equals(image)) throw new Error('OtaFlux served other bytes than the image');
@@ -312,6 +347,15 @@ for (let round = 1; round <= REPEAT; round++) {
       if (r.errors) errors.push(`${name} /firmware: ${r.errors}`);
     }
   }
+  if (otaFleet) {
+    for (const [name, server] of [['otaflux', otaFleet], ['nginx 1 worker', nginx1]] as const) {
+      const before = cpuTicks(server.pid);
+      const r = await wrk(`${server.url}/version`, 64, instancesLua);
+      note('fleet', name, r.rps);
+      note('fleet-cpu', name, ((cpuTicks(server.pid) - before) * 10_000) / r.requests);
+      if (r.errors) errors.push(`${name} /version (fleet): ${r.errors}`);
+    }
+  }
   if (ONLY.has('rss')) {
     note('rss-fast', 'otaflux', await peakRss(ota.pid, () => wrk(`${ota.url}/firmware?device=${DEVICE}`, 200)));
     let bytes = 0;
@@ -321,8 +365,19 @@ for (let round = 1; round <= REPEAT; round++) {
   console.log(`round ${round}/${REPEAT} done (load ${loadavg()[0]!.toFixed(2)})`);
 }
 const idleAfterLoad = rssKiB(ota.pid) / 1024;
-await Promise.all([ota.stop(), nginx1.stop(), nginxAuto.stop()]);
+await Promise.all([ota.stop(), nginx1.stop(), nginxAuto.stop(), otaFleet?.stop()]);
 await stopRegistry();
+
+// mTLS keep-alive: bench/mtls.ts (its own PKI, OtaFlux and nginx) with the same rounds and duration.
+let mtls: { otaflux: number; nginx: number; cpuOtaflux: number; cpuNginx: number } | undefined;
+if (ONLY.has('mtls')) {
+  console.log('mTLS keep-alive rounds (bench/mtls.ts) …');
+  const p = Bun.spawn([process.execPath, join(import.meta.dir, 'mtls.ts'), '--json', '--only', 'keep-alive', '--repeat', String(REPEAT), '--duration', String(Number(opt.duration)), ...(cmd.length === 1 ? ['--binary', cmd[0] as string] : [])], { stdout: 'pipe', stderr: 'inherit' });
+  const [out, code] = await Promise.all([new Response(p.stdout).text(), p.exited]);
+  const line = out.trim().split('\n').pop() ?? '';
+  if (code !== 0 || !line.startsWith('{')) throw new Error(`bench/mtls.ts failed (exit ${code}):\n${out}`);
+  mtls = (JSON.parse(line) as { mtls: Record<string, typeof mtls> }).mtls['keep-alive'];
+}
 
 const startups: { ms: number; idleRssMiB: number }[] = [];
 if (ONLY.has('startup')) {
@@ -342,13 +397,20 @@ if (results.version || results.firmware) {
     const ok = (x: number) => (x >= target ? 'ok' : 'MISSED');
     row([label, fmt(o), fmt(n1), fmt(na), `${(o / n1).toFixed(2)}× ${ok(o / n1)}`, `${(o / na).toFixed(2)}× ${ok(o / na)}`, `≥ ${target.toFixed(1)}×`]);
   };
-  line('version', '/version, 64 conns', fmtRate, 1.0);
-  line('firmware', `/firmware ${IMAGE_BYTES >> 20} MiB, 64 conns`, fmtBytes, 0.9);
-  const cpu = results['version-cpu'];
-  if (cpu) {
-    const per = (n: Name) => (cpu[n] ? `${median(cpu[n]).toFixed(1)} µs` : '');
-    console.log(`\nCPU per /version request (user+system, /proc/<pid>/stat; lower is better): OtaFlux ${per('otaflux')}, nginx 1 worker ${per('nginx 1 worker')}, nginx auto ${per('nginx auto')}`);
+  line('version', '/version, 64 conns', fmtRate, 1.3);
+  if (results.fleet) {
+    const [o, n1] = [median(results.fleet.otaflux), median(results.fleet['nginx 1 worker'])];
+    row(['/version, fleet control (10 000 instances, check-ins, rollout at 50 %)', fmtRate(o), fmtRate(n1), '', `${(o / n1).toFixed(2)}× ${o / n1 >= 1.3 ? 'ok' : 'MISSED'}`, '', '≥ 1.3×']);
   }
+  if (mtls) row(['/version over mTLS, keep-alive, 16 conns', fmtRate(mtls.otaflux), fmtRate(mtls.nginx), '', `${(mtls.otaflux / mtls.nginx).toFixed(2)}× ${mtls.otaflux / mtls.nginx >= 1.0 ? 'ok' : 'MISSED'}`, '', '≥ 1.0×']);
+  line('firmware', `/firmware ${IMAGE_BYTES >> 20} MiB, 64 conns`, fmtBytes, 1.0);
+  console.log('\nCPU per request (user+system, /proc/<pid>/stat, nginx workers included; lower is better):');
+  const cpu = results['version-cpu'];
+  const per = (xs: number[] | undefined) => (xs?.length ? `${median(xs).toFixed(1)} µs` : '–');
+  if (cpu) console.log(`  /version:                OtaFlux ${per(cpu.otaflux)}, nginx 1 worker ${per(cpu['nginx 1 worker'])}, nginx auto ${per(cpu['nginx auto'])}`);
+  const fc = results['fleet-cpu'];
+  if (fc) console.log(`  /version, fleet control: OtaFlux ${per(fc.otaflux)}, nginx 1 worker ${per(fc['nginx 1 worker'])}`);
+  if (mtls) console.log(`  /version over mTLS:      OtaFlux ${mtls.cpuOtaflux.toFixed(1)} µs, nginx 1 worker ${mtls.cpuNginx.toFixed(1)} µs`);
 }
 if (results['rss-fast']) {
   console.log('');
@@ -364,4 +426,9 @@ if (startups.length) {
 if (!opt.source && !opt.binary && existsSync(cmd[0] as string)) console.log(`binary size: ${(Bun.file(cmd[0] as string).size / 1024 ** 2).toFixed(1)} MiB (${cmd[0]})`);
 if (errors.length) console.log(`\nerrors reported by wrk:\n  ${[...new Set(errors)].join('\n  ')}`);
 console.log(`\nload average at the end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-process.exit(0);
+if (opt['fleet-sim']) {
+  console.log('\nfleet simulator (bench/fleet-sim.ts) …');
+  const p = Bun.spawn([process.execPath, join(import.meta.dir, 'fleet-sim.ts'), '--devices', String(opt['fleet-sim-devices']), '--duration', String(opt['fleet-sim-duration'])], { stdout: 'inherit', stderr: 'inherit' });
+  process.exitCode = await p.exited;
+}
+process.exit(process.exitCode ?? 0);

@@ -127,16 +127,18 @@ describe('helm chart', () => {
   });
 
   test('autoscaling: a HorizontalPodAutoscaler and no fixed replicas; a ReadWriteOnce cache is not shared', () => {
-    const ms = manifests({ ...BASE, autoscaling: { enabled: true, minReplicas: 2, maxReplicas: 5, targetCPUUtilizationPercentage: 70, targetMemoryUtilizationPercentage: 85 } });
+    const ms = manifests({ ...BASE, fleet: { databaseUrl: 'postgres://ota:pw@db:5432/fleet' }, autoscaling: { enabled: true, minReplicas: 2, maxReplicas: 5, targetCPUUtilizationPercentage: 70, targetMemoryUtilizationPercentage: 85, behavior: { scaleDown: { stabilizationWindowSeconds: 300 } } } });
     const hpa = one(ms, 'HorizontalPodAutoscaler');
     expect(hpa.spec).toMatchObject({ scaleTargetRef: { kind: 'Deployment', name: 'ota-otaflux' }, minReplicas: 2, maxReplicas: 5 });
     expect(hpa.spec.metrics.map((m: any) => [m.resource.name, m.resource.target.averageUtilization])).toEqual([['cpu', 70], ['memory', 85]]);
+    expect(hpa.spec.behavior).toEqual({ scaleDown: { stabilizationWindowSeconds: 300 } });
     expect(one(ms, 'Deployment').spec.replicas).toBeUndefined();
     expect(manifests(BASE).some((m) => m.kind === 'HorizontalPodAutoscaler')).toBe(false);
     expect(one(manifests(BASE), 'Deployment').spec.replicas).toBe(1);
     const rwo = 'cache.persistence with accessMode ReadWriteOnce holds one pod';
-    expect(() => manifests({ ...BASE, autoscaling: { enabled: true }, cache: { persistence: { enabled: true } } })).toThrow(rwo);
-    expect(() => manifests({ ...BASE, replicaCount: 2, cache: { persistence: { enabled: true } } })).toThrow(rwo);
+    const db = { databaseUrl: 'postgres://ota:pw@db:5432/fleet' };
+    expect(() => manifests({ ...BASE, fleet: db, autoscaling: { enabled: true }, cache: { persistence: { enabled: true } } })).toThrow(rwo);
+    expect(() => manifests({ ...BASE, fleet: db, replicaCount: 2, cache: { persistence: { enabled: true } } })).toThrow(rwo);
   });
 
   test('a NetworkPolicy, when asked for, lets in the published ports only: no plain port when devices need certificates', () => {
@@ -233,5 +235,96 @@ describe('helm chart', () => {
     expect(ms.some((m) => m.kind === 'Secret')).toBe(false);
     expect(env(ms).get('REGISTRY_PASSWORD').valueFrom.secretKeyRef.name).toBe('my-secrets');
     expect(() => manifests({ ...BASE, mqtt: { enabled: true } })).toThrow('mqtt.url is required');
+  });
+
+  describe('replicas', () => {
+    const DB = 'postgres://ota:db-secret-1@db.iot.svc:5432/fleet';
+    const REPLICAS = { ...BASE, replicaCount: 3, fleet: { databaseUrl: DB } };
+
+    test('several pods need the shared PostgreSQL store: the install fails without it, one line saying what to set', () => {
+      const msg = 'more than one pod (replicaCount above 1 or autoscaling) needs the shared state store: set fleet.databaseUrl (postgres://…) or fleet.existingSecret';
+      expect(() => manifests({ ...BASE, replicaCount: 2 })).toThrow(msg);
+      expect(() => manifests({ ...BASE, autoscaling: { enabled: true } })).toThrow(msg);
+      expect(() => manifests({ ...BASE, replicaCount: 2, fleet: { existingSecret: 'fleet-db' } })).not.toThrow();
+      expect(() => manifests({ ...BASE, fleet: { databaseUrl: 'mysql://db/fleet' } })).toThrow("- fleet.databaseUrl: Does not match pattern '^$|^(postgres|postgresql)://'");
+      expect(() => manifests({ ...REPLICAS, otaflux: { ...BASE.otaflux, existingSecret: 'mine' } })).toThrow('fleet.databaseUrl goes into the chart\'s Secret, which otaflux.existingSecret turns off');
+      // One pod keeps SQLite in its cache: no DATABASE_URL at all.
+      expect(env(manifests(BASE)).has('DATABASE_URL')).toBe(false);
+    });
+
+    test('the database URL reaches the pod through a Secret only: the chart\'s, or one named in fleet.existingSecret', async () => {
+      const ms = manifests(REPLICAS);
+      expect(env(ms).get('DATABASE_URL').valueFrom.secretKeyRef).toEqual({ name: 'ota-otaflux', key: 'database-url' });
+      expect(Buffer.from(one(ms, 'Secret').data?.['database-url'] ?? '', 'base64').toString()).toBe(DB);
+      expect(JSON.stringify(one(ms, 'Deployment'))).not.toContain('db-secret-1');
+      expect((await podSettings(ms)).fleet?.databaseUrl).toBe(DB);
+
+      const own = manifests({ ...BASE, replicaCount: 2, fleet: { existingSecret: 'fleet-db', existingSecretKey: 'url' } });
+      expect(env(own).get('DATABASE_URL').valueFrom.secretKeyRef).toEqual({ name: 'fleet-db', key: 'url' });
+      expect(Object.keys(one(own, 'Secret').data ?? {})).not.toContain('database-url');
+      // Both Secrets of the user's: the chart makes none.
+      const both = manifests({ ...BASE, replicaCount: 2, otaflux: { ...BASE.otaflux, existingSecret: 'mine' }, fleet: { existingSecret: 'fleet-db' } });
+      expect(both.some((m) => m.kind === 'Secret')).toBe(false);
+      expect(env(both).get('DATABASE_URL').valueFrom.secretKeyRef).toEqual({ name: 'fleet-db', key: 'database-url' });
+    });
+
+    test('a PodDisruptionBudget for several pods (never for one), and pods spread over nodes', () => {
+      const ms = manifests(REPLICAS);
+      const pdb = one(ms, 'PodDisruptionBudget');
+      expect(pdb.spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: one(ms, 'Deployment').spec.selector.matchLabels } });
+      expect(one(manifests({ ...REPLICAS, podDisruptionBudget: { minAvailable: 2 } }), 'PodDisruptionBudget').spec.minAvailable).toBe(2);
+      expect(one(manifests({ ...REPLICAS, replicaCount: 1, autoscaling: { enabled: true, minReplicas: 2 } }), 'PodDisruptionBudget').spec.maxUnavailable).toBe(1);
+      expect(manifests(BASE).some((m) => m.kind === 'PodDisruptionBudget')).toBe(false);
+      expect(manifests({ ...REPLICAS, podDisruptionBudget: { enabled: false } }).some((m) => m.kind === 'PodDisruptionBudget')).toBe(false);
+
+      const spec = (m: K8s[]) => one(m, 'Deployment').spec.template.spec;
+      const selector = one(ms, 'Deployment').spec.selector.matchLabels;
+      expect(spec(ms).affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution).toEqual([
+        { weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: selector } } },
+      ]);
+      const hard = spec(manifests({ ...REPLICAS, podAntiAffinity: 'hard', podAntiAffinityTopologyKey: 'topology.kubernetes.io/zone' })).affinity.podAntiAffinity;
+      expect(hard).toEqual({ requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'topology.kubernetes.io/zone', labelSelector: { matchLabels: selector } }] });
+      expect(spec(manifests({ ...REPLICAS, podAntiAffinity: 'none' })).affinity).toBeUndefined();
+      const mine = { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'arch', operator: 'In', values: ['arm64'] }] }] } } };
+      expect(spec(manifests({ ...REPLICAS, affinity: mine })).affinity).toEqual(mine);
+      expect(() => manifests({ ...REPLICAS, podAntiAffinity: 'always' })).toThrow('- podAntiAffinity: podAntiAffinity must be one of the following: "soft", "hard", "none"');
+    });
+
+    test('each pod its own cache: an emptyDir by default, or a volume per pod through a StatefulSet', () => {
+      const volumes = (m: K8s[], kind = 'Deployment') => one(m, kind).spec.template.spec.volumes;
+      const empty = manifests(REPLICAS);
+      expect(volumes(empty).find((v: any) => v.name === 'cache')).toEqual({ name: 'cache', emptyDir: { sizeLimit: '4Gi' } });
+      expect(one(empty, 'Deployment').spec.replicas).toBe(3);
+
+      const perPod = manifests({ ...REPLICAS, cache: { persistence: { enabled: true, perPod: true, size: '8Gi', storageClass: 'fast' } } });
+      expect(perPod.some((m) => m.kind === 'Deployment' || m.kind === 'PersistentVolumeClaim')).toBe(false);
+      const sts = one(perPod, 'StatefulSet');
+      expect(sts.spec).toMatchObject({ replicas: 3, serviceName: 'ota-otaflux', podManagementPolicy: 'Parallel' });
+      expect(sts.spec.strategy).toBeUndefined();
+      expect(sts.spec.volumeClaimTemplates).toEqual([{
+        metadata: { name: 'cache', labels: sts.spec.selector.matchLabels },
+        spec: { accessModes: ['ReadWriteOnce'], storageClassName: 'fast', resources: { requests: { storage: '8Gi' } } },
+      }]);
+      expect(volumes(perPod, 'StatefulSet').map((v: any) => v.name)).toEqual(['tmp']);
+      expect(sts.spec.template.spec.containers[0].volumeMounts[0]).toEqual({ name: 'cache', mountPath: '/var/cache/otaflux' });
+      const hpa = one(manifests({ ...REPLICAS, autoscaling: { enabled: true }, cache: { persistence: { enabled: true, perPod: true } } }), 'HorizontalPodAutoscaler');
+      expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'ota-otaflux' });
+      expect(one(perPod, 'PodDisruptionBudget').spec.selector.matchLabels).toEqual(sts.spec.selector.matchLabels);
+      expect(() => manifests({ ...REPLICAS, cache: { persistence: { enabled: true, perPod: true, existingClaim: 'c' } } })).toThrow('cache.persistence.perPod makes a volume per pod: remove cache.persistence.existingClaim');
+    });
+
+    test('a stopping pod keeps serving through the preStop sleep, then drains within the grace period; probes on /ready and /health', () => {
+      const c = container(manifests(REPLICAS));
+      expect(c.lifecycle).toEqual({ preStop: { sleep: { seconds: 5 } } });
+      expect(one(manifests(REPLICAS), 'Deployment').spec.template.spec.terminationGracePeriodSeconds).toBe(45);
+      expect(c.readinessProbe).toMatchObject({ httpGet: { path: '/ready', port: 'http' } });
+      expect(c.livenessProbe).toMatchObject({ httpGet: { path: '/health', port: 'http' } });
+      expect(container(manifests({ ...REPLICAS, lifecycle: { preStopSleepSeconds: 0 } })).lifecycle).toBeUndefined();
+      expect(container(manifests({ ...REPLICAS, lifecycle: { preStopSleepSeconds: 20 }, terminationGracePeriodSeconds: 30 })).lifecycle.preStop.sleep.seconds).toBe(20);
+      expect(() => manifests({ ...REPLICAS, lifecycle: { preStopSleepSeconds: 30 }, terminationGracePeriodSeconds: 35 })).toThrow(
+        'terminationGracePeriodSeconds 35 is too short: the preStop sleep (lifecycle.preStopSleepSeconds 30) and OtaFlux\'s drain of downloads in flight (10 s) must fit in it',
+      );
+      expect(() => manifests({ ...REPLICAS, lifecycle: { preStopSleepSeconds: -1 } })).toThrow('- lifecycle.preStopSleepSeconds: Must be greater than or equal to 0');
+    });
   });
 });

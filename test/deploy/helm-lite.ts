@@ -6,7 +6,8 @@
  * (`2147483648` → `2.147483648e+09`, the reason charts pipe large numbers through `int64`).
  * Unknown functions and syntax are errors, so a template this cannot read fails the test. Values
  * are checked against the chart's values.schema.json first, as Helm does (a subset of JSON Schema:
- * type, properties, additionalProperties, required, items, enum, minimum, local $ref).
+ * type (or a list of types), pattern, properties, additionalProperties, required, items, enum, minimum,
+ * local $ref).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, basename } from 'node:path';
@@ -269,6 +270,8 @@ function call(fn: string, a: unknown[], scope: Scope, templates: Map<string, Nod
     case 'hasPrefix': return s(1).startsWith(s(0));
     case 'ne': return !(a[1] === a[0] || (typeof a[1] !== 'object' && String(a[1]) === String(a[0]) && typeof a[1] === typeof a[0]));
     case 'gt': return (a[0] as number) > (a[1] as number);
+    case 'lt': return Number(a[0]) < Number(a[1]);
+    case 'add': return BigInt(a.reduce<number>((sum, x) => sum + Math.trunc(Number(x)), 0));
     case 'trunc': return s(1).slice(0, Number(a[0]));
     case 'trimSuffix': return s(1).endsWith(s(0)) ? s(1).slice(0, -s(0).length || undefined) : s(1);
     case 'contains': return s(1).includes(s(0));
@@ -325,14 +328,16 @@ function goFloat(n: number): string {
   return String(n);
 }
 
-type Schema = { type?: string; properties?: Record<string, Schema>; additionalProperties?: boolean | Schema; required?: string[]; items?: Schema; enum?: unknown[]; minimum?: number; $ref?: string; $defs?: Record<string, Schema> };
+type Schema = { type?: string | string[]; pattern?: string; properties?: Record<string, Schema>; additionalProperties?: boolean | Schema; required?: string[]; items?: Schema; enum?: unknown[]; minimum?: number; $ref?: string; $defs?: Record<string, Schema> };
 
 /** Problems of `v` against `schema`, one line each, with the path of the value. */
 function validate(schema: Schema, v: unknown, path: string, root: Schema): string[] {
   if (schema.$ref) return validate((root.$defs ?? {})[schema.$ref.replace('#/$defs/', '')] ?? {}, v, path, root);
   const at = path || '(root)';
   const kind = v === null || v === undefined ? 'null' : Array.isArray(v) ? 'array' : typeof v === 'number' ? (Number.isInteger(v) ? 'integer' : 'number') : typeof v;
-  if (schema.type && !(schema.type === kind || (schema.type === 'number' && kind === 'integer'))) return [`${at}: Invalid type. Expected: ${schema.type}, given: ${kind}`];
+  const types = schema.type === undefined ? [] : Array.isArray(schema.type) ? schema.type : [schema.type];
+  if (types.length && !types.some((t) => t === kind || (t === 'number' && kind === 'integer'))) return [`${at}: Invalid type. Expected: ${types.join('/')}, given: ${kind}`];
+  if (schema.pattern !== undefined && typeof v === 'string' && !new RegExp(schema.pattern).test(v)) return [`${at}: Does not match pattern '${schema.pattern}'`];
   if (schema.enum && !schema.enum.includes(v)) return [`${at}: ${at} must be one of the following: ${schema.enum.map((x) => JSON.stringify(x)).join(', ')}`];
   if (schema.minimum !== undefined && typeof v === 'number' && v < schema.minimum) return [`${at}: Must be greater than or equal to ${schema.minimum}`];
   const out: string[] = [];

@@ -51,6 +51,21 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- if or .Values.mqtt.existingTlsSecret (include "otaflux.mqttCaCert" .) (include "otaflux.mqttClientCert" .) }}true{{ end }}
 {{- end }}
 
+{{/* A StatefulSet when each pod keeps a cache volume of its own, else a Deployment. */}}
+{{- define "otaflux.workloadKind" -}}
+{{- if .Values.cache.persistence.perPod }}StatefulSet{{ else }}Deployment{{ end }}
+{{- end }}
+
+{{/* More than one pod may run: a fixed replicaCount above 1, or the autoscaler. */}}
+{{- define "otaflux.replicated" -}}
+{{- if or .Values.autoscaling.enabled (gt (int .Values.replicaCount) 1) }}true{{ end }}
+{{- end }}
+
+{{/* The Secret DATABASE_URL comes from: the user's (fleet.existingSecret), or the chart's when fleet.databaseUrl is set. */}}
+{{- define "otaflux.databaseSecretName" -}}
+{{- if .Values.fleet.existingSecret }}{{ .Values.fleet.existingSecret }}{{ else if .Values.fleet.databaseUrl }}{{ include "otaflux.fullname" . }}{{ end }}
+{{- end }}
+
 {{/* Whether the files ConfigMap (cosign key, registry CA, config file) has anything in it. */}}
 {{- define "otaflux.hasFiles" -}}
 {{- if or .Values.otaflux.cosignPubKey .Values.otaflux.registryCaCert .Values.otaflux.configFile }}true{{ end }}
@@ -125,7 +140,19 @@ Argument: (list "name" value "other name" otherValue).
 {{- fail (printf "otaflux.%s is not supported: the chart sets the listeners (device port 8080, metrics.port %v); remove it" . $.Values.metrics.port) -}}
 {{- end -}}
 {{- end -}}
-{{- if and .Values.cache.persistence.enabled (eq .Values.cache.persistence.accessMode "ReadWriteOnce") (or .Values.autoscaling.enabled (gt (int .Values.replicaCount) 1)) -}}
-{{- fail "cache.persistence with accessMode ReadWriteOnce holds one pod: set replicaCount 1 and autoscaling.enabled false, or turn cache.persistence off (each pod then caches on its own)" -}}
+{{- if and .Values.cache.persistence.enabled (not .Values.cache.persistence.perPod) (eq .Values.cache.persistence.accessMode "ReadWriteOnce") (include "otaflux.replicated" .) -}}
+{{- fail "cache.persistence with accessMode ReadWriteOnce holds one pod: set replicaCount 1 and autoscaling.enabled false, set cache.persistence.perPod true (a volume per pod), or turn cache.persistence off (each pod then caches in an emptyDir)" -}}
+{{- end -}}
+{{- if and .Values.cache.persistence.perPod .Values.cache.persistence.existingClaim -}}
+{{- fail "cache.persistence.perPod makes a volume per pod: remove cache.persistence.existingClaim (one claim cannot be every pod's)" -}}
+{{- end -}}
+{{- if and (include "otaflux.replicated" .) (not (include "otaflux.databaseSecretName" .)) -}}
+{{- fail "more than one pod (replicaCount above 1 or autoscaling) needs the shared state store: set fleet.databaseUrl (postgres://…) or fleet.existingSecret; with the default SQLite each pod would decide rollouts alone" -}}
+{{- end -}}
+{{- if and .Values.fleet.databaseUrl .Values.otaflux.existingSecret (not .Values.fleet.existingSecret) -}}
+{{- fail "fleet.databaseUrl goes into the chart's Secret, which otaflux.existingSecret turns off: put the URL in a Secret and name it in fleet.existingSecret" -}}
+{{- end -}}
+{{- if lt (int .Values.terminationGracePeriodSeconds) (add .Values.lifecycle.preStopSleepSeconds 10) -}}
+{{- fail (printf "terminationGracePeriodSeconds %v is too short: the preStop sleep (lifecycle.preStopSleepSeconds %v) and OtaFlux's drain of downloads in flight (10 s) must fit in it" .Values.terminationGracePeriodSeconds .Values.lifecycle.preStopSleepSeconds) -}}
 {{- end -}}
 {{- end }}
