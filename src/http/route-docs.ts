@@ -49,7 +49,10 @@ const deviceErrors = {
   }),
 };
 
-const SOURCE_UNAVAILABLE = { 'source-unavailable': { summary: 'source unreachable, nothing good cached', value: `Firmware source unavailable for device '${DEVICE}', retry later` } };
+const SOURCE_UNAVAILABLE = {
+  'source-unavailable': { summary: 'source unreachable, nothing good cached', value: `Firmware source unavailable for device '${DEVICE}', retry later` },
+  'authenticator-failed': { summary: 'an authenticator plugin threw (Retry-After: 30)', value: 'Authentication unavailable, retry later' },
+};
 
 /** The parameters both device routes take. */
 const deviceParameters = [
@@ -67,7 +70,7 @@ export const versionDoc: DocumentDecoration = {
   responses: {
     200: text('The latest release', { release: { value: '1.4.2\n4051932293\n942320' } }),
     ...deviceErrors,
-    503: text('The source is unreachable and nothing good is cached', SOURCE_UNAVAILABLE, { 'Retry-After': RETRY_AFTER }),
+    503: text('The source is unreachable and nothing good is cached, or an authenticator failed', SOURCE_UNAVAILABLE, { 'Retry-After': RETRY_AFTER }),
   },
 };
 
