@@ -19,6 +19,7 @@ import type { CoreEventBus } from './events.ts';
 import type { Artifact } from '../plugin.ts';
 import { ReleaseStore as Releases } from './release-store.ts';
 import { SingleFlight } from './single-flight.ts';
+import { callScope, type CallScope } from './call-scope.ts';
 import { rankVersions } from './versions.ts';
 import { extractChain } from './extract-chain.ts';
 import { acceptCached, provenanceNow } from './provenance.ts';
@@ -141,9 +142,8 @@ export class Resolver {
   }
 
   /** The signal of one lookup's plugin calls: aborted at shutdown or after the call timeout. */
-  private callSignal(): AbortSignal {
-    const timeout = AbortSignal.timeout(this.o.callTimeoutMs ?? PLUGIN_CALL_TIMEOUT_MS);
-    return this.o.signal ? AbortSignal.any([this.o.signal, timeout]) : timeout;
+  private callScope(): CallScope {
+    return callScope(this.o.callTimeoutMs ?? PLUGIN_CALL_TIMEOUT_MS, this.o.signal);
   }
 
   /** Asks the source to pin a version, handing it what it answered for this device and tag last time. */
@@ -166,12 +166,17 @@ export class Resolver {
    */
   async verifiedReleases(device: DeviceRef, comp: Composition, limit: number): Promise<Release[]> {
     const out: Release[] = [];
-    const signal = this.callSignal();
-    for (const candidate of rankVersions(await comp.source.versions(device, signal), device.allowPrerelease).slice(0, MAX_CANDIDATES + limit)) {
-      const artifact = await this.resolveArtifact(device, comp.source, candidate, signal);
-      const verdict = await this.verdict(device, comp.verifier, artifact, signal);
-      if (verdict.ok) out.push((await this.build(device, comp, artifact, verdict.by, verdict.evidence, signal)).release);
-      if (out.length >= limit) break;
+    const scope = this.callScope();
+    const { signal } = scope;
+    try {
+      for (const candidate of rankVersions(await comp.source.versions(device, signal), device.allowPrerelease).slice(0, MAX_CANDIDATES + limit)) {
+        const artifact = await this.resolveArtifact(device, comp.source, candidate, signal);
+        const verdict = await this.verdict(device, comp.verifier, artifact, signal);
+        if (verdict.ok) out.push((await this.build(device, comp, artifact, verdict.by, verdict.evidence, signal)).release);
+        if (out.length >= limit) break;
+      }
+    } finally {
+      scope.end();
     }
     return out;
   }
@@ -228,8 +233,9 @@ export class Resolver {
 
   private async lookup(device: DeviceRef, comp: Composition): Promise<Release> {
     const previous = this.latest.get(device.id)?.release ?? (await this.lastGoodOnDisk(device, comp));
+    const scope = this.callScope();
     try {
-      const { release, evidence } = await this.newestVerified(device, comp, this.callSignal());
+      const { release, evidence } = await this.newestVerified(device, comp, scope.signal);
       this.failures.answered(comp.source.id);
       this.remember(device.id, { release, at: Date.now() });
       this.o.budget.touch(release.sha256);
@@ -263,6 +269,8 @@ export class Resolver {
       const failure = err instanceof DeviceError ? err : isSourceUnavailable(err) ? new SourceUnavailable(device.id, err) : new SourceFailed(device.id, err);
       this.remember(device.id, { error: failure, at: Date.now() });
       throw failure;
+    } finally {
+      scope.end();
     }
   }
 
