@@ -1,7 +1,7 @@
 /**
  * Fleet metrics, read at scrape time from the counts the gate controller keeps (refreshed every
  * `fleet.refreshInterval`):
- *   otaflux_rollout_instances{rollout,outcome}   exposed, verified, rolled_back, timed_out, failed
+ *   otaflux_rollout_instances{rollout,outcome}   exposed, verified, rolled_back, timed_out, failed, canceled
  *   otaflux_rollout_state{rollout,state}         1 for the rollout's state, 0 for the others
  *   otaflux_fleet_checkins_pending, otaflux_fleet_checkins_dropped_total, otaflux_fleet_store_up
  */
@@ -10,7 +10,7 @@ import type { FleetService } from './service.ts';
 import { exposedCounts } from './outcomes.ts';
 import { ROLLOUT_STATES } from './model.ts';
 
-const OUTCOMES = ['exposed', 'verified', 'rolled_back', 'timed_out', 'failed'] as const;
+const OUTCOMES = ['exposed', 'verified', 'rolled_back', 'timed_out', 'failed', 'canceled'] as const;
 
 export function registerFleetMetrics(registry: MetricsRegistry, fleet: FleetService): void {
   const instances = registry.gauge({ name: 'otaflux_rollout_instances', help: 'Instances per rollout and outcome (exposed: the release reached them).', labelNames: ['rollout', 'outcome'], maxSeries: 5000 });

@@ -2,6 +2,7 @@
  * Outcome of an offer, per instance and release (stream + version):
  *
  *   offered → downloading → downloaded (exposed) → verified | rolled_back | timed_out | failed
+ *   offered | downloading | downloaded → canceled
  *
  * - offered: a poll was answered with a release other than the one the instance reports running.
  * - downloading: a `/firmware` body of that release started; downloaded: its last byte was written.
@@ -13,11 +14,13 @@
  *   second download of the same release after it was inferred verified (the image did not stay).
  * - failed: the client said so (`X-Update-Result: failed`).
  * - timed_out: nothing proved either within the rollout's timeout (the gate controller marks these).
- * verified, rolled_back, timed_out and failed are final: a later check-in does not change them.
+ * - canceled: the rollout was aborted and the client confirmed it dropped the deployment (a DDI
+ *   cancelAction acknowledged as closed). Not counted as exposed: nothing says the image runs.
+ * verified, rolled_back, timed_out, failed and canceled are final: a later check-in does not change them.
  */
 
-export type OutcomeState = 'offered' | 'downloading' | 'downloaded' | 'verified' | 'rolled_back' | 'timed_out' | 'failed';
-export const FINAL: ReadonlySet<OutcomeState> = new Set(['verified', 'rolled_back', 'timed_out', 'failed']);
+export type OutcomeState = 'offered' | 'downloading' | 'downloaded' | 'verified' | 'rolled_back' | 'timed_out' | 'failed' | 'canceled';
+export const FINAL: ReadonlySet<OutcomeState> = new Set(['verified', 'rolled_back', 'timed_out', 'failed', 'canceled']);
 /** Outcomes counted as exposed: the release reached the device. */
 export const EXPOSED: ReadonlySet<OutcomeState> = new Set(['downloaded', 'verified', 'rolled_back', 'timed_out', 'failed']);
 
@@ -116,11 +119,13 @@ export interface OutcomeCounts {
   rolled_back: number;
   timed_out: number;
   failed: number;
+  /** Deployments the client confirmed it dropped after the rollout was aborted (not part of exposed). */
+  canceled: number;
 }
 
 /** Counts by outcome plus `exposed`. */
 export function exposedCounts(c: Record<string, number>): OutcomeCounts {
   let exposed = 0;
   for (const [k, n] of Object.entries(c)) if (EXPOSED.has(k as OutcomeState)) exposed += n;
-  return { offered: c.offered ?? 0, downloading: c.downloading ?? 0, exposed, downloaded: c.downloaded ?? 0, verified: c.verified ?? 0, rolled_back: c.rolled_back ?? 0, timed_out: c.timed_out ?? 0, failed: c.failed ?? 0 };
+  return { offered: c.offered ?? 0, downloading: c.downloading ?? 0, exposed, downloaded: c.downloaded ?? 0, verified: c.verified ?? 0, rolled_back: c.rolled_back ?? 0, timed_out: c.timed_out ?? 0, failed: c.failed ?? 0, canceled: c.canceled ?? 0 };
 }

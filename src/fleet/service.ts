@@ -580,18 +580,18 @@ export class FleetService implements ReleaseChooser {
   }
 
   /**
-   * An explicit report of an install's result from a client that sends one (DDI feedback): success
-   * makes the outcome verified, failure failed. Only for clients that report after the new image
-   * booted; a final outcome is not changed again.
+   * An explicit report from a client that sends one (DDI feedback): success makes the outcome
+   * verified, failure failed (only for clients that report after the new image booted); canceled is
+   * a confirmed cancel of an aborted rollout's deployment. A final outcome is not changed again.
    */
-  report(instance: string, stream: string, version: string, result: 'success' | 'failure'): void {
+  report(instance: string, stream: string, version: string, result: 'success' | 'failure' | 'canceled'): void {
     const now = Date.now();
     let list = this.outcomes.get(instance);
     if (!list) this.outcomes.set(instance, (list = []));
     let o = list.find((x) => x.stream === stream && x.version === version);
     if (!o) list.push((o = { instance, stream, version, state: 'offered', inferred: false, offeredAt: now, updatedAt: now }));
     if (FINAL.has(o.state) && !o.inferred) return;
-    o.state = result === 'success' ? 'verified' : 'failed';
+    o.state = result === 'success' ? 'verified' : result === 'failure' ? 'failed' : 'canceled';
     o.inferred = false;
     o.updatedAt = now;
     this.buffer.outcome(outcomeRow(o));

@@ -16,6 +16,7 @@ import type { CoreEventBus } from '../core/events.ts';
 import { MetricsRegistry } from './registry.ts';
 import { registerProcessMetrics, type ProcessMetrics } from './process-metrics.ts';
 import { openConnections } from './open-connections.ts';
+import { isDdiRoute } from '../protocols/ddi/routes.ts';
 
 export interface OtaFluxMetricsOptions {
   events: CoreEventBus;
@@ -60,7 +61,7 @@ export class OtaFluxMetrics {
   readonly releaseChanges = this.registry.counter({ name: 'otaflux_release_changes_total', help: 'Times a device\'s latest release changed (or was first found).' });
   readonly authFailures = this.registry.counter({ name: 'otaflux_auth_failures_total', help: 'Refused device credentials, by stage (tls: at the handshake; request: by the device\'s authenticators; rate-limited) and status (401, 403, 429; closed for tls).', labelNames: ['stage', 'status'] });
   readonly deviceRequests = this.registry.counter({ name: 'otaflux_device_requests_total', help: 'Successful polls by device and route (only with per-device labels enabled).', labelNames: ['device', 'route'], maxSeries: 20_000 });
-  readonly protocolRequests = this.registry.counter({ name: 'otaflux_device_protocol_requests_total', help: 'Device firmware and version requests by client protocol (native, arduino, esp-idf, rauc) and status.', labelNames: ['protocol', 'status'], maxSeries: 200 });
+  readonly protocolRequests = this.registry.counter({ name: 'otaflux_device_protocol_requests_total', help: 'Device firmware and version requests by client protocol (native, arduino, esp-idf, rauc, rauc-manifest, ddi) and status.', labelNames: ['protocol', 'status'], maxSeries: 200 });
   readonly connectionsRefused = this.registry.counter({ name: 'otaflux_connections_refused_total', help: 'Connections closed on arrival because the open-connection cap (--max-connections) was reached.' });
   readonly bodyBytesBuffered = this.registry.gauge({ name: 'otaflux_request_body_bytes_buffered', help: 'Request body bytes held now, out of the shared body budget.' });
   readonly bodiesRefused = this.registry.counter({ name: 'otaflux_request_bodies_refused_total', help: 'Requests answered 503 because the shared request-body budget was full.' });
@@ -71,7 +72,7 @@ export class OtaFluxMetrics {
   });
 
   /** The series each (method, raw route, status) counts into, looked up once (the per-request path). */
-  private readonly byRequest = new Map<string, { requests: { inc(by?: number): void }; duration: { observe(v: number): void }; served: { inc(by?: number): void } }>();
+  private readonly byRequest = new Map<string, { requests: { inc(by?: number): void }; duration: { observe(v: number): void }; served: { inc(by?: number): void }; protocol?: string }>();
   private readonly pollsByRoute = new Map<string, { inc(by?: number): void }>();
   private readonly byProtocol = new Map<string, Map<number, { inc(by?: number): void }>>();
 
@@ -80,7 +81,7 @@ export class OtaFluxMetrics {
     let s = this.byRequest.get(key);
     if (!s) {
       const labels = { method, path: routeOf(route), status: String(status) };
-      s = { requests: this.httpRequests.child(labels), duration: this.httpDuration.child(labels), served: this.servedBytes.child({ path: labels.path }) };
+      s = { requests: this.httpRequests.child(labels), duration: this.httpDuration.child(labels), served: this.servedBytes.child({ path: labels.path }), ...(isDdiRoute(labels.path) ? { protocol: 'ddi' } : {}) };
       // Raw routes are the client's paths: remember the common ones, not every path a scanner tries.
       if (this.byRequest.size < 1000) this.byRequest.set(key, s);
     }
@@ -97,7 +98,7 @@ export class OtaFluxMetrics {
         s.requests.inc();
         s.duration.observe(e.durationMs / 1000);
         if (e.bytes > 0) s.served.inc(e.bytes);
-        const protocol = e.protocol ?? (e.route === '/version' ? 'native' : undefined);
+        const protocol = e.protocol ?? (e.route === '/version' ? 'native' : s.protocol);
         if (protocol) {
           let byStatus = this.byProtocol.get(protocol);
           if (!byStatus) this.byProtocol.set(protocol, (byStatus = new Map()));

@@ -198,10 +198,10 @@ test('auth: TargetToken and GatewayToken are the token authenticator\'s tokens; 
   expect(server.runtime.fleet?.outcomesOf('ddi:tok-1').length).toBeGreaterThan(0);
 });
 
-test('cancelAction: offered when the instance\'s rollout is aborted; GET and its feedback answer 200; then gone', async () => {
+test('cancelAction: offered when the instance\'s rollout is aborted; a confirmed cancel is the outcome canceled, counted in the rollout; a rejected one changes nothing; then gone', async () => {
   const api = (method: string, path: string, body?: unknown) =>
     fetch(`${server.url}/api${path}`, { method, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json', 'x-operator': 'test' }, ...(body ? { body: JSON.stringify(body) } : {}) });
-  expect((await api('POST', '/rollouts', { id: 'r-ddi', streams: ['ddi-fw'], version: '1.1.0', canary: ['ddi:ctl-canary'], steps: [{ percent: 1 }, { percent: 100 }] })).status).toBeLessThan(300);
+  expect((await api('POST', '/rollouts', { id: 'r-ddi', streams: ['ddi-fw'], version: '1.1.0', canary: ['ddi:ctl-canary', 'ddi:ctl-refuses'], steps: [{ percent: 1 }, { percent: 100 }] })).status).toBeLessThan(300);
   const until = async (f: () => Promise<boolean>) => {
     const end = Date.now() + 15_000;
     while (!(await f())) {
@@ -211,6 +211,7 @@ test('cancelAction: offered when the instance\'s rollout is aborted; GET and its
   };
   await until(async () => server.runtime.fleet?.decisionState().rollouts.some((r) => r.id === 'r-ddi') ?? false);
   const first = jsonOf(await raw(server, 'GET', '/DEFAULT/controller/v1/ctl-canary'));
+  expect(jsonOf(await raw(server, 'GET', '/DEFAULT/controller/v1/ctl-refuses'))._links.deploymentBase).toBeDefined();
   expect(pathOf(first._links.deploymentBase.href).split('/').pop()).toBe(String(actionId('ddi-fw', createHash('sha256').update(fw.bytes('ddi-fw', '1.1.0.swu')).digest('hex'))));
 
   expect((await api('POST', '/rollouts/r-ddi/abort', { reason: 'test' })).status).toBeLessThan(300);
@@ -225,6 +226,23 @@ test('cancelAction: offered when the instance\'s rollout is aborted; GET and its
   expect(ack.status).toBe(200);
   expect(ack.headers['content-length']).toBe('0');
   expect(jsonOf(await raw(server, 'GET', '/DEFAULT/controller/v1/ctl-canary'))._links.cancelAction).toBeUndefined();
+  const outcomeOf = (instance: string) => server.runtime.fleet?.outcomesOf(instance).find((o) => o.rolloutId === 'r-ddi');
+  expect(outcomeOf('ddi:ctl-canary')).toMatchObject({ version: '1.1.0', state: 'canceled' });
+
+  // A controller that refuses the cancel (hawkBit's `rejected`) is not asked again; its outcome stays as it was.
+  const refusing = pathOf(jsonOf(await raw(server, 'GET', '/DEFAULT/controller/v1/ctl-refuses'))._links.cancelAction.href);
+  const no = await raw(server, 'POST', `${refusing}/feedback`, {}, JSON.stringify({ id: refusing.split('/').pop(), status: { execution: 'rejected', result: { finished: 'none' } } }));
+  expect(no.status).toBe(200);
+  expect(jsonOf(await raw(server, 'GET', '/DEFAULT/controller/v1/ctl-refuses'))._links.cancelAction).toBeUndefined();
+  expect(outcomeOf('ddi:ctl-refuses')?.state).toBe('offered');
+
+  await server.runtime.fleet?.flush();
+  await until(async () => {
+    const r = ((await (await api('GET', '/rollouts')).json()) as { id: string; counts: Record<string, number> }[]).find((x) => x.id === 'r-ddi');
+    return r?.counts.canceled === 1;
+  });
+  const m = await scrapeMetrics(server.ports.metrics as number);
+  expect(m.get('otaflux_rollout_instances{rollout="r-ddi",outcome="canceled"}')).toBe(1);
 });
 
 test('without protocols.ddi the DDI routes are 404', async () => {
@@ -238,11 +256,21 @@ test('without protocols.ddi the DDI routes are 404', async () => {
   }
 });
 
-test('metrics label DDI requests by route template, never by controller id', async () => {
-  await raw(server, 'GET', '/DEFAULT/controller/v1/ctl-metrics-7');
+test('metrics label DDI requests by route template, never by controller id, and count them under protocol="ddi"', async () => {
+  const series = (status: number) => `otaflux_device_protocol_requests_total{protocol="ddi",status="${status}"}`;
+  const before = await scrapeMetrics(server.ports.metrics as number);
+  const poll = jsonOf(await raw(server, 'GET', '/DEFAULT/controller/v1/ctl-metrics-7'));
+  expect((await raw(server, 'PUT', '/DEFAULT/controller/v1/ctl-metrics-7/configData', {}, '{"data":{"hw":"1"},"mode":"merge"}')).status).toBe(200);
+  // A controller whose stream needs a token and sent none.
+  expect((await raw(server, 'GET', '/DEFAULT/controller/v1/tok-1')).status).toBe(401);
   const m = await scrapeMetrics(server.ports.metrics as number);
   expect(m.text).toContain('path="/:tenant/controller/v1/:controllerId"');
   expect(m.text).not.toContain('ctl-metrics-7');
+  expect(m.get(series(200)) - before.get(series(200))).toBe(2);
+  expect(m.get(series(401)) - before.get(series(401))).toBe(1);
+  expect(m.get('otaflux_device_protocol_requests_total{protocol="native",status="200"}')).toBe(before.get('otaflux_device_protocol_requests_total{protocol="native",status="200"}'));
+  // The operator API and unknown paths are not device protocols.
+  expect(m.text).not.toMatch(/otaflux_device_protocol_requests_total\{protocol="(undefined|unmatched)"/);
 });
 
 test('with fleet control off, a reported result still closes the deployment for that controller', async () => {

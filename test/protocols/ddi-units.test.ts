@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveSettings } from '../../src/config/settings.ts';
 import { pollSleep, streamOf, ddiSettings } from '../../src/protocols/ddi/config.ts';
-import { parseFeedback } from '../../src/protocols/ddi/feedback.ts';
+import { cancelVerdict, parseFeedback } from '../../src/protocols/ddi/feedback.ts';
 import { ArtifactHashes } from '../../src/protocols/ddi/artifact-hashes.ts';
 import type { ReleaseBodies } from '../../src/core/release-bodies.ts';
 import type { Release } from '../../src/core/release.ts';
@@ -53,6 +53,16 @@ test('feedback is read leniently; only a closed action with a finished result is
   expect(parseFeedback('{"status":{"execution":"downloaded","result":{"finished":"success"}}}').result).toBeUndefined();
   expect(parseFeedback('not json')).toEqual({});
   expect(parseFeedback('null')).toEqual({});
+});
+
+test('cancelAction feedback: closed (or canceled) confirms, rejected or a failure refuses, progress is neither', () => {
+  const verdict = (json: string) => cancelVerdict(parseFeedback(json));
+  expect(verdict('{"id":"7","status":{"execution":"closed","result":{"finished":"success"}}}')).toBe('confirmed');
+  expect(verdict('{"status":{"execution":"canceled","result":{"finished":"none"}}}')).toBe('confirmed');
+  expect(verdict('{"status":{"execution":"rejected","result":{"finished":"none"}}}')).toBe('rejected');
+  expect(verdict('{"status":{"execution":"closed","result":{"finished":"failure"}}}')).toBe('rejected');
+  expect(verdict('{"status":{"execution":"proceeding","result":{"finished":"none"}}}')).toBeUndefined();
+  expect(verdict('garbage')).toBeUndefined();
 });
 
 test('SHA-1 and MD5 are computed once per release, over its served bytes', async () => {

@@ -3,7 +3,7 @@
  * successful update confirmed by feedback after the "reboot" (a second run with `-c 2`, as SWUpdate
  * reports from its persisted state), a failing install reported as failure and counted in its
  * rollout's outcomes, and a rollout aborted while swupdate holds an installed, unconfirmed deployment:
- * it is sent cancelAction, acknowledges it, and the deployment is closed for it.
+ * it is sent cancelAction, confirms it, and the deployment's fleet outcome is `canceled`.
  */
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -124,7 +124,7 @@ test('real swupdate reports a failed install: the fleet counts it failed in its 
   expect(((await poll.json()) as { _links: Record<string, unknown> })._links.deploymentBase).toBeUndefined();
 }, 90_000);
 
-test('real swupdate holding an installed, unconfirmed deployment is sent cancelAction when its rollout is aborted, and acknowledges it', async () => {
+test('real swupdate holding an installed, unconfirmed deployment is sent cancelAction when its rollout is aborted, confirms it, and the outcome is canceled', async () => {
   const target = join(outDir, 'cancel.bin');
   const cancelFeedback: string[] = [];
   const watch = (e: { method: string; route: string; status: number }) => {
@@ -146,10 +146,12 @@ test('real swupdate holding an installed, unconfirmed deployment is sent cancelA
   expect(log).toContain(`Cancel action available at ${server.url}/DEFAULT/controller/v1/cancel-1/cancelAction/${stopId}`);
   expect(log).toContain(`"stopId" : "${stopId}"`);
 
-  // The deployment stays unconfirmed in the fleet: never counted verified or failed for the aborted rollout.
-  expect(outcome('ddi:cancel-1', 'gateway-cancel')).toMatchObject({ version: '1.2.0', rolloutId: 'r-cancel', state: 'downloading' });
+  // The confirmed cancel is the deployment's outcome, counted in the aborted rollout (never verified or failed).
+  expect(outcome('ddi:cancel-1', 'gateway-cancel')).toMatchObject({ version: '1.2.0', rolloutId: 'r-cancel', state: 'canceled', inferred: false });
   await server.runtime.fleet?.flush();
-  expect(await rollout('r-cancel')).toMatchObject({ state: 'aborted', counts: { verified: 0, failed: 0 } });
+  expect(await rollout('r-cancel')).toMatchObject({ state: 'aborted', counts: { canceled: 1, verified: 0, failed: 0 } });
+  const rows = await server.runtime.fleet?.store.allOutcomes();
+  expect(rows?.find((r) => r.instance === 'ddi:cancel-1')).toMatchObject({ version: '1.2.0', state: 'canceled' });
   // Acknowledged: neither cancelAction nor the aborted release is offered to it again.
   const poll = await fetch(`${server.url}/DEFAULT/controller/v1/cancel-1`);
   expect(poll.status).toBe(200);

@@ -35,7 +35,7 @@ async function rollout(flags: FlagValues, args: string[]): Promise<number> {
       for (const r of rs) {
         const step = r.state === 'done' ? '100 %' : r.step < 0 ? `canary (${r.canary.length})` : `step ${r.step}: ${r.steps[r.step]?.percent} %`;
         const c = r.counts;
-        out(`${r.id}  ${r.selector.streams.join(',')} → ${r.version}  ${r.state}  ${step}  exposed ${c.exposed} verified ${c.verified} rolled_back ${c.rolled_back} timed_out ${c.timed_out} failed ${c.failed}${r.reason ? `  (${r.reason})` : ''}`);
+        out(`${r.id}  ${r.selector.streams.join(',')} → ${r.version}  ${r.state}  ${step}  exposed ${c.exposed} verified ${c.verified} rolled_back ${c.rolled_back} timed_out ${c.timed_out} failed ${c.failed}${c.canceled ? ` canceled ${c.canceled}` : ''}${r.reason ? `  (${r.reason})` : ''}`);
       }
       return 0;
     }

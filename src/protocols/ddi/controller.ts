@@ -33,7 +33,7 @@ export interface ControllerRequest {
 }
 
 /** Outcome states after which a deployment is not offered again to that instance. */
-const CLOSED = new Set(['verified', 'failed', 'rolled_back', 'timed_out']);
+const CLOSED = new Set(['verified', 'failed', 'rolled_back', 'timed_out', 'canceled']);
 const REMEMBERED = 10_000;
 
 export class DdiController {
@@ -43,7 +43,7 @@ export class DdiController {
   private readonly configured = new Set<string>();
   /** Deployments this replica offered, by action id: feedback names only the id. */
   private readonly actions = new Map<number, { stream: string; version: string }>();
-  /** Cancellations acknowledged, per instance and action id. */
+  /** Cancellations answered (confirmed or rejected), per instance and action id: never sent again. */
   private readonly cancelled = new Set<string>();
 
   constructor(private readonly rt: Runtime, readonly settings: DdiSettings) {}
@@ -54,7 +54,7 @@ export class DdiController {
     const auth = /^(?:TargetToken|GatewayToken)[ ]+(\S+)\s*$/i.exec(headers.authorization ?? '');
     if (auth) headers.authorization = `Bearer ${auth[1]}`;
     delete headers['x-firmware-version'];
-    const q: DeviceQuery = { device: streamOf(this.settings, c.controllerId), headers, query: new URLSearchParams(), remoteAddress: c.remoteAddress, route, method: c.method };
+    const q: DeviceQuery = { device: streamOf(this.settings, c.controllerId), headers, query: new URLSearchParams(), remoteAddress: c.remoteAddress, route, method: c.method, protocol: 'ddi' };
     if (c.peerCertificate) q.peerCertificate = c.peerCertificate;
     return q;
   }
@@ -101,9 +101,16 @@ export class DdiController {
     return undefined;
   }
 
-  cancelAcknowledged(instance: string, id: number): void {
+  /**
+   * The controller answered a cancelAction: either way it is not sent again. A confirmed cancel makes
+   * the deployment's fleet outcome `canceled` (written to the store, so every replica sees it closed);
+   * a rejected one leaves the outcome as it was.
+   */
+  cancelAnswered(instance: string, id: number, confirmed: boolean): void {
     this.cancelled.add(`${instance}\0${id}`);
     if (this.cancelled.size > REMEMBERED) this.cancelled.delete(this.cancelled.keys().next().value as string);
+    const action = this.actions.get(id);
+    if (confirmed && action) this.rt.fleet?.report(instance, action.stream, action.version, 'canceled');
   }
 
   /** The deployment an action id names, for feedback: remembered, else the current offer if it matches. */

@@ -14,9 +14,10 @@ import type { DeviceService } from '../../core/device-service.ts';
 import { pollSleep, type DdiSettings } from './config.ts';
 import { DdiController, type ControllerRequest, type Offered } from './controller.ts';
 import { ArtifactHashes } from './artifact-hashes.ts';
-import { parseFeedback } from './feedback.ts';
+import { cancelVerdict, parseFeedback } from './feedback.ts';
+import { DDI_BASE } from './routes.ts';
 
-const BASE = '/:tenant/controller/v1/:controllerId';
+const BASE = DDI_BASE;
 
 type Ctx = { request: Request; params: Record<string, string>; server?: { requestIP?(r: Request): { address: string } | null } | null };
 
@@ -128,9 +129,9 @@ export function ddiApi(rt: Runtime, settings: DdiSettings | undefined) {
     .put(`${BASE}/configData`, forTenant((c) => (ddi.configReceived(c.controllerId), empty())), { parse: 'none' })
     .get(`${BASE}/cancelAction/:actionId`, forTenant((_c, ctx) => json({ id: ctx.params.actionId, cancelAction: { stopId: ctx.params.actionId } })))
     .post(`${BASE}/cancelAction/:actionId/feedback`, forTenant(async (c, ctx) => {
-      await ctx.request.text().catch(() => '');
+      const verdict = cancelVerdict(parseFeedback(await ctx.request.text().catch(() => '')));
       const id = Number(ctx.params.actionId);
-      if (Number.isSafeInteger(id)) ddi.cancelAcknowledged(ddi.who(c).instance, id);
+      if (verdict && Number.isSafeInteger(id)) ddi.cancelAnswered(ddi.who(c).instance, id, verdict === 'confirmed');
       return empty();
     }), { parse: 'none' })
     .get(`${BASE}/softwaremodules/:moduleId/artifacts/:filename`, forTenant(artifact))

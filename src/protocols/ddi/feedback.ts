@@ -24,3 +24,13 @@ export function parseFeedback(text: string): Feedback {
   else if (finished === 'success' && (execution === 'closed' || execution === undefined)) f.result = 'success';
   return f;
 }
+
+/**
+ * What a cancelAction feedback says, as hawkBit reads it: `closed` (or `canceled`) without a failure
+ * confirms the cancel, `rejected` or a `failure` result refuses it, anything else is progress.
+ */
+export function cancelVerdict(f: Feedback): 'confirmed' | 'rejected' | undefined {
+  if (f.execution === 'rejected' || f.finished === 'failure') return 'rejected';
+  if (f.execution === 'closed' || f.execution === 'canceled') return 'confirmed';
+  return undefined;
+}
