@@ -1,14 +1,17 @@
 /**
- * Digests of a release's bytes that device protocols compare with what a device says it runs: the
- * MD5 (Arduino `x-*-sketch-md5`, and the `x-MD5` it verifies after writing) and, for an ESP32 app
- * image with an appended SHA-256, that appended digest (what `x-ESP32-sketch-sha256` reports: the
- * partition's hash is the image's own, not the file's). Computed once per release, never per request.
+ * Digests of a release's served bytes that device protocols send or compare, beside the release's own
+ * CRC-32 and SHA-256: MD5 (Arduino `x-*-sketch-md5` and the `x-MD5` it verifies after writing; DDI
+ * `hashes.md5`), SHA-1 (DDI `hashes.sha1`, which SWUpdate checks) and, for an ESP32 app image with an
+ * appended SHA-256, that appended digest (what `x-ESP32-sketch-sha256` reports: the partition's hash
+ * is the image's own, not the file's). Computed in one pass, once per release, never per request, and
+ * shared by every protocol of a running server (`releaseDigests`).
  */
 import type { Release } from '../core/release.ts';
 import type { ReleaseBodies } from '../core/release-bodies.ts';
 
 export interface ImageDigests {
   md5: string;
+  sha1: string;
   /** Lowercase hex of the SHA-256 an ESP32 app image carries in its last 32 bytes, when it has one. */
   appendedSha256?: string;
 }
@@ -47,20 +50,34 @@ export class ReleaseDigests {
 
   private async compute(release: Release): Promise<ImageDigests> {
     const md5 = new Bun.CryptoHasher('md5');
+    const sha1 = new Bun.CryptoHasher('sha1');
     const body = await this.bodies.body(release);
     let head: Uint8Array;
     let tail: Uint8Array;
     if (body.kind === 'buffer') {
       md5.update(body.buffer);
+      sha1.update(body.buffer);
       head = body.buffer.subarray(0, 24);
       tail = body.buffer.subarray(Math.max(0, body.buffer.byteLength - 32));
     } else {
-      for await (const chunk of Bun.file(body.path).stream()) md5.update(chunk);
+      for await (const chunk of Bun.file(body.path).stream()) {
+        md5.update(chunk);
+        sha1.update(chunk);
+      }
       const file = Bun.file(body.path);
       head = await file.slice(0, 24).bytes();
       tail = await file.slice(Math.max(0, release.size - 32)).bytes();
     }
     const appended = head.length === 24 && head[0] === ESP_MAGIC && head[HASH_APPENDED_AT] === 1 && release.size > 56;
-    return { md5: md5.digest('hex'), ...(appended ? { appendedSha256: Buffer.from(tail).toString('hex') } : {}) };
+    return { md5: md5.digest('hex'), sha1: sha1.digest('hex'), ...(appended ? { appendedSha256: Buffer.from(tail).toString('hex') } : {}) };
   }
+}
+
+const shared = new WeakMap<ReleaseBodies, ReleaseDigests>();
+
+/** The one ReleaseDigests of a server's release bodies: every protocol front door asks the same one. */
+export function releaseDigests(bodies: ReleaseBodies): ReleaseDigests {
+  let d = shared.get(bodies);
+  if (!d) shared.set(bodies, (d = new ReleaseDigests(bodies)));
+  return d;
 }

@@ -12,7 +12,7 @@ import { validateDeviceId } from '../core/device-id.ts';
 import { deriveInstance } from '../fleet/instance.ts';
 import type { ArduinoSettings } from './arduino/config.ts';
 import type { RaucSettings } from './rauc/config.ts';
-import { ReleaseDigests } from './image-digests.ts';
+import { releaseDigests, type ReleaseDigests } from './image-digests.ts';
 import { RaucSessions } from './rauc/sessions.ts';
 
 export interface ProtocolDeps extends DeviceApiDeps {
@@ -37,7 +37,7 @@ export function protocolDeps(rt: Runtime): ProtocolDeps {
   const { settings, resolver, devices, fleet } = rt;
   return {
     devices, bodies: rt.bodies, events: rt.events, logger: rt.logger,
-    digests: new ReleaseDigests(rt.bodies),
+    digests: releaseDigests(rt.bodies),
     async newest(stream) {
       let id: string;
       try {

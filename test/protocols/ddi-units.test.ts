@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { resolveSettings } from '../../src/config/settings.ts';
 import { pollSleep, streamOf, ddiSettings } from '../../src/protocols/ddi/config.ts';
 import { cancelVerdict, parseFeedback } from '../../src/protocols/ddi/feedback.ts';
-import { ArtifactHashes } from '../../src/protocols/ddi/artifact-hashes.ts';
+import { ReleaseDigests, releaseDigests } from '../../src/protocols/image-digests.ts';
 import type { ReleaseBodies } from '../../src/core/release-bodies.ts';
 import type { Release } from '../../src/core/release.ts';
 import { tempDir } from '../support/tmp.ts';
@@ -25,6 +25,12 @@ test('config errors name the file, the key and what was expected', async () => {
   expect(await configError('{ pollSleep: 0 }')).toMatch(/otaflux\.config\.ts: protocols\.ddi\.pollSleep: .*/);
   expect(await configError('{ pollSleep: 360000 }')).toContain('protocols.ddi.pollSleep: expected seconds, at most 99:59:59');
   expect(await configError("{ streams: { 'gw-*': 'Not A Stream' } }")).toContain('protocols.ddi.streams["gw-*"]: expected a stream (device id), lowercase');
+  // A bad record key: the key path and what a key must be, not zod's "Invalid key in record".
+  const badKey = await configError("{ streams: { 'gw 7!': 'gateway' } }");
+  expect(badKey).toMatch(/otaflux\.config\.ts: protocols\.ddi\.streams\["gw 7!"\]: expected a controller id \(letters, digits, \. _ : -, at most 128\) or a pattern with \*/);
+  expect(badKey).not.toContain('Invalid key');
+  expect(await configError(`{ streams: { '${'c'.repeat(129)}': 'gateway' } }`)).toContain('expected a controller id');
+  expect(await configError("{ streams: { 'gw-*': 'gateway', 'gw-1': 'gateway' } }")).toBe('no error');
   expect(await configError("{ tenant: 'a b' }")).toContain('protocols.ddi.tenant: expected a tenant name');
   expect(await configError('{ polling: 5 }')).toContain('protocols.ddi');
   expect(await configError("{ publicUrl: 'https://ota.example.com/path' }")).toContain('protocols.ddi.publicUrl: expected scheme, host and port only');
@@ -65,12 +71,15 @@ test('cancelAction feedback: closed (or canceled) confirms, rejected or a failur
   expect(verdict('garbage')).toBeUndefined();
 });
 
-test('SHA-1 and MD5 are computed once per release, over its served bytes', async () => {
+test('SHA-1 and MD5 are computed once per release, over its served bytes, by the one helper every protocol shares', async () => {
   let reads = 0;
   const bytes = Buffer.from('served bytes of a release');
   const bodies = { body: async () => (reads++, { kind: 'buffer' as const, buffer: bytes }) } as unknown as ReleaseBodies;
-  const h = new ArtifactHashes(bodies);
-  const release = { sha256: 'a'.repeat(64) } as Release;
+  const h = releaseDigests(bodies);
+  expect(releaseDigests(bodies)).toBe(h);
+  expect(releaseDigests({ ...bodies } as ReleaseBodies)).not.toBe(h);
+  expect(h).toBeInstanceOf(ReleaseDigests);
+  const release = { sha256: 'a'.repeat(64), device: 'gw', version: '1.0.0', size: bytes.length } as Release;
   const [a, b] = await Promise.all([h.of(release), h.of(release)]);
   expect(await h.of(release)).toBe(a);
   expect(b).toBe(a);

@@ -3,7 +3,7 @@
  * DDI routes answer; absent → they are 404 like any unknown route.
  */
 import { z } from 'zod';
-import { streamMatches } from '../../fleet/model.ts';
+import { streamFor, streamMap, streamMapSchema, type StreamMap } from '../stream-map.ts';
 import type { DdiConfig } from './config-types.ts';
 
 export type { DdiConfig } from './config-types.ts';
@@ -11,12 +11,7 @@ export type { DdiConfig } from './config-types.ts';
 export const ddiConfigSchema = z
   .object({
     tenant: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'expected a tenant name of letters, digits, _ . -' }).optional(),
-    streams: z
-      .record(
-        z.string().regex(/^[A-Za-z0-9*][A-Za-z0-9._:*-]*$/, { error: 'expected a controller id or a pattern with *' }),
-        z.string().regex(/^[a-z0-9][a-z0-9._/-]*$/, { error: 'expected a stream (device id), lowercase' }),
-      )
-      .optional(),
+    streams: streamMapSchema(/^[A-Za-z0-9*][A-Za-z0-9._:*-]{0,127}$/, 'a controller id (letters, digits, . _ : -, at most 128) or a pattern with *').optional(),
     pollSleep: z.number().int().min(1).max(359_999, { error: 'expected seconds, at most 99:59:59' }).optional(),
     publicUrl: z.string().regex(/^https?:\/\/[^/?#\s]+\/?$/, { error: 'expected scheme, host and port only, e.g. https://ota.example.com:8443' }).optional(),
   })
@@ -25,7 +20,7 @@ export const ddiConfigSchema = z
 export interface DdiSettings {
   tenant: string;
   /** Exact ids first, then patterns in the order written. */
-  streams: [pattern: string, stream: string][];
+  streams: StreamMap;
   pollSleepSeconds: number;
   publicUrl?: string;
 }
@@ -33,10 +28,9 @@ export interface DdiSettings {
 export const DEFAULT_POLL_SLEEP = 60;
 
 export function ddiSettings(c: DdiConfig): DdiSettings {
-  const entries = Object.entries(c.streams ?? {});
   return {
     tenant: c.tenant ?? 'DEFAULT',
-    streams: [...entries.filter(([p]) => !p.includes('*')), ...entries.filter(([p]) => p.includes('*'))],
+    streams: streamMap(c.streams),
     pollSleepSeconds: c.pollSleep ?? DEFAULT_POLL_SLEEP,
     ...(c.publicUrl ? { publicUrl: c.publicUrl.replace(/\/$/, '') } : {}),
   };
@@ -44,8 +38,7 @@ export function ddiSettings(c: DdiConfig): DdiSettings {
 
 /** The stream a controller follows. */
 export function streamOf(s: DdiSettings, controllerId: string): string {
-  for (const [p, stream] of s.streams) if (streamMatches(p, controllerId)) return stream;
-  return controllerId.toLowerCase();
+  return streamFor(s.streams, controllerId) ?? controllerId.toLowerCase();
 }
 
 /** Seconds as the 8-character `HH:MM:SS` every DDI client parses. */

@@ -13,7 +13,7 @@ import { connectionOf } from '../../http/app-bridge.ts';
 import type { DeviceService } from '../../core/device-service.ts';
 import { pollSleep, type DdiSettings } from './config.ts';
 import { DdiController, type ControllerRequest, type Offered } from './controller.ts';
-import { ArtifactHashes } from './artifact-hashes.ts';
+import { releaseDigests } from '../image-digests.ts';
 import { cancelVerdict, parseFeedback } from './feedback.ts';
 import { DDI_BASE } from './routes.ts';
 
@@ -25,7 +25,7 @@ export function ddiApi(rt: Runtime, settings: DdiSettings | undefined) {
   const app = new Elysia({ name: 'otaflux-ddi' });
   if (!settings) return app;
   const ddi = new DdiController(rt, settings);
-  const hashes = new ArtifactHashes(rt.bodies);
+  const hashes = releaseDigests(rt.bodies);
   const sleep = pollSleep(settings.pollSleepSeconds);
 
   /** Runs a handler when the tenant matches (case-insensitively), else 404. */

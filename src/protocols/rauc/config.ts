@@ -6,37 +6,25 @@
  * compatible itself, lower-cased, is the stream.
  */
 import { z } from 'zod';
-import { streamMatches } from '../../fleet/model.ts';
+import { streamFor, streamMap, streamMapSchema, type StreamMap } from '../stream-map.ts';
 import type { RaucConfig } from '../config-types.ts';
 
 export type { RaucConfig } from '../config-types.ts';
 
-const KEY = /^[A-Za-z0-9*][A-Za-z0-9 ._:*+-]{0,127}$/;
-
 export const raucConfigSchema = z
-  .object({
-    streams: z
-      .record(z.string(), z.string().regex(/^[a-z0-9][a-z0-9._/-]*$/, { error: 'expected a stream (device id), lowercase' }))
-      // Keys checked one by one: zod reports a bad record key only as "Invalid key in record".
-      .superRefine((streams, ctx) => {
-        for (const key of Object.keys(streams)) if (!KEY.test(key)) ctx.addIssue({ code: 'custom', path: [key], message: 'expected a RAUC compatible string, or a pattern with *' });
-      })
-      .optional(),
-  })
+  .object({ streams: streamMapSchema(/^[A-Za-z0-9*][A-Za-z0-9 ._:*+-]{0,127}$/, 'a RAUC compatible string, or a pattern with *').optional() })
   .strict();
 
 export interface RaucSettings {
   /** Exact compatibles first, then patterns in the order written. */
-  streams: [pattern: string, stream: string][];
+  streams: StreamMap;
 }
 
 export function raucSettings(c: RaucConfig): RaucSettings {
-  const entries = Object.entries(c.streams ?? {});
-  return { streams: [...entries.filter(([p]) => !p.includes('*')), ...entries.filter(([p]) => p.includes('*'))] };
+  return { streams: streamMap(c.streams) };
 }
 
 /** The stream a compatible gets its bundles from. */
 export function streamOfCompatible(s: RaucSettings, compatible: string): string {
-  for (const [p, stream] of s.streams) if (streamMatches(p, compatible)) return stream;
-  return compatible.toLowerCase();
+  return streamFor(s.streams, compatible) ?? compatible.toLowerCase();
 }
