@@ -1,5 +1,7 @@
 /** Raw-socket HTTP helpers for protocol tests where exact bytes matter. */
 import { connect, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
+import { readFileSync } from 'node:fs';
 
 export interface RawResponse {
   head: string;
@@ -11,6 +13,17 @@ export interface RawResponse {
 export function openSocket(port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const s = connect(port, '127.0.0.1', () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+/**
+ * A TLS connection to 127.0.0.1 that trusts `ca` (a PEM file), optionally showing a client
+ * certificate: the same raw bytes as `openSocket`, over real TLS.
+ */
+export function openTlsSocket(port: number, opts: { ca: string; cert?: string; key?: string }): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connectTls({ host: '127.0.0.1', port, ca: readFileSync(opts.ca), ...(opts.cert && opts.key ? { cert: readFileSync(opts.cert), key: readFileSync(opts.key) } : {}) }, () => resolve(s));
     s.once('error', reject);
   });
 }

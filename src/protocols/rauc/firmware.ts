@@ -9,14 +9,16 @@
  *   204                                        nothing is offered to this system (no release, pinned away, yanked)
  *   401/403/…                                  the device API's short errors
  *
- * The first request is the check-in (instance from `RAUC-Serial`, else `RAUC-Machine-ID`; boot id
+ * The first request is the check-in (a poll when `If-None-Match` names the offered bundle, else the
+ * start of a download; instance from `RAUC-Serial`, else `RAUC-Machine-ID`; boot id
  * from `RAUC-Boot-ID`; version from `RAUC-System-Version`); later ranges of the same client and URL
  * read the same bundle (sessions.ts). The download counts as whole once every byte was read.
  */
 import type { DeviceQuery } from '../../core/device-service.ts';
 import { DeviceError } from '../../core/errors.ts';
 import { bootId } from '../../fleet/instance.ts';
-import type { Release } from '../../core/release.ts';
+import { releaseEtag, type Release } from '../../core/release.ts';
+import { noneMatch } from '../../http/range.ts';
 import { errorReply, firmwareRoute, type DeviceReply, type DeviceRequest } from '../../http/device-api.ts';
 import type { DeviceService } from '../../core/device-service.ts';
 import type { ProtocolDeps } from '../protocol-deps.ts';
@@ -47,7 +49,10 @@ async function opened(req: DeviceRequest, url: string, deps: ProtocolDeps): Prom
   if (req.peerCertificate) q.peerCertificate = req.peerCertificate;
   let offered: { release: Release; instance: string };
   try {
-    offered = await deps.offer(q);
+    // Polling asks with the ETag it has: a poll (no download) unless the offered bundle is another one.
+    const polling = req.headers['if-none-match'] !== undefined;
+    offered = await deps.offer(polling ? { ...q, route: 'version' } : q);
+    if (polling && !noneMatch(req.headers['if-none-match'], releaseEtag(offered.release))) offered = await deps.offer(q);
   } catch (e) {
     // Nothing for this system now: RAUC's "no bundle available" (polling keeps asking).
     if (e instanceof DeviceError && e.code === 'no-firmware') {
