@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { firmwareDir } from '../support/firmware-dir.ts';
 import { tempDir } from '../support/tmp.ts';
-import { openSocket, parseResponse, readAtLeast, readOneResponse, type RawResponse } from '../support/raw-http.ts';
+import { jsonOf, pathOf, raw } from './ddi-raw.ts';
 import { hashToken } from '../../src/plugins/auth/token-hash.ts';
 import { actionId } from '../../src/protocols/ddi/action-id.ts';
 import { scrapeMetrics } from '../support/metrics.ts';
@@ -48,31 +48,6 @@ afterAll(async () => {
   await replica?.close();
 });
 
-/** One request over a raw socket: the exact head, so chunked answers or a missing Content-Length show. */
-async function raw(s: TestServer, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<RawResponse> {
-  const sock = await openSocket(s.ports.http as number);
-  const extra = Object.entries({ ...headers, ...(body !== undefined ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } : {}) }).map(([k, v]) => `${k}: ${v}\r\n`).join('');
-  sock.write(`${method} ${path} HTTP/1.1\r\nhost: 127.0.0.1:${s.ports.http}\r\n${extra}\r\n${body ?? ''}`);
-  // A HEAD answer has a Content-Length but no body: read its head only.
-  let response: RawResponse;
-  if (method === 'HEAD') {
-    let got = await readAtLeast(sock, 1);
-    while (got.indexOf('\r\n\r\n') < 0) got = Buffer.concat([got, await readAtLeast(sock, 1)]);
-    response = parseResponse(got);
-  } else response = (await readOneResponse(sock)).response;
-  sock.destroy();
-  return response;
-}
-
-function jsonOf(r: RawResponse): any {
-  expect(r.headers['content-type']).toStartWith('application/json');
-  expect(r.headers['transfer-encoding']).toBeUndefined();
-  expect(Number(r.headers['content-length'])).toBe(r.body.length);
-  return JSON.parse(r.body.toString());
-}
-
-/** Zephyr strips scheme and host from every href. */
-const pathOf = (href: string) => new URL(href).pathname;
 
 test('poll: 200, an 8-character sleep, configData at first contact, deploymentBase with a numeric action id', async () => {
   const r = await raw(server, 'GET', '/DEFAULT/controller/v1/ctl-1');
