@@ -110,6 +110,9 @@ test('Zephyr: configData first, then one bApp chunk it can parse, one 200 downlo
   expect(download.headers['transfer-encoding']).toBeUndefined();
   expect(Number(download.headers['content-length'])).toBe(artifact.size);
   expect(createHash('sha256').update(download.body).digest('hex')).toBe(artifact.hashes.sha256);
+  // Check-ins name the protocol: a download through DDI is `ddi:firmware`, a poll `ddi:version`.
+  await server.runtime.fleet?.flush();
+  expect((await server.runtime.fleet?.store.instance('ddi:frdm_k64f-0a1b2c'))?.route).toBe('ddi:firmware');
 
   // After the reboot: the same action must be offered again, or Zephyr never reports.
   const [again, againPath] = zephyrNext(jsonOf(await raw(server, 'GET', base, ZEPHYR))) ?? [];
@@ -120,6 +123,8 @@ test('Zephyr: configData first, then one bApp chunk it can parse, one 200 downlo
   expect(report.headers['content-length']).toBe('0');
   expect(outcome('ddi:frdm_k64f-0a1b2c')).toMatchObject({ version: '1.0.0', state: 'verified' });
   expect(zephyrNext(jsonOf(await raw(server, 'GET', base, ZEPHYR)))).toBeUndefined();
+  await server.runtime.fleet?.flush();
+  expect((await server.runtime.fleet?.store.instance('ddi:frdm_k64f-0a1b2c'))?.route).toBe('ddi:version');
 });
 
 test('Zephyr: cancelAction takes precedence; it posts its feedback without a GET; success is canceled, failure (already installed) is not', async () => {

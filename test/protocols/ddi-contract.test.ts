@@ -243,6 +243,9 @@ test('metrics label DDI requests by route template, never by controller id, and 
   expect(m.text).not.toContain('ctl-metrics-7');
   expect(m.get(series(200)) - before.get(series(200))).toBe(2);
   expect(m.get(series(401)) - before.get(series(401))).toBe(1);
+  // DDI's own 404 (an action id that is not the controller's) is counted with unknown paths.
+  expect((await raw(server, 'GET', `${pathOf(poll._links.deploymentBase.href)}0`)).status).toBe(404);
+  expect((await scrapeMetrics(server.ports.metrics as number)).get(series(404))).toBe(before.get(series(404)));
   expect(m.get('otaflux_device_protocol_requests_total{protocol="native",status="200"}')).toBe(before.get('otaflux_device_protocol_requests_total{protocol="native",status="200"}'));
   // The operator API and unknown paths are not device protocols.
   expect(m.text).not.toMatch(/otaflux_device_protocol_requests_total\{protocol="(undefined|unmatched)"/);
