@@ -589,6 +589,8 @@ export class FleetService implements ReleaseChooser {
     let list = this.outcomes.get(instance);
     if (!list) this.outcomes.set(instance, (list = []));
     let o = list.find((x) => x.stream === stream && x.version === version);
+    // A cancel closes a deployment that was offered; it never starts an outcome of its own.
+    if (!o && result === 'canceled') return;
     if (!o) list.push((o = { instance, stream, version, state: 'offered', inferred: false, offeredAt: now, updatedAt: now }));
     if (FINAL.has(o.state) && !o.inferred) return;
     o.state = result === 'success' ? 'verified' : result === 'failure' ? 'failed' : 'canceled';
