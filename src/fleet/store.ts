@@ -9,6 +9,7 @@ import { dirname } from 'node:path';
 import { SQL } from 'bun';
 import { randomUUID } from 'node:crypto';
 import { LATEST_SCHEMA, MIGRATIONS } from './migrations.ts';
+import { SessionTable } from './session-table.ts';
 import type { DecisionState, Pin, Rollout, RolloutState, Yank } from './model.ts';
 import type { OutcomeState } from './outcomes.ts';
 
@@ -136,6 +137,11 @@ export class FleetStore {
 
   async close(): Promise<void> {
     await this.sql.close();
+  }
+
+  /** The dashboard's sessions (`fleet_sessions`). */
+  get sessions(): SessionTable {
+    return new SessionTable(this.sql);
   }
 
   /**
