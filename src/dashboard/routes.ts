@@ -117,7 +117,7 @@ export function dashboard(rt: Runtime) {
     .get(`${BASE}/fleet`, view((s, request) => (fleet ? fleetPage(fleet, s, new URL(request.url).searchParams) : noFleet(s))), { detail: dashboardDoc('Fleet: instances with search (`q`), filters (`stream`, `version`, `outcome`) and paging (`page`)', 'page') })
     .get(`${BASE}/device`, view((s, request) => (fleet ? devicePage(rt, fleet, s, new URL(request.url).searchParams) : noFleet(s))), { detail: dashboardDoc('One instance (`instance`): check-ins, outcomes, what it is offered and why', 'page') })
     .get(`${BASE}/releases`, view((s) => releasesPage(rt, fleet, s)), { detail: dashboardDoc('Releases per stream: versions, verification, hashes, size, channel; pins', 'page') })
-    .get(`${BASE}/rollouts`, view((s) => (fleet ? rolloutsPage(fleet, s) : noFleet(s))), { detail: dashboardDoc('Rollouts: ramp, outcomes, version distribution', 'page') })
+    .get(`${BASE}/rollouts`, view((s, request) => (fleet ? rolloutsPage(fleet, s, new URL(request.url).searchParams) : noFleet(s))), { detail: dashboardDoc('Rollouts: ramp, outcomes, version distribution now and over time (`days`: 1 to 30, default 7)', 'page') })
     .get(`${BASE}/audit`, view((s) => (fleet ? auditPage(fleet, s) : noFleet(s))), { detail: dashboardDoc('Audit log', 'page') })
     .post(`${BASE}/releases/upload`, change('releases', async (form, s) => {
       const file = form.get('file');
