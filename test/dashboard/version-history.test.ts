@@ -7,8 +7,9 @@ import { writeFileSync } from 'node:fs';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { firmwareDir } from '../support/firmware-dir.ts';
 import { tempDir } from '../support/tmp.ts';
-import type { InstanceRow } from '../../src/fleet/store.ts';
-import { MAX_SERIES, OTHER, versionHistory, type VersionHistory } from '../../src/dashboard/version-history.ts';
+import { FleetStore, type InstanceRow } from '../../src/fleet/store.ts';
+import { fleetVersionHistory, MAX_SERIES, OTHER, versionHistory, type VersionHistory } from '../../src/dashboard/version-history.ts';
+import { sharedPostgres } from '../support/postgres.ts';
 import { signIn } from './sign-in.ts';
 
 const ADMIN = 'admin-token-version-history-1';
@@ -21,17 +22,8 @@ const checkin = (instance: string, version: string, firstSeen: number, at: numbe
   address: '10.0.0.1', identity: null, first_seen: firstSeen, last_seen: at, downloaded_version: null, downloaded_at: null,
 });
 
-beforeAll(async () => {
-  const fw = firmwareDir({ 'esp32-a': { '1.0.0.bin': 32 } });
-  const config = join(tempDir('otaflux-vh-'), 'otaflux.config.ts');
-  writeFileSync(config, `import { defineConfig, dir } from 'otaflux';
-export default defineConfig({ server: { adminToken: ${JSON.stringify(ADMIN)} }, defaults: { source: dir({ root: ${JSON.stringify(fw.root)} }) } });
-`);
-  s = await startTestServer({ config, flags: { 'admin-on-device-port': false } });
-  base = s.adminUrl as string;
-  const store = s.runtime.fleet?.store;
-  if (!store) throw new Error('fleet control is off');
-  const now = Date.now();
+/** Writes the history the tests read, `now` being the test's present. */
+async function writeHistory(store: FleetStore, now: number): Promise<void> {
   const ids = Array.from({ length: 10 }, (_, i) => `gw-${i}`);
   // Ten instances on 1.0.0 six days ago; six of them move to 2.0.0 3.5 days ago; four new ones
   // arrive on 2.0.0 1.5 days ago; one instance known from before the kept history (its first row in
@@ -42,6 +34,26 @@ export default defineConfig({ server: { adminToken: ${JSON.stringify(ADMIN)} }, 
   await store.writeCheckins([checkin('gw-old', '3.0.0', now - 6 * DAY, now - 2.5 * DAY)], []);
   // A poll that changes nothing adds no history and changes no count.
   await store.writeCheckins(ids.slice(6).map((id) => checkin(id, '1.0.0', now - 6 * DAY, now - 1000)), []);
+}
+
+const EXPECTED = {
+  '1.0.0': [10, 10, 10, 4, 4, 4, 4],
+  '2.0.0': [0, 0, 0, 6, 6, 10, 10],
+  '3.0.0': [0, 0, 0, 0, 1, 1, 1],
+  '': [1, 1, 1, 1, 0, 0, 0],
+};
+
+beforeAll(async () => {
+  const fw = firmwareDir({ 'esp32-a': { '1.0.0.bin': 32 } });
+  const config = join(tempDir('otaflux-vh-'), 'otaflux.config.ts');
+  writeFileSync(config, `import { defineConfig, dir } from 'otaflux';
+export default defineConfig({ server: { adminToken: ${JSON.stringify(ADMIN)} }, defaults: { source: dir({ root: ${JSON.stringify(fw.root)} }) } });
+`);
+  s = await startTestServer({ config, flags: { 'admin-on-device-port': false } });
+  base = s.adminUrl as string;
+  const store = s.runtime.fleet?.store;
+  if (!store) throw new Error('fleet control is off');
+  await writeHistory(store, Date.now());
 }, 60_000);
 afterAll(() => s?.close());
 
@@ -57,12 +69,7 @@ test('GET /api/versions/history: instances per version at evenly spaced moments 
   expect(h.to - h.from).toBeLessThan(6 * DAY + 60_000);
   expect(h.streams.map((st) => st.stream)).toEqual(['gw']);
   const series = Object.fromEntries((h.streams[0]?.versions ?? []).map((v) => [v.version, v.counts]));
-  expect(series).toEqual({
-    '1.0.0': [10, 10, 10, 4, 4, 4, 4],
-    '2.0.0': [0, 0, 0, 6, 6, 10, 10],
-    '3.0.0': [0, 0, 0, 0, 1, 1, 1],
-    '': [1, 1, 1, 1, 0, 0, 0],
-  });
+  expect(series).toEqual(EXPECTED);
   // Ordered by the count now.
   expect(h.streams[0]?.versions.map((v) => v.version)).toEqual(['2.0.0', '1.0.0', '3.0.0', '']);
 });
@@ -104,3 +111,16 @@ test(`beyond ${MAX_SERIES} versions the ones with fewest instances now are summe
   expect(versions.at(-1)?.counts).toEqual([1 + 2 + 3 + 4, 10, 10]);
   expect(versions.reduce((a, v) => a + (v.counts[2] ?? 0), 0)).toBe(55);
 });
+
+test('PostgreSQL gives the same counts as SQLite', async () => {
+  const pg = await sharedPostgres();
+  const store = await FleetStore.open(await pg.createDatabase('version_history'));
+  try {
+    const now = Date.now();
+    await writeHistory(store, now);
+    const h = await fleetVersionHistory(store, 7, 7, now + 1);
+    expect(Object.fromEntries((h.streams[0]?.versions ?? []).map((v) => [v.version, v.counts]))).toEqual(EXPECTED);
+  } finally {
+    await store.close();
+  }
+}, 60_000);
