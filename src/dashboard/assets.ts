@@ -7,10 +7,10 @@
 export const STYLE = `
 :root { color-scheme: light dark; --bg: #fbfbfa; --fg: #1d2125; --muted: #5e6770; --line: #d9dde1; --card: #ffffff;
   --accent: #0b63c9; --ok: #1a7f37; --warn: #9a6700; --bad: #c62828; --focus: #f5a623;
-  --s0: #0b63c9; --s1: #1a7f37; --s2: #9a6700; --s3: #8250df; --s4: #c62828; --s5: #1b7c83; --s6: #5e6770; }
+  --s0: #1a7f37; --s1: #0b63c9; --s2: #9a6700; --s3: #8250df; --s4: #c62828; --s5: #1b7c83; --s6: #5e6770; }
 @media (prefers-color-scheme: dark) { :root { --bg: #14171a; --fg: #e6e9ec; --muted: #9aa4ad; --line: #2f363d; --card: #1c2024;
   --accent: #6cb6ff; --ok: #57ab5a; --warn: #c69026; --bad: #ef6f6c;
-  --s0: #6cb6ff; --s1: #57ab5a; --s2: #c69026; --s3: #b083f0; --s4: #ef6f6c; --s5: #39c5cf; --s6: #9aa4ad; } }
+  --s0: #57ab5a; --s1: #6cb6ff; --s2: #c69026; --s3: #b083f0; --s4: #ef6f6c; --s5: #39c5cf; --s6: #9aa4ad; } }
 * { box-sizing: border-box; }
 body { margin: 0; font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; background: var(--bg); color: var(--fg); }
 a { color: var(--accent); }

@@ -5,7 +5,7 @@
  */
 import { html, type Markup } from './html.ts';
 
-/** Series colours (classes `s0`…`s6` of the stylesheet, light and dark). */
+/** Series colours (classes `s0`…`s6` of the stylesheet, light and dark; the first ones as in the distribution now). */
 const SERIES_CLASSES = 7;
 const W = 420, LEFT = 34, RIGHT = 410, TOP = 6, BOTTOM = 116;
 
