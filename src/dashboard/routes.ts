@@ -19,7 +19,7 @@ import { errorMessage } from '../core/errors.ts';
 import { SCRIPT, STYLE } from './assets.ts';
 import { BASE, page, refused, seeOther } from './layout.ts';
 import { html } from './html.ts';
-import { cookieValue, csrfMatches, sameOrigin, SESSION_COOKIE, sessionCookie, Sessions, type Session } from './sessions.ts';
+import { cookieValue, csrfMatches, sameOrigin, SESSION_COOKIE, sessionCookie, Sessions, SessionsUnavailable, type Session } from './sessions.ts';
 import { MemorySessionRows } from './memory-session-rows.ts';
 import { loginPage } from './pages/login.ts';
 import { fleetPage } from './pages/fleet.ts';
@@ -44,20 +44,30 @@ export function dashboard(rt: Runtime) {
   const sessions = new Sessions(fleet ? fleet.store.sessions : new MemorySessionRows(), credentials);
   sessions.purge().catch((e: unknown) => rt.logger.warn('expired dashboard sessions not purged', { error: errorMessage(e) }));
   const secure = (request: Request) => new URL(request.url).protocol === 'https:';
+  /** A handler whose session store may fail: the operator gets a short 503 page, never a stack trace. */
+  const guarded = <C extends { request: Request }>(handle: (ctx: C) => Promise<Response>) => async (ctx: C): Promise<Response> => {
+    try {
+      return await handle(ctx);
+    } catch (e) {
+      if (!(e instanceof SessionsUnavailable)) throw e;
+      rt.logger.warn('dashboard session store unavailable', { error: e.message });
+      return refused(503, 'The fleet store, where sessions are kept, does not answer: try again in a moment.');
+    }
+  };
   const sessionOf = (request: Request) => sessions.get(cookieValue(request.headers.get('cookie'), SESSION_COOKIE));
   const noFleet = (session: Session) => page('Fleet control is off', '', session, html`<h1>Fleet control is off</h1><p>Set <code>fleet.enabled</code> (the default) to see instances, rollouts and the audit log.</p>`);
 
   /** A GET page: signed in, or off to the sign-in page. */
-  const view = (render: (s: Session, request: Request) => Promise<Response> | Response) => async ({ request }: { request: Request }) => {
+  const view = (render: (s: Session, request: Request) => Promise<Response> | Response) => guarded(async ({ request }: { request: Request }) => {
     const s = await sessionOf(request);
     return s ? render(s, request) : seeOther(`${BASE}/login`);
-  };
+  });
 
   /**
    * A change: a session, a form from this origin carrying the session's CSRF token, the operator role.
    * The result is a flash message on the page it returns to.
    */
-  const change = (back: string, act: (form: Form, s: Session) => Promise<string>) => async ({ request }: { request: Request }) => {
+  const change = (back: string, act: (form: Form, s: Session) => Promise<string>) => guarded(async ({ request }: { request: Request }) => {
     const s = await sessionOf(request);
     if (!s) return refused(401, 'Not signed in, or the session expired: sign in again.');
     if (!sameOrigin(request)) return refused(403, 'Refused: the form was not sent from this site (Origin check).');
@@ -76,7 +86,7 @@ export function dashboard(rt: Runtime) {
       await sessions.flash(s, { kind: 'error', text: errorMessage(e) });
     }
     return seeOther(`${BASE}/${back}`);
-  };
+  });
   const actor = (s: Session, form: Form) => {
     const why = field(form, 'reason');
     return { who: s.operator.name, ...(why ? { why } : {}) };
@@ -91,8 +101,8 @@ export function dashboard(rt: Runtime) {
     .get(BASE, () => seeOther(`${BASE}/fleet`), hidden)
     .get(`${BASE}/assets/style.css`, asset(STYLE, 'text/css; charset=utf-8'), hidden)
     .get(`${BASE}/assets/app.js`, asset(SCRIPT, 'text/javascript; charset=utf-8'), hidden)
-    .get(`${BASE}/login`, async ({ request }) => ((await sessionOf(request)) ? seeOther(`${BASE}/fleet`) : loginPage()), { detail: dashboardDoc('Sign-in page', 'page') })
-    .post(`${BASE}/login`, async ({ request }) => {
+    .get(`${BASE}/login`, guarded(async ({ request }) => ((await sessionOf(request)) ? seeOther(`${BASE}/fleet`) : loginPage())), { detail: dashboardDoc('Sign-in page', 'page') })
+    .post(`${BASE}/login`, guarded(async ({ request }) => {
       if (!sameOrigin(request)) return refused(403, 'Refused: the sign-in form was not sent from this site (Origin check).');
       const form = await request.formData().catch(() => undefined);
       const token = form ? field(form, 'token') : '';
@@ -104,8 +114,8 @@ export function dashboard(rt: Runtime) {
       const s = await sessions.open(who);
       rt.logger.info('dashboard sign-in', { operator: who.name, role: who.role });
       return seeOther(`${BASE}/fleet`, { 'set-cookie': sessionCookie(s, secure(request)) });
-    }, { parse: 'none', detail: dashboardDoc('Sign in with a token (form field `token`); sets the session cookie', 'change') })
-    .post(`${BASE}/logout`, async ({ request }) => {
+    }), { parse: 'none', detail: dashboardDoc('Sign in with a token (form field `token`); sets the session cookie', 'change') })
+    .post(`${BASE}/logout`, guarded(async ({ request }) => {
       const s = await sessionOf(request);
       if (s) {
         const form = await request.formData().catch(() => undefined);
@@ -113,7 +123,7 @@ export function dashboard(rt: Runtime) {
         await sessions.close(s.id);
       }
       return seeOther(`${BASE}/login`, { 'set-cookie': sessionCookie(undefined, secure(request)) });
-    }, { parse: 'none', detail: dashboardDoc('Sign out (ends the session)', 'change') })
+    }), { parse: 'none', detail: dashboardDoc('Sign out (ends the session)', 'change') })
     .get(`${BASE}/fleet`, view((s, request) => (fleet ? fleetPage(fleet, s, new URL(request.url).searchParams) : noFleet(s))), { detail: dashboardDoc('Fleet: instances with search (`q`), filters (`stream`, `version`, `outcome`) and paging (`page`)', 'page') })
     .get(`${BASE}/device`, view((s, request) => (fleet ? devicePage(rt, fleet, s, new URL(request.url).searchParams) : noFleet(s))), { detail: dashboardDoc('One instance (`instance`): check-ins, outcomes, what it is offered and why', 'page') })
     .get(`${BASE}/releases`, view((s) => releasesPage(rt, fleet, s)), { detail: dashboardDoc('Releases per stream: versions, verification, hashes, size, channel; pins', 'page') })

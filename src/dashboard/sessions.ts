@@ -9,6 +9,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { OperatorCredentials, OperatorIdentity } from '../http/admin-auth.ts';
 import type { SessionRows } from '../fleet/session-table.ts';
+import { STORE_DEADLINE_MS } from '../fleet/service.ts';
 
 export const SESSION_IDLE_MS = 30 * 60_000;
 export const SESSION_MAX_MS = 12 * 3600_000;
@@ -33,6 +34,9 @@ export interface Session {
   flash?: Flash;
 }
 
+/** The store that keeps the sessions failed or did not answer within STORE_DEADLINE_MS. */
+export class SessionsUnavailable extends Error {}
+
 export class Sessions {
   constructor(
     private readonly rows: SessionRows,
@@ -45,11 +49,11 @@ export class Sessions {
     if (credential === undefined) throw new Error(`no credential configured for ${operator.name}`);
     const t = this.now();
     const s: Session = { id: randomBytes(32).toString('base64url'), operator, csrf: randomBytes(32).toString('base64url'), createdAt: t, lastUsedAt: t };
-    await this.rows.insert(
+    await this.bounded(this.rows.insert(
       { id_hash: idHash(s.id), operator: operator.name, role: operator.role, shared: operator.shared ? 1 : 0, credential, csrf: s.csrf, created_at: t, last_used_at: t, flash: null },
       this.expiredBefore(t),
       MAX_SESSIONS,
-    );
+    ));
     return s;
   }
 
@@ -60,36 +64,49 @@ export class Sessions {
   async get(id: string | undefined): Promise<Session | undefined> {
     if (!id) return undefined;
     const key = idHash(id);
-    const row = await this.rows.find(key);
+    const row = await this.bounded(this.rows.find(key));
     if (!row) return undefined;
     const t = this.now();
     const operator = this.credentials.recheck({ name: row.operator, shared: row.shared === 1 }, row.credential);
     if (t - row.last_used_at > SESSION_IDLE_MS || t - row.created_at > SESSION_MAX_MS || !operator) {
-      await this.rows.delete(key);
+      await this.bounded(this.rows.delete(key));
       return undefined;
     }
-    if (t - row.last_used_at >= TOUCH_EVERY_MS) await this.rows.touch(key, t);
-    if (row.flash !== null) await this.rows.setFlash(key, null);
+    if (t - row.last_used_at >= TOUCH_EVERY_MS) await this.bounded(this.rows.touch(key, t));
+    if (row.flash !== null) await this.bounded(this.rows.setFlash(key, null));
     const flash = row.flash === null ? undefined : (JSON.parse(row.flash) as Flash);
     return { id, operator, csrf: row.csrf, createdAt: row.created_at, lastUsedAt: t, ...(flash ? { flash } : {}) };
   }
 
   /** Keeps a message for the session's next page. */
   async flash(session: Session, flash: Flash): Promise<void> {
-    await this.rows.setFlash(idHash(session.id), JSON.stringify(flash));
+    await this.bounded(this.rows.setFlash(idHash(session.id), JSON.stringify(flash)));
   }
 
   async close(id: string): Promise<void> {
-    await this.rows.delete(idHash(id));
+    await this.bounded(this.rows.delete(idHash(id)));
   }
 
   /** Deletes every expired session; returns how many. */
   async purge(): Promise<number> {
-    return this.rows.purge(this.expiredBefore(this.now()));
+    return this.bounded(this.rows.purge(this.expiredBefore(this.now())));
   }
 
   async count(): Promise<number> {
-    return this.rows.count();
+    return this.bounded(this.rows.count());
+  }
+
+  /** A call to the rows, failing as SessionsUnavailable when the store fails or hangs. */
+  private bounded<T>(p: Promise<T>): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${STORE_DEADLINE_MS / 1000} s`)), STORE_DEADLINE_MS);
+    });
+    return Promise.race([p, late])
+      .catch((e: unknown) => {
+        throw new SessionsUnavailable(`the fleet store, which keeps the dashboard sessions, failed: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+      })
+      .finally(() => clearTimeout(timer));
   }
 
   private expiredBefore(t: number): { idle: number; max: number } {

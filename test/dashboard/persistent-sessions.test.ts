@@ -1,12 +1,13 @@
 // Dashboard sessions kept in the fleet store, over real sockets: a session survives a restart on the
 // same SQLite file; sign-out ends it for good; a token removed from the config ends its sessions at
-// the next start while the others go on; two replicas on one PostgreSQL know each other's sessions.
+// the next start while the others go on; two replicas on one PostgreSQL know each other's sessions;
+// with the store down a page says so in a short 503, and the session works again once it is back.
 import { expect, test } from 'bun:test';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { firmwareDir } from '../support/firmware-dir.ts';
-import { sharedPostgres } from '../support/postgres.ts';
+import { sharedPostgres, startPostgres } from '../support/postgres.ts';
 import { tempDir } from '../support/tmp.ts';
 import { hashToken, newToken } from '../../src/plugins/auth/token-hash.ts';
 import { post, signIn, type Signed } from './sign-in.ts';
@@ -107,3 +108,31 @@ test('two replicas on one PostgreSQL: signed in on one, known to the other; sign
     await Promise.all([a.close(), b.close()]);
   }
 }, 60_000);
+
+test('PostgreSQL down: a short 503 page, no stack trace; back up: the same session works again', async () => {
+  const pg = await startPostgres();
+  try {
+    const server = await start(config(true), { 'database-url': pg.url });
+    try {
+      const otto = await signIn(server.adminUrl as string, OTTO);
+      await pg.stop();
+      const r = await fetch(`${server.adminUrl}/ui/audit`, { redirect: 'manual', headers: { cookie: otto.cookie } });
+      expect(r.status).toBe(503);
+      const body = await r.text();
+      expect(body).toContain('The fleet store, where sessions are kept, does not answer: try again in a moment.');
+      expect(body).not.toContain(' at ');
+      expect((await post(server.adminUrl as string, '/ui/releases/yank', otto, { stream: 'esp32-a', version: '9.9.9' })).status).toBe(503);
+      await pg.start();
+      let who = '';
+      for (let i = 0; i < 50 && who !== 'otto (operator)'; i++) {
+        who = await whoIs(server, otto);
+        if (who !== 'otto (operator)') await Bun.sleep(200);
+      }
+      expect(who).toBe('otto (operator)');
+    } finally {
+      await server.close();
+    }
+  } finally {
+    await pg.close();
+  }
+}, 90_000);
