@@ -10,6 +10,7 @@ import { firmwareDir } from '../support/firmware-dir.ts';
 import { sharedPostgres, startPostgres } from '../support/postgres.ts';
 import { tempDir } from '../support/tmp.ts';
 import { hashToken, newToken } from '../../src/plugins/auth/token-hash.ts';
+import { FleetStore } from '../../src/fleet/store.ts';
 import { post, signIn, type Signed } from './sign-in.ts';
 
 const ADMIN = 'admin-token-persistent-sessions-01';
@@ -45,10 +46,21 @@ test('a session survives a restart on the same store; after sign-out the cookie 
   const otto = await signIn(first.adminUrl as string, OTTO);
   expect(await whoIs(first, otto)).toBe('otto (operator)');
   await first.close();
+  // A session that expired while the server was down is deleted at the next start.
+  const db = `sqlite://${join(flags['cache-dir'], 'fleet.sqlite')}`;
+  const offline = await FleetStore.open(db);
+  const stale = { id_hash: 'stale', operator: 'otto', role: 'operator', shared: 0, credential: 'x', csrf: 'y', created_at: 1, last_used_at: 1, flash: null };
+  await offline.sessions.insert(stale, { idle: 0, max: 0 }, 1000);
+  expect(await offline.sessions.count()).toBe(2);
+  await offline.close();
 
   const second = await start(file, flags);
   try {
     expect(await whoIs(second, otto)).toBe('otto (operator)');
+    const reader = await FleetStore.open(db);
+    expect(await reader.sessions.find('stale')).toBeUndefined();
+    expect(await reader.sessions.count()).toBe(1);
+    await reader.close();
     // A change with the session made before the restart (its CSRF token was kept too).
     const yank = await post(second.adminUrl as string, '/ui/releases/yank', otto, { stream: 'esp32-a', version: '9.9.9' });
     expect(yank.status).toBe(303);

@@ -89,6 +89,19 @@ for (const [kind, rows] of backends) {
   });
 }
 
+test('the last use is written at most once a minute', async () => {
+  let now = 10_000_000;
+  const sessions = new Sessions(store.sessions, credentials, () => now);
+  const s = await sessions.open(alice);
+  const key = new Bun.CryptoHasher('sha256').update(s.id).digest('base64url');
+  now += 30_000;
+  expect(await sessions.get(s.id)).toBeDefined();
+  expect((await store.sessions.find(key))?.last_used_at).toBe(10_000_000);
+  now += 30_000;
+  expect(await sessions.get(s.id)).toBeDefined();
+  expect((await store.sessions.find(key))?.last_used_at).toBe(10_060_000);
+});
+
 test('the store keeps the SHA-256 of a session id, never the id', async () => {
   const sessions = new Sessions(store.sessions, credentials);
   const s = await sessions.open(alice);
