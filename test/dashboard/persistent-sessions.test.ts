@@ -1,7 +1,7 @@
 // Dashboard sessions kept in the fleet store, over real sockets: a session survives a restart on the
 // same SQLite file; sign-out ends it for good; a token removed from the config ends its sessions at
 // the next start while the others go on; two replicas on one PostgreSQL know each other's sessions;
-// with the store down a page says so in a short 503, and the session works again once it is back.
+// with the store down or hung a page says so in a short 503, and the session works again once it is back.
 import { expect, test } from 'bun:test';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
@@ -11,6 +11,7 @@ import { sharedPostgres, startPostgres } from '../support/postgres.ts';
 import { tempDir } from '../support/tmp.ts';
 import { hashToken, newToken } from '../../src/plugins/auth/token-hash.ts';
 import { FleetStore } from '../../src/fleet/store.ts';
+import { STORE_DEADLINE_MS } from '../../src/fleet/service.ts';
 import { post, signIn, type Signed } from './sign-in.ts';
 
 const ADMIN = 'admin-token-persistent-sessions-01';
@@ -121,7 +122,7 @@ test('two replicas on one PostgreSQL: signed in on one, known to the other; sign
   }
 }, 60_000);
 
-test('PostgreSQL down: a short 503 page, no stack trace; back up: the same session works again', async () => {
+test('PostgreSQL down: a short 503 page, no stack trace; back up: the same session works again; hung: 503 after the deadline', async () => {
   const pg = await startPostgres();
   try {
     const server = await start(config(true), { 'database-url': pg.url });
@@ -141,6 +142,13 @@ test('PostgreSQL down: a short 503 page, no stack trace; back up: the same sessi
         if (who !== 'otto (operator)') await Bun.sleep(200);
       }
       expect(who).toBe('otto (operator)');
+      // A hung server (nothing answers): the page gives up after STORE_DEADLINE_MS.
+      await pg.freeze();
+      const started = performance.now();
+      const hung = await fetch(`${server.adminUrl}/ui/audit`, { redirect: 'manual', headers: { cookie: otto.cookie } });
+      expect(hung.status).toBe(503);
+      expect(performance.now() - started).toBeLessThan(STORE_DEADLINE_MS + 3000);
+      await pg.thaw();
     } finally {
       await server.close();
     }
