@@ -4,7 +4,9 @@
  * rows); a signed-in client asks for the fleet page one request at a time and the wall time of each
  * whole answer (request sent → last byte read, loopback) is recorded. Four views: the first page,
  * a page deep in the list, a search (a substring over instance, stream, identity and address) and a
- * filter on the last outcome. Target: under 200 ms. Prints the load average at the start and the end.
+ * filter on the last outcome; and the Rollouts page, whose version distribution over time reads the
+ * check-in history (10 000 first check-ins a day ago, 3 334 version changes since). Target: under
+ * 200 ms. Prints the load average at the start and the end.
  */
 import { loadavg } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -43,6 +45,8 @@ for (let i = 0; i < INSTANCES; i++) {
     outcomes.push({ instance, stream, version: '1.1.0', rollout_id: 'r-bench', state: states[i % states.length] as OutcomeRow['state'], inferred: 0, boot_id: null, offered_at: now - 3_600_000, downloaded_at: now - 3_500_000, updated_at: now - i * 500 });
   }
 }
+// A day ago every instance checked in on 1.0.0; a third have moved to 1.1.0 since (history rows).
+await store.writeCheckins(instances.map((r) => ({ ...r, reported_version: '1.0.0', served_version: '1.0.0', last_seen: r.first_seen })), []);
 await store.writeCheckins(instances, outcomes);
 await store.close();
 
@@ -57,16 +61,17 @@ for (let i = 0; i < 200 && !(await fetch(`${base}/ui/login`).then((r) => r.ok, (
 const login = await fetch(`${base}/ui/login`, { method: 'POST', redirect: 'manual', headers: { origin: base }, body: new URLSearchParams({ token: TOKEN }) });
 const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] as string;
 
-const VIEWS: [string, string][] = [
+const VIEWS: [string, string, string?][] = [
   ['first page (50 of 10 000)', '/ui/fleet'],
   ['page 150 of 200', '/ui/fleet?page=150'],
   ['search "c4:00:1" (substring)', '/ui/fleet?q=c4%3A00%3A1'],
   ['filter: last outcome failed, stream gw-0', '/ui/fleet?outcome=failed&stream=gw-0'],
+  ['rollouts page, version history of 7 days', '/ui/rollouts', '10 000'],
 ];
 
 console.log(`dashboard bench: ${INSTANCES} instances, ${REQUESTS} sequential requests per view; load ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 const rows: string[] = [];
-for (const [name, path] of VIEWS) {
+for (const [name, path, matching] of VIEWS) {
   // Two requests to warm up (JIT, SQLite page cache), then the measured ones.
   for (let i = 0; i < 2; i++) await (await fetch(`${base}${path}`, { headers: { cookie } })).text();
   const times: number[] = [];
@@ -79,7 +84,7 @@ for (const [name, path] of VIEWS) {
     times.push(performance.now() - t);
     if (r.status !== 200) throw new Error(`${path}: ${r.status}`);
     size = body.length;
-    shown = /(\d+) instances?/.exec(body)?.[1] ?? '?';
+    shown = matching ?? /(\d+) instances?/.exec(body)?.[1] ?? '?';
   }
   times.sort((a, b) => a - b);
   const p95 = times[Math.floor(times.length * 0.95)] as number;

@@ -6,9 +6,11 @@
  */
 export const STYLE = `
 :root { color-scheme: light dark; --bg: #fbfbfa; --fg: #1d2125; --muted: #5e6770; --line: #d9dde1; --card: #ffffff;
-  --accent: #0b63c9; --ok: #1a7f37; --warn: #9a6700; --bad: #c62828; --focus: #f5a623; }
+  --accent: #0b63c9; --ok: #1a7f37; --warn: #9a6700; --bad: #c62828; --focus: #f5a623;
+  --s0: #1a7f37; --s1: #0b63c9; --s2: #9a6700; --s3: #8250df; --s4: #c62828; --s5: #1b7c83; --s6: #5e6770; }
 @media (prefers-color-scheme: dark) { :root { --bg: #14171a; --fg: #e6e9ec; --muted: #9aa4ad; --line: #2f363d; --card: #1c2024;
-  --accent: #6cb6ff; --ok: #57ab5a; --warn: #c69026; --bad: #ef6f6c; } }
+  --accent: #6cb6ff; --ok: #57ab5a; --warn: #c69026; --bad: #ef6f6c;
+  --s0: #57ab5a; --s1: #6cb6ff; --s2: #c69026; --s3: #b083f0; --s4: #ef6f6c; --s5: #39c5cf; --s6: #9aa4ad; } }
 * { box-sizing: border-box; }
 body { margin: 0; font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; background: var(--bg); color: var(--fg); }
 a { color: var(--accent); }
@@ -50,6 +52,13 @@ svg.chart .exposed { fill: var(--accent); } svg.chart .verified { fill: var(--ok
 svg.chart .timed_out { fill: var(--muted); } svg.chart .failed { fill: var(--bad); } svg.chart .track { fill: var(--line); }
 svg.chart polyline.line { fill: none; stroke-width: 2.5; } svg.chart polyline.exposed { stroke: var(--accent); }
 svg.chart polyline.verified { stroke: var(--ok); } svg.chart polyline.failed { stroke: var(--bad); }
+.s0 { --c: var(--s0); } .s1 { --c: var(--s1); } .s2 { --c: var(--s2); } .s3 { --c: var(--s3); } .s4 { --c: var(--s4); } .s5 { --c: var(--s5); } .s6 { --c: var(--s6); }
+svg.chart path.area { fill: var(--c); fill-opacity: 0.85; stroke: var(--card); stroke-width: 0.5; }
+figure.versions { margin: 0; }
+.legend { list-style: none; display: flex; flex-wrap: wrap; gap: 4px 14px; padding: 0; margin: 4px 0; font-size: 13px; }
+.swatch { display: inline-block; width: 12px; height: 12px; border-radius: 2px; margin-right: 5px; vertical-align: -1px; background: var(--c); }
+.versions-table { max-width: 520px; margin-top: 6px; }
+.versions-table caption { text-align: left; font-size: 13px; }
 .login { max-width: 380px; margin: 10vh auto; }
 .login form { display: flex; flex-direction: column; gap: 12px; }
 @media (max-width: 640px) { main { padding: 10px; } th.wide, td.wide { display: none; } }

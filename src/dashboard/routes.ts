@@ -19,7 +19,8 @@ import { errorMessage } from '../core/errors.ts';
 import { SCRIPT, STYLE } from './assets.ts';
 import { BASE, page, refused, seeOther } from './layout.ts';
 import { html } from './html.ts';
-import { cookieValue, csrfMatches, sameOrigin, SESSION_COOKIE, sessionCookie, Sessions, type Session } from './sessions.ts';
+import { cookieValue, csrfMatches, sameOrigin, SESSION_COOKIE, sessionCookie, Sessions, SessionsUnavailable, type Session } from './sessions.ts';
+import { MemorySessionRows } from './memory-session-rows.ts';
 import { loginPage } from './pages/login.ts';
 import { fleetPage } from './pages/fleet.ts';
 import { devicePage } from './pages/device.ts';
@@ -34,27 +35,40 @@ type Form = Awaited<ReturnType<Request['formData']>>;
 const hidden = { detail: { hide: true } };
 const asset = (body: string, type: string) => () => new Response(body, { headers: { 'content-type': type, 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' } });
 
-export function dashboard(rt: Runtime, sessions = new Sessions()) {
+export function dashboard(rt: Runtime) {
   const credentials = new OperatorCredentials(rt.settings.adminToken, rt.settings.admin.operators);
   const app = new Elysia({ name: 'otaflux.dashboard' });
   if (!credentials.configured) return app;
   const fleet = rt.fleet;
+  // In the fleet store when there is one: sessions then outlive a restart and work on every replica.
+  const sessions = new Sessions(fleet ? fleet.store.sessions : new MemorySessionRows(), credentials);
+  sessions.purge().catch((e: unknown) => rt.logger.warn('expired dashboard sessions not purged', { error: errorMessage(e) }));
   const secure = (request: Request) => new URL(request.url).protocol === 'https:';
+  /** A handler whose session store may fail: the operator gets a short 503 page, never a stack trace. */
+  const guarded = <C extends { request: Request }>(handle: (ctx: C) => Promise<Response>) => async (ctx: C): Promise<Response> => {
+    try {
+      return await handle(ctx);
+    } catch (e) {
+      if (!(e instanceof SessionsUnavailable)) throw e;
+      rt.logger.warn('dashboard session store unavailable', { error: e.message });
+      return refused(503, 'The fleet store, where sessions are kept, does not answer: try again in a moment.');
+    }
+  };
   const sessionOf = (request: Request) => sessions.get(cookieValue(request.headers.get('cookie'), SESSION_COOKIE));
   const noFleet = (session: Session) => page('Fleet control is off', '', session, html`<h1>Fleet control is off</h1><p>Set <code>fleet.enabled</code> (the default) to see instances, rollouts and the audit log.</p>`);
 
   /** A GET page: signed in, or off to the sign-in page. */
-  const view = (render: (s: Session, request: Request) => Promise<Response> | Response) => async ({ request }: { request: Request }) => {
-    const s = sessionOf(request);
+  const view = (render: (s: Session, request: Request) => Promise<Response> | Response) => guarded(async ({ request }: { request: Request }) => {
+    const s = await sessionOf(request);
     return s ? render(s, request) : seeOther(`${BASE}/login`);
-  };
+  });
 
   /**
    * A change: a session, a form from this origin carrying the session's CSRF token, the operator role.
    * The result is a flash message on the page it returns to.
    */
-  const change = (back: string, act: (form: Form, s: Session) => Promise<string>) => async ({ request }: { request: Request }) => {
-    const s = sessionOf(request);
+  const change = (back: string, act: (form: Form, s: Session) => Promise<string>) => guarded(async ({ request }: { request: Request }) => {
+    const s = await sessionOf(request);
     if (!s) return refused(401, 'Not signed in, or the session expired: sign in again.');
     if (!sameOrigin(request)) return refused(403, 'Refused: the form was not sent from this site (Origin check).');
     let form: Form;
@@ -66,13 +80,13 @@ export function dashboard(rt: Runtime, sessions = new Sessions()) {
     if (!csrfMatches(s, form.get('_csrf'))) return refused(403, 'Refused: the form has no valid CSRF token; reload the page and try again.');
     if (s.operator.role !== 'operator') return refused(403, `Refused: ${s.operator.name} is a viewer; changes need the operator role.`);
     try {
-      s.flash = { kind: 'ok', text: await act(form, s) };
+      await sessions.flash(s, { kind: 'ok', text: await act(form, s) });
     } catch (e) {
       if (!(e instanceof UploadRefused || e instanceof FleetConflict || e instanceof FleetNotFound || e instanceof FleetUnavailable || e instanceof FormError)) throw e;
-      s.flash = { kind: 'error', text: errorMessage(e) };
+      await sessions.flash(s, { kind: 'error', text: errorMessage(e) });
     }
     return seeOther(`${BASE}/${back}`);
-  };
+  });
   const actor = (s: Session, form: Form) => {
     const why = field(form, 'reason');
     return { who: s.operator.name, ...(why ? { why } : {}) };
@@ -87,8 +101,8 @@ export function dashboard(rt: Runtime, sessions = new Sessions()) {
     .get(BASE, () => seeOther(`${BASE}/fleet`), hidden)
     .get(`${BASE}/assets/style.css`, asset(STYLE, 'text/css; charset=utf-8'), hidden)
     .get(`${BASE}/assets/app.js`, asset(SCRIPT, 'text/javascript; charset=utf-8'), hidden)
-    .get(`${BASE}/login`, ({ request }) => (sessionOf(request) ? seeOther(`${BASE}/fleet`) : loginPage()), { detail: dashboardDoc('Sign-in page', 'page') })
-    .post(`${BASE}/login`, async ({ request }) => {
+    .get(`${BASE}/login`, guarded(async ({ request }) => ((await sessionOf(request)) ? seeOther(`${BASE}/fleet`) : loginPage())), { detail: dashboardDoc('Sign-in page', 'page') })
+    .post(`${BASE}/login`, guarded(async ({ request }) => {
       if (!sameOrigin(request)) return refused(403, 'Refused: the sign-in form was not sent from this site (Origin check).');
       const form = await request.formData().catch(() => undefined);
       const token = form ? field(form, 'token') : '';
@@ -97,23 +111,23 @@ export function dashboard(rt: Runtime, sessions = new Sessions()) {
         rt.logger.warn('dashboard sign-in refused', { remote: request.headers.get('x-forwarded-for') ?? undefined });
         return loginPage('That token is not an operator token here.', 401);
       }
-      const s = sessions.open(who);
+      const s = await sessions.open(who);
       rt.logger.info('dashboard sign-in', { operator: who.name, role: who.role });
       return seeOther(`${BASE}/fleet`, { 'set-cookie': sessionCookie(s, secure(request)) });
-    }, { parse: 'none', detail: dashboardDoc('Sign in with a token (form field `token`); sets the session cookie', 'change') })
-    .post(`${BASE}/logout`, async ({ request }) => {
-      const s = sessionOf(request);
+    }), { parse: 'none', detail: dashboardDoc('Sign in with a token (form field `token`); sets the session cookie', 'change') })
+    .post(`${BASE}/logout`, guarded(async ({ request }) => {
+      const s = await sessionOf(request);
       if (s) {
         const form = await request.formData().catch(() => undefined);
         if (!sameOrigin(request) || !form || !csrfMatches(s, form.get('_csrf'))) return refused(403, 'Refused: the sign-out form was not sent from this site.');
-        sessions.close(s.id);
+        await sessions.close(s.id);
       }
       return seeOther(`${BASE}/login`, { 'set-cookie': sessionCookie(undefined, secure(request)) });
-    }, { parse: 'none', detail: dashboardDoc('Sign out (ends the session)', 'change') })
+    }), { parse: 'none', detail: dashboardDoc('Sign out (ends the session)', 'change') })
     .get(`${BASE}/fleet`, view((s, request) => (fleet ? fleetPage(fleet, s, new URL(request.url).searchParams) : noFleet(s))), { detail: dashboardDoc('Fleet: instances with search (`q`), filters (`stream`, `version`, `outcome`) and paging (`page`)', 'page') })
     .get(`${BASE}/device`, view((s, request) => (fleet ? devicePage(rt, fleet, s, new URL(request.url).searchParams) : noFleet(s))), { detail: dashboardDoc('One instance (`instance`): check-ins, outcomes, what it is offered and why', 'page') })
     .get(`${BASE}/releases`, view((s) => releasesPage(rt, fleet, s)), { detail: dashboardDoc('Releases per stream: versions, verification, hashes, size, channel; pins', 'page') })
-    .get(`${BASE}/rollouts`, view((s) => (fleet ? rolloutsPage(fleet, s) : noFleet(s))), { detail: dashboardDoc('Rollouts: ramp, outcomes, version distribution', 'page') })
+    .get(`${BASE}/rollouts`, view((s, request) => (fleet ? rolloutsPage(fleet, s, new URL(request.url).searchParams) : noFleet(s))), { detail: dashboardDoc('Rollouts: ramp, outcomes, version distribution now and over time (`days`: 1 to 30, default 7)', 'page') })
     .get(`${BASE}/audit`, view((s) => (fleet ? auditPage(fleet, s) : noFleet(s))), { detail: dashboardDoc('Audit log', 'page') })
     .post(`${BASE}/releases/upload`, change('releases', async (form, s) => {
       const file = form.get('file');

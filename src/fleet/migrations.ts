@@ -59,6 +59,16 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX fleet_checkin_log_at ON fleet_checkin_log (at)`,
     ],
   },
+  {
+    version: 4,
+    name: 'dashboard sessions, so that they outlive a restart and work on every replica',
+    statements: [
+      `CREATE TABLE fleet_sessions (
+        id_hash TEXT PRIMARY KEY, operator TEXT NOT NULL, role TEXT NOT NULL, shared INTEGER NOT NULL,
+        credential TEXT NOT NULL, csrf TEXT NOT NULL, created_at BIGINT NOT NULL, last_used_at BIGINT NOT NULL, flash TEXT)`,
+      `CREATE INDEX fleet_sessions_last_used ON fleet_sessions (last_used_at)`,
+    ],
+  },
 ];
 
 export const LATEST_SCHEMA = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

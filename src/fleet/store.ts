@@ -9,6 +9,7 @@ import { dirname } from 'node:path';
 import { SQL } from 'bun';
 import { randomUUID } from 'node:crypto';
 import { LATEST_SCHEMA, MIGRATIONS } from './migrations.ts';
+import { SessionTable } from './session-table.ts';
 import type { DecisionState, Pin, Rollout, RolloutState, Yank } from './model.ts';
 import type { OutcomeState } from './outcomes.ts';
 
@@ -77,6 +78,14 @@ export interface CheckinLogRow {
   identity: string | null;
 }
 
+/** What one instance ran on one stream from a moment on (a check-in history row, or its row now). */
+export interface VersionRow {
+  instance: string;
+  at: number;
+  stream: string;
+  version: string;
+}
+
 export interface InstanceFilter {
   q: string;
   stream: string;
@@ -136,6 +145,11 @@ export class FleetStore {
 
   async close(): Promise<void> {
     await this.sql.close();
+  }
+
+  /** The dashboard's sessions (`fleet_sessions`). */
+  get sessions(): SessionTable {
+    return new SessionTable(this.sql);
   }
 
   /**
@@ -318,6 +332,24 @@ export class FleetStore {
     const rows = await this.sql`SELECT stream, COALESCE(reported_version, served_version, '') AS version, count(*) AS n
       FROM fleet_instances GROUP BY stream, COALESCE(reported_version, served_version, '') ORDER BY stream, n DESC`;
     return rows.map((r: Record<string, unknown>) => ({ stream: String(r.stream), version: String(r.version), n: Number(r.n) }));
+  }
+
+  /**
+   * What the version distribution over a time window is computed from (src/dashboard/version-history.ts):
+   * each instance's latest check-in history row at or before `from`, the rows after it up to `to`,
+   * and every instance's first check-in and what it runs now. A version is the reported one, else the
+   * one last served, as in versionDistribution.
+   */
+  async versionTimeline(from: number, to: number): Promise<{ rows: VersionRow[]; instances: (VersionRow & { first_seen: number })[] }> {
+    const version = this.sql`COALESCE(l.reported_version, l.served_version, '')`;
+    const [before, during, instances] = await Promise.all([
+      this.sql`SELECT l.instance, l.at, l.stream, ${version} AS version FROM fleet_checkin_log l
+        JOIN (SELECT instance, max(at) AS at FROM fleet_checkin_log WHERE at <= ${from} GROUP BY instance) m ON m.instance = l.instance AND m.at = l.at`,
+      this.sql`SELECT l.instance, l.at, l.stream, ${version} AS version FROM fleet_checkin_log l WHERE l.at > ${from} AND l.at <= ${to} ORDER BY l.at`,
+      this.sql`SELECT instance, first_seen, last_seen AS at, stream, COALESCE(reported_version, served_version, '') AS version FROM fleet_instances WHERE first_seen <= ${to}`,
+    ]);
+    const row = (r: Record<string, unknown>): VersionRow => ({ instance: String(r.instance), at: Number(r.at), stream: String(r.stream), version: String(r.version) });
+    return { rows: [...before.map(row), ...during.map(row)], instances: instances.map((r: Record<string, unknown>) => ({ ...row(r), first_seen: Number(r.first_seen) })) };
   }
 
   /** The distinct streams instances checked in on (for the fleet page's filter). */

@@ -15,6 +15,7 @@
  *   POST /api/instances/{instance}/channels     subscribe an instance to channels ({ channels: ['beta'] })
  *   GET  /api/audit                             the audit log, newest first
  *   GET  /api/fleet                             store health, check-in buffer
+ *   GET  /api/versions/history?days=&points=    instances per version and stream over time
  */
 import { safeDecode } from './operator-helpers.ts';
 import { fleetDoc } from './route-docs.ts';
@@ -26,6 +27,7 @@ import { issuesLine, pinSpecSchema, rolloutSpecSchema } from '../fleet/spec.ts';
 import { validateDeviceId } from '../core/device-id.ts';
 import { errorMessage } from '../core/errors.ts';
 import type { Actor } from '../fleet/store.ts';
+import { boundedInt, fleetVersionHistory, HISTORY_DAYS, HISTORY_MAX_DAYS, HISTORY_POINTS } from '../dashboard/version-history.ts';
 
 const ACTIONS = ['pause', 'resume', 'advance', 'abort'] as const;
 
@@ -85,7 +87,13 @@ export function fleetApi(rt: Runtime) {
       return json({ instance: m[1], channels });
     }), { parse: 'none', ...doc('Subscribe an instance to channels (prereleases such as 1.3.0-beta.2 are on channel beta)') })
     .get('/audit', ({ query }) => handled(() => fleet.audit(Math.min(1000, Number(query.limit) || 200))), doc('Audit log: who did what, when and why (newest first)'))
-    .get('/fleet', () => fleet.health(), doc('Fleet store health and check-in buffer'));
+    .get('/fleet', () => fleet.health(), doc('Fleet store health and check-in buffer'))
+    .get('/versions/history', ({ query }) => {
+      const days = boundedInt(query.days, 'days', 1, HISTORY_MAX_DAYS, HISTORY_DAYS);
+      const points = boundedInt(query.points, 'points', 2, 500, HISTORY_POINTS);
+      if (typeof days === 'string' || typeof points === 'string') return json({ error: typeof days === 'string' ? days : points }, 400);
+      return fleetVersionHistory(fleet.store, days, points);
+    }, doc('Version distribution over time: per stream, how many instances ran each version at `points` moments of the last `days` days (from the check-in history)'));
 }
 
 /** The fleet's part of `GET /api/devices/{id}?instance=`: what decides for that instance, and why. */

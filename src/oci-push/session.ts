@@ -6,21 +6,12 @@
  * a PublishError of one line that says what to change.
  */
 import { rootCertificates } from 'node:tls';
-import { Authenticator } from '../plugins/source/oci/auth.ts';
+import type { Authenticator } from '../plugins/source/oci/auth.ts';
 import { isRegistryError } from '../plugins/source/oci/errors.ts';
-import { parseRegistryUrl } from '../plugins/source/oci/registry-url.ts';
-import { Transport } from '../plugins/source/oci/transport.ts';
+import { registryAccess, type RegistryAccess, type RegistryAccessOptions } from '../plugins/source/oci/registry-access.ts';
 import { PublishError } from './errors.ts';
 
-export interface SessionOptions {
-  /** `host:port`, `https://host` or `http://host:port`. */
-  url: string;
-  /** Plain HTTP when `url` has no scheme. */
-  insecure?: boolean;
-  username?: string;
-  password?: string;
-  /** Extra trusted CA certificates (PEM text). */
-  ca?: string;
+export interface SessionOptions extends RegistryAccessOptions {
   /** Milliseconds a request may take until its response headers (default 120 000). */
   timeoutMs?: number;
 }
@@ -47,19 +38,19 @@ export class RegistrySession {
   private readonly hasCredentials: boolean;
 
   constructor(o: SessionOptions) {
-    let address;
+    let access: RegistryAccess;
     try {
-      address = parseRegistryUrl(o.url, o.insecure ?? false);
+      // The token requests' transport; the push's own requests (bodies of any size) go through fetch below.
+      access = registryAccess(o, { timeoutMs: 30_000, retries: 1, backoffMs: 200 });
     } catch (e) {
       throw new PublishError(`--registry: ${(e as Error).message}`);
     }
-    this.host = address.host;
-    this.origin = address.origin;
+    this.host = access.host;
+    this.origin = access.origin;
     this.tls = o.ca ? { ca: [...rootCertificates, o.ca] } : undefined;
     this.timeoutMs = o.timeoutMs ?? 120_000;
-    const transport = new Transport(address.origin, { ...(o.ca ? { ca: o.ca } : {}), timeoutMs: 30_000, retries: 1, backoffMs: 200 });
-    this.hasCredentials = o.username !== undefined || o.password !== undefined;
-    this.auth = new Authenticator(transport, address.host, this.hasCredentials ? { username: o.username ?? '', password: o.password ?? '' } : undefined);
+    this.hasCredentials = access.hasCredentials;
+    this.auth = access.auth;
   }
 
   /** Sends one request (a path on the registry or an absolute URL it gave), answering one 401 challenge. */

@@ -1,7 +1,8 @@
 // The dashboard in Debian's real chromium (DevTools protocol, test/dashboard/cdp.ts), with no network
 // but loopback: refused without a session, signed in from the keyboard, refused on a forged form from
 // another origin, a release uploaded, a rollout started, paused and aborted (rolled back), the audit
-// log checked. Each page is saved as a screenshot in test-results/screenshots/.
+// log checked, the version distribution over time drawn (light and dark). Each page is saved as a
+// screenshot in test-results/screenshots/.
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
@@ -22,12 +23,32 @@ const poll = (instance: string, current: string, headers: Record<string, string>
   fetch(`${s.url}/version?device=esp32-a&instance=${instance}&current=${current}`, { headers }).then((r) => r.text());
 const api = (path: string) => fetch(`${base}/api${path}`, { headers: { authorization: `Bearer ${ADMIN}` } }).then((r) => r.json());
 
+/**
+ * A week of history of another stream, written to the store as check-ins would have been: 40 units on
+ * 1.0.0, moving to 1.1.0 in three waves, then three of them to a beta.
+ */
+async function writeFieldHistory(): Promise<void> {
+  const store = s.runtime.fleet?.store;
+  if (!store) throw new Error('fleet control is off');
+  const day = 86_400_000;
+  const now = Date.now();
+  const ids = Array.from({ length: 40 }, (_, i) => `field-${String(i).padStart(2, '0')}`);
+  const row = (instance: string, version: string, at: number) => ({ instance, weak: 0, stream: 'esp32-b', route: 'version', reported_version: version, boot_id: null, served_version: null,
+    served_sha256: null, address: '10.1.0.1', identity: null, first_seen: now - 6.5 * day, last_seen: at, downloaded_version: null, downloaded_at: null });
+  await store.writeCheckins(ids.map((id) => row(id, '1.0.0', now - 6.5 * day)), []);
+  for (const [from, to, at] of [[0, 4, 5], [4, 16, 4], [16, 31, 2.5]] as const) await store.writeCheckins(ids.slice(from, to).map((id) => row(id, '1.1.0', now - at * day)), []);
+  await store.writeCheckins(ids.slice(0, 3).map((id) => row(id, '1.2.0-beta.1', now - day)), []);
+}
+
 beforeAll(async () => {
   const fw = firmwareDir({ 'esp32-a': { '1.0.0.bin': 4096 } });
   const config = join(tempDir('otaflux-browser-'), 'otaflux.config.ts');
   writeFileSync(config, `import { defineConfig, dir } from 'otaflux';
 export default defineConfig({
   server: { adminToken: ${JSON.stringify(ADMIN)} },
+  // The operator pauses and aborts the rollout here, not its gate (one failure in eight is over the
+  // default 10 %): the gates are evaluated once an hour, so never during the test.
+  fleet: { refreshInterval: 3600 },
   devices: { 'esp32-*': { source: dir({ root: ${JSON.stringify(fw.root)} }) } },
 });
 `);
@@ -137,6 +158,7 @@ test('start a rollout, watch its outcomes, pause it, abort it (roll back), and r
   expect(await browser.eval(`document.querySelectorAll('svg.chart[role=img]').length`)).toBeGreaterThanOrEqual(3);
   await browser.screenshot(SHOTS, 'rollouts');
 
+
   await browser.click(`button[aria-label="pause ${ro?.id}"]`);
   expect(await browser.text('.flash')).toBe(`Rollout ${ro?.id}: pause done, now paused`);
   // Abort asks for confirmation (accepted here).
@@ -147,6 +169,23 @@ test('start a rollout, watch its outcomes, pause it, abort it (roll back), and r
   const outside = [];
   for (const u of UNITS.filter((x) => !updated.has(x))) if ((await poll(u, '1.0.0')).startsWith('1.0.0')) outside.push(u);
   expect(outside.length).toBe(UNITS.length - updated.size);
+
+  // The version distribution over time: one area per version, labelled with the counts now.
+  await writeFieldHistory();
+  await browser.goto(`${base}/ui/rollouts`);
+  const series = (stream: string) => browser.eval(`[...document.querySelectorAll('section[aria-labelledby=dist-time] svg[aria-label^="Versions of ${stream} over time"] path.area')].map((p) => p.dataset.version)`);
+  expect(((await series('esp32-a')) as string[]).sort()).toEqual(['1.0.0', '1.1.0']);
+  expect(await browser.eval(`document.querySelector('svg[aria-label^="Versions of esp32-a over time"]').getAttribute('aria-label')`)).toContain(`1.1.0 ${n - 1}`);
+  expect(await series('esp32-b')).toEqual(['1.1.0', '1.0.0', '1.2.0-beta.1']);
+  expect(await browser.eval(`document.querySelector('svg[aria-label^="Versions of esp32-b over time"]').getAttribute('aria-label')`)).toContain('At the start: 1.0.0 40. Now: 1.1.0 28, 1.0.0 9, 1.2.0-beta.1 3.');
+  const fill = `getComputedStyle(document.querySelector('svg[aria-label^="Versions of esp32-b over time"] path.area.s0')).fill`;
+  expect(await browser.eval(fill)).toBe('rgb(26, 127, 55)');
+  await browser.eval(`document.getElementById('dist-time').scrollIntoView()`);
+  await browser.screenshot(SHOTS, 'rollouts-versions');
+  await browser.viewport(1100, 720, true);
+  expect(await browser.eval(fill)).toBe('rgb(87, 171, 90)');
+  await browser.screenshot(SHOTS, 'rollouts-versions-dark');
+  await browser.viewport(1100, 720);
 
   // The device page explains the decision as `otaflux inspect` does.
   await browser.goto(`${base}/ui/device?instance=${outside[0]}`);

@@ -57,7 +57,7 @@ describe('OpenAPI document', () => {
       [
         '/api/devices', '/api/devices/*', '/api/ready', '/api/releases', '/api/status', '/firmware', '/health', '/ready', '/version', '/webhooks/harbor',
         // Fleet control (README "Fleet control").
-        '/api/audit', '/api/fleet', '/api/instances/*', '/api/pins', '/api/pins/{id}', '/api/releases/*', '/api/rollouts', '/api/rollouts/{id}/{action}',
+        '/api/audit', '/api/fleet', '/api/instances/*', '/api/pins', '/api/pins/{id}', '/api/releases/*', '/api/rollouts', '/api/rollouts/{id}/{action}', '/api/versions/history',
         // The dashboard (README "Dashboard").
         '/ui/login', '/ui/logout', '/ui/fleet', '/ui/device', '/ui/releases', '/ui/rollouts', '/ui/audit',
         '/ui/releases/upload', '/ui/releases/yank', '/ui/releases/pin', '/ui/pins/delete', '/ui/rollouts/action',

@@ -60,3 +60,37 @@ function bool(what: string, v: string): boolean {
   if (/^(0|false|no|off)$/i.test(v)) return false;
   throw new UsageError(`${what}: expected true or false, got '${v}'`);
 }
+
+/** A command with flags of its own that takes exactly one word besides them (a file, a reference). */
+export interface OwnFlagsCommandSpec {
+  name: string;
+  /** The short usage in `otaflux --help`. */
+  usage: string;
+  /** The one line in `otaflux --help`. */
+  help: string;
+  /** The full usage in the command's `--help` and in the message when the word is missing. */
+  synopsis: string;
+  /** What the command does, in the command's `--help`. */
+  about: string;
+  /** What the one word is, for the message when it is missing: `one file`. */
+  argument: string;
+  flags: readonly CommandFlag[];
+  main(values: Record<string, string | boolean>, argument: string, env: Record<string, string | undefined>): Promise<number>;
+}
+
+/**
+ * The command as the CLI registers it: the words after its name are parsed against its flags (env
+ * vars filling in), `--help` prints its help, and anything but exactly one other word is a usage error.
+ */
+export function ownFlagsCommand(c: OwnFlagsCommandSpec) {
+  const runRaw = async (argv: string[], env: Record<string, string | undefined>): Promise<number> => {
+    const { values, positional, help } = parseCommandArgs(c.name, c.flags, argv, env);
+    if (help) {
+      process.stdout.write(commandHelp(c.synopsis, c.about, c.flags));
+      return 0;
+    }
+    if (positional.length !== 1) throw new UsageError(`${c.name}: give exactly ${c.argument}, e.g. otaflux ${c.synopsis}`);
+    return c.main(values, positional[0] as string, env);
+  };
+  return { name: c.name, usage: c.usage, help: c.help, run: (_flags: unknown, args: string[]) => runRaw(args, process.env), runRaw };
+}

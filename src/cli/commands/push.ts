@@ -11,7 +11,7 @@ import { parseVersionTag } from '../../core/versions.ts';
 import { normalisePrefix, repositoryFor } from '../../plugins/source/oci/repository.ts';
 import { pushFirmware } from '../../oci-push/artifact.ts';
 import { CHUNK_BYTES } from '../../oci-push/upload.ts';
-import { commandHelp, parseCommandArgs, type CommandFlag } from './command-flags.ts';
+import { ownFlagsCommand, type CommandFlag } from './command-flags.ts';
 import { REGISTRY_FLAGS, sessionFrom } from './registry-flags.ts';
 import { byteProgress } from './byte-progress.ts';
 
@@ -25,25 +25,18 @@ const FLAGS: readonly CommandFlag[] = [
   ...REGISTRY_FLAGS,
 ];
 
-const USAGE = 'push <file> --device ID --version SEMVER [flags]';
-const ABOUT = 'Publishes a firmware file to an OCI registry as `oras push` does, for the OCI source to serve.';
-
-export const pushCommand = {
+export const pushCommand = ownFlagsCommand({
   name: 'push',
   usage: 'push <file> --device D --version V',
   help: 'Publish a firmware file to the registry (as oras push); refuses an existing version',
-  run: (_flags: unknown, args: string[]) => pushMain(args, process.env),
-  runRaw: pushMain,
-};
+  synopsis: 'push <file> --device ID --version SEMVER [flags]',
+  about: 'Publishes a firmware file to an OCI registry as `oras push` does, for the OCI source to serve.',
+  argument: 'one file',
+  flags: FLAGS,
+  main: push,
+});
 
-export async function pushMain(argv: string[], env: Record<string, string | undefined>): Promise<number> {
-  const { values: v, positional, help } = parseCommandArgs('push', FLAGS, argv, env);
-  if (help) {
-    process.stdout.write(commandHelp(USAGE, ABOUT, FLAGS));
-    return 0;
-  }
-  if (positional.length !== 1) throw new UsageError(`push: give exactly one file, e.g. otaflux ${USAGE}`);
-  const file = positional[0] as string;
+async function push(v: Record<string, string | boolean>, file: string): Promise<number> {
   const device = str(v.device), version = str(v.version), registry = str(v.registry);
   if (!device) throw new UsageError('push: --device is required (a device id, or a repository path)');
   if (!version) throw new UsageError('push: --version is required (semver, e.g. 1.4.0)');

@@ -10,7 +10,7 @@ import { readManifest } from '../../oci-push/manifests.ts';
 import { loadSigningKey } from '../../oci-push/private-key.ts';
 import { parseReference } from '../../oci-push/reference.ts';
 import { signBundle, signLegacy } from '../../oci-push/signatures.ts';
-import { commandHelp, parseCommandArgs, type CommandFlag } from './command-flags.ts';
+import { ownFlagsCommand, type CommandFlag } from './command-flags.ts';
 import { REGISTRY_FLAGS, sessionFrom } from './registry-flags.ts';
 
 const LAYOUTS = ['legacy', 'bundle', 'both'] as const;
@@ -21,31 +21,25 @@ const FLAGS: readonly CommandFlag[] = [
   ...REGISTRY_FLAGS,
 ];
 
-const USAGE = 'sign <host>/<repository>:<tag>|@<digest> --key cosign.key [flags]';
-const ABOUT = 'Signs a manifest digest with a cosign key, offline (no transparency log): cosign verify --key cosign.pub --insecure-ignore-tlog accepts it.';
-
-export const signCommand = {
+export const signCommand = ownFlagsCommand({
   name: 'sign',
   usage: 'sign <host>/<repo>:<tag> --key K',
   help: 'Sign a pushed release with a cosign key, offline (legacy .sig or Sigstore bundle)',
-  run: (_flags: unknown, args: string[]) => signMain(args, process.env),
-  runRaw: signMain,
-};
+  synopsis: 'sign <host>/<repository>:<tag>|@<digest> --key cosign.key [flags]',
+  about: 'Signs a manifest digest with a cosign key, offline (no transparency log): cosign verify --key cosign.pub --insecure-ignore-tlog accepts it.',
+  argument: 'one image reference',
+  flags: FLAGS,
+  main: sign,
+});
 
-export async function signMain(argv: string[], env: Record<string, string | undefined>): Promise<number> {
-  const { values: v, positional, help } = parseCommandArgs('sign', FLAGS, argv, env);
-  if (help) {
-    process.stdout.write(commandHelp(USAGE, ABOUT, FLAGS));
-    return 0;
-  }
-  if (positional.length !== 1) throw new UsageError(`sign: give exactly one image reference, e.g. otaflux ${USAGE}`);
+async function sign(v: Record<string, string | boolean>, image: string, env: Record<string, string | undefined>): Promise<number> {
   const keyPath = typeof v.key === 'string' ? v.key : undefined;
   if (!keyPath) throw new UsageError('sign: --key is required (cosign.key, or a PEM private key)');
   const layout = typeof v.layout === 'string' ? v.layout : 'legacy';
   if (!(LAYOUTS as readonly string[]).includes(layout)) throw new UsageError(`sign: --layout must be legacy, bundle or both, got '${layout}'`);
   let ref: ReturnType<typeof parseReference>;
   try {
-    ref = parseReference(positional[0] as string);
+    ref = parseReference(image);
   } catch (e) {
     throw new UsageError(`sign: ${(e as Error).message}`);
   }

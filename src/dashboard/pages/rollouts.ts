@@ -1,12 +1,14 @@
 /**
  * Rollouts: per rollout its ramp (steps, the current one), the outcomes of its release (exposed,
  * verified, rolled back, timed out, failed) in all and per step, and their growth over time, as charts
- * with the numbers beside them; the version distribution of the fleet now; and the forms to start,
- * advance, pause, resume and abort.
+ * with the numbers beside them; the version distribution of the fleet now and over time (`days`:
+ * the window, 1, 7 or 30); and the forms to start, advance, pause, resume and abort.
  */
 import type { FleetService, RolloutView } from '../../fleet/service.ts';
 import { distributionChart, outcomeBars, progressLines, rampChart, stepBars } from '../charts.ts';
 import { progressOverTime, progressPerStep, stepTimeline } from '../rollout-progress.ts';
+import { boundedInt, fleetVersionHistory, HISTORY_DAYS, HISTORY_MAX_DAYS } from '../version-history.ts';
+import { versionAreas } from '../version-chart.ts';
 import { html, when } from '../html.ts';
 import { BASE, csrfField, page } from '../layout.ts';
 import type { Session } from '../sessions.ts';
@@ -23,8 +25,12 @@ function stepLabel(r: RolloutView): string {
   return `step ${r.step + 1} of ${r.steps.length} (${r.steps[r.step]?.percent ?? 0} %)`;
 }
 
-export async function rolloutsPage(fleet: FleetService, session: Session): Promise<Response> {
-  const [rollouts, dist] = await Promise.all([fleet.rollouts(), fleet.store.versionDistribution()]);
+const WINDOWS = [1, 7, 30];
+
+export async function rolloutsPage(fleet: FleetService, session: Session, query: URLSearchParams): Promise<Response> {
+  const asked = boundedInt(query.get('days'), 'days', 1, HISTORY_MAX_DAYS, HISTORY_DAYS);
+  const days = typeof asked === 'number' ? asked : HISTORY_DAYS;
+  const [rollouts, dist, history] = await Promise.all([fleet.rollouts(), fleet.store.versionDistribution(), fleetVersionHistory(fleet.store, days)]);
   const now = Date.now();
   const progress = await Promise.all(rollouts.map(async (r) => {
     const [audit, outcomes] = await Promise.all([fleet.store.auditOf(r.id), fleet.store.rolloutOutcomes(r.id)]);
@@ -61,5 +67,10 @@ ${canChange ? (ACTIONS[r.state] ?? []).map((a) => html`<form class="inline" meth
 </section>`)}
 <section class="card" aria-labelledby="dist"><h2 id="dist">Version distribution now</h2>
 ${[...byStream].map(([stream, parts]) => html`<h3>${stream}</h3>${distributionChart(`Versions of ${stream}`, parts)}<p class="muted">${parts.map((p) => `${p.label || 'unknown'}: ${p.n}`).join(' · ')}</p>`)}
+</section>
+<section class="card" aria-labelledby="dist-time"><h2 id="dist-time">Version distribution over time</h2>
+<p class="muted">Instances per version, from the check-in history. Window: ${WINDOWS.map((d) => html`<a href="${BASE}/rollouts?days=${d}#dist-time"${d === days ? html` aria-current="true"` : ''}>${d === 1 ? 'last day' : `last ${d} days`}</a> `)}</p>
+${history.streams.length === 0 ? html`<p class="muted">No check-ins yet.</p>` : ''}
+<div class="grid">${history.streams.map((st) => html`<div><h3>${st.stream}</h3>${versionAreas(st.stream, history.times, st.versions)}</div>`)}</div>
 </section>`);
 }

@@ -27,23 +27,15 @@
  */
 import type { Logger } from '../../../plugin.ts';
 import { SingleFlight } from '../../../sdk/index.ts';
-import { Authenticator, type Credentials } from './auth.ts';
+import type { Authenticator } from './auth.ts';
 import { assertDigest, digestOf, isDigest, verifyingStream } from './digest.ts';
 import { RegistryError, statusError } from './errors.ts';
 import { MANIFEST_ACCEPT, MediaType, descriptor, manifestMediaType, type Descriptor } from './manifest.ts';
-import { parseRegistryUrl } from './registry-url.ts';
+import { registryAccess, type RegistryAccessOptions } from './registry-access.ts';
 import { assertRepository } from './repository.ts';
-import { Transport, type Exchange, type RequestContext, type RequestSpec } from './transport.ts';
+import type { Exchange, RequestContext, RequestSpec, Transport } from './transport.ts';
 
-export interface RegistryClientOptions {
-  /** `host:port`, `https://host` or `http://host:port`. */
-  url: string;
-  /** Plain HTTP when `url` has no scheme. */
-  insecure?: boolean;
-  username?: string;
-  password?: string;
-  /** Extra trusted CA certificates (PEM text, not a path). */
-  ca?: string;
+export interface RegistryClientOptions extends RegistryAccessOptions {
   /** Milliseconds until response headers and between body chunks (default 10 000). */
   timeoutMs?: number;
   /** Extra attempts after connection errors, timeouts, 5xx and 429 (default 2). */
@@ -79,19 +71,12 @@ export class RegistryClient {
   private readonly byDigest = new Map<string, ManifestResult>();
 
   constructor(o: RegistryClientOptions) {
-    const address = parseRegistryUrl(o.url, o.insecure ?? false);
-    this.registry = address.host;
-    this.origin = address.origin;
-    this.transport = new Transport(address.origin, {
-      ...(o.ca ? { ca: o.ca } : {}),
-      timeoutMs: o.timeoutMs ?? 10_000,
-      retries: o.retries ?? 2,
-      backoffMs: o.backoffMs ?? 200,
-      ...(o.logger ? { logger: o.logger } : {}),
-    });
-    const credentials: Credentials | undefined = o.username !== undefined || o.password !== undefined ? { username: o.username ?? '', password: o.password ?? '' } : undefined;
-    this.hasCredentials = credentials !== undefined;
-    this.auth = new Authenticator(this.transport, this.registry, credentials);
+    const access = registryAccess(o, { timeoutMs: o.timeoutMs ?? 10_000, retries: o.retries ?? 2, backoffMs: o.backoffMs ?? 200, ...(o.logger ? { logger: o.logger } : {}) });
+    this.registry = access.host;
+    this.origin = access.origin;
+    this.transport = access.transport;
+    this.hasCredentials = access.hasCredentials;
+    this.auth = access.auth;
   }
 
   /** Token requests made so far (tests and metrics). */
