@@ -55,6 +55,10 @@ test('the fleet view: 50 per page, newest first, with search, stream, version an
   expect(await get('/ui/fleet?stream=gw-odd')).toContain('60 instances');
   expect(await get('/ui/fleet?version=2.0.0')).toContain('30 instances');
   expect(await get('/ui/fleet?outcome=failed&stream=gw-even')).toContain('20 instances');
+  // A canceled update (a DDI cancel the device confirmed) is a filter of its own; nobody here has one.
+  const canceled = await get('/ui/fleet?outcome=canceled');
+  expect(canceled).toContain('<option value="canceled" selected>');
+  expect(canceled).toContain('0 instances');
   // A wildcard typed in the search is a character, not a pattern.
   expect(await get('/ui/fleet?q=%25')).toContain('0 instances');
   // What devices sent is shown, never interpreted.

@@ -7,7 +7,7 @@ import type { FleetService } from '../../fleet/service.ts';
 import type { InstanceFilter } from '../../fleet/store.ts';
 import type { OutcomeState } from '../../fleet/outcomes.ts';
 
-const OUTCOME_STATES: readonly OutcomeState[] = ['offered', 'downloading', 'downloaded', 'verified', 'rolled_back', 'timed_out', 'failed'];
+const OUTCOME_STATES: readonly OutcomeState[] = ['offered', 'downloading', 'downloaded', 'verified', 'rolled_back', 'timed_out', 'failed', 'canceled'];
 import { html, when } from '../html.ts';
 import { BASE, page } from '../layout.ts';
 import type { Session } from '../sessions.ts';

@@ -57,7 +57,7 @@ ${rollouts.map((r, i) => html`<section class="card" aria-labelledby="ro-${r.id}"
 <span class="badge ${r.state === 'running' ? 'ok' : r.state === 'aborted' ? 'bad' : 'warn'}">${r.state}</span></h2>
 <p>${stepLabel(r)}, since ${when(r.stepStartedAt)}${r.reason ? html` · <span class="muted">${r.reason}</span>` : ''}</p>
 <div class="grid"><div><h3>Ramp</h3>${rampChart(`Ramp of ${r.id}`, r.steps, r.step, r.state)}</div><div><h3>Outcomes</h3>${outcomeBars(`Outcomes of ${r.id}`, r.counts as unknown as Record<string, number>)}</div></div>
-<p class="muted">exposed ${r.counts.exposed} · verified ${r.counts.verified} · rolled back ${r.counts.rolled_back} · timed out ${r.counts.timed_out} · failed ${r.counts.failed} · offered ${r.counts.offered}</p>
+<p class="muted">exposed ${r.counts.exposed} · verified ${r.counts.verified} · rolled back ${r.counts.rolled_back} · timed out ${r.counts.timed_out} · failed ${r.counts.failed} · canceled ${r.counts.canceled ?? 0} · offered ${r.counts.offered}</p>
 <div class="grid"><div><h3>Per step (by when offered)</h3>${stepBars(`Outcomes per step of ${r.id}`, (progress[i]?.steps ?? []).map((p) => ({ ...p, label: stepName(r, p.step) })))}
 <table class="steps"><thead><tr><th scope="col">Step</th><th scope="col">Since</th><th scope="col">Exposed</th><th scope="col">Verified</th><th scope="col">Rolled back</th><th scope="col">Timed out</th><th scope="col">Failed</th></tr></thead>
 <tbody>${(progress[i]?.steps ?? []).map((p) => html`<tr><td>${stepName(r, p.step)}</td><td>${when(p.since)}</td><td>${p.exposed}</td><td>${p.verified}</td><td>${p.rolled_back}</td><td>${p.timed_out}</td><td>${p.failed}</td></tr>`)}</tbody></table></div>
