@@ -4,6 +4,7 @@
  * built-in defaults. The Rust server's registry flags build the default composition
  * (`oci` source, `cosign` verifier when a key is given) so its deployments work unchanged.
  */
+import { workerCount } from '../cluster/workers-option.ts';
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { AuthenticatorPlugin, ExtractLimits, ExtractorPlugin, SourcePlugin, VerifierPlugin } from '../plugin.ts';
@@ -72,6 +73,8 @@ export interface Settings {
   headerTimeoutMs: number;
   /** Open device connections over the HTTP and HTTPS listeners (`--max-connections`). */
   maxConnections: number;
+  /** Processes serving the device ports (`--workers N|auto`; src/cluster/). */
+  workers: number;
   /** Fleet control (README "Fleet control"); absent when `fleet.enabled` is false. */
   fleet?: FleetSettings;
   /** The hawkBit DDI front door (README "hawkBit DDI"); absent when `protocols.ddi` is not set. */
@@ -258,6 +261,7 @@ export async function resolveSettings(flags: FlagValues, cwd = process.cwd()): P
     unauthenticated,
     headerTimeoutMs: headerTimeout * 1000,
     maxConnections,
+    workers: workerCount(str('workers')),
     ...(fleet ? { fleet } : {}),
     ...(file.protocols?.ddi ? { ddi: ddiSettings(file.protocols.ddi) } : {}),
     ...(file.protocols?.arduino ? { arduino: arduinoSettings(file.protocols.arduino) } : {}),
