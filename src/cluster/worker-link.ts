@@ -16,7 +16,11 @@ export class WorkerLink {
 
   constructor(private readonly send: (m: WorkerMessage) => void = (m) => void process.send?.(m)) {
     process.on('message', this.listener);
+    // The primary is gone (killed): stop as on SIGTERM, draining downloads, rather than live on orphaned.
+    process.once('disconnect', this.orphaned);
   }
+
+  private readonly orphaned = () => void process.kill(process.pid, 'SIGTERM');
 
   /** Calls `fn` when another worker found a new release of a device. */
   changed(fn: (device: string, at: number) => void): void {
@@ -39,6 +43,7 @@ export class WorkerLink {
 
   close(): void {
     process.off('message', this.listener);
+    process.off('disconnect', this.orphaned);
     for (const resolve of this.waiting.values()) resolve(undefined);
     this.waiting.clear();
   }
