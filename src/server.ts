@@ -15,7 +15,7 @@ import { HttpsListener } from './http/tls/https-listener.ts';
 import { DEFAULT_LIMITS, FrontDoor } from './http/front-door.ts';
 import { join } from 'node:path';
 import { MqttPublisher } from './notify/mqtt-publisher.ts';
-import { startOps, DRAIN_TIMEOUT_MS, type Ops } from './ops/start-ops.ts';
+import { startOps, type Ops } from './ops/start-ops.ts';
 import { StartupError } from './cli/errors.ts';
 import { loadTlsMaterial } from './http/tls/tls-material.ts';
 import type { TlsConfig } from './config/define.ts';
@@ -125,8 +125,8 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
       return notices?.current;
     },
     async close() {
-      // Graceful drain: listeners stop accepting; downloads in flight get up to DRAIN_TIMEOUT_MS.
-      await Promise.all(listeners.map((l) => l.close(DRAIN_TIMEOUT_MS)));
+      // Graceful drain: listeners stop accepting; downloads in flight get up to `--drain-timeout`.
+      await Promise.all(listeners.map((l) => l.close(settings.drainTimeoutMs)));
       await ops?.close();
       await notices?.close();
       await runtime.close();

@@ -35,8 +35,11 @@ export async function startClusterNode(settings: Settings, logger: Logger, env: 
   const postgres = /^postgres(ql)?:\/\//.test(url);
   const refreshMs = settings.fleet?.refreshMs ?? 2000;
   const log = logger.child({ component: 'cluster', ...(worker !== undefined ? { worker } : {}) });
-  // One metrics listener per host: the first worker's.
-  if (worker !== undefined && worker > 0) settings.metricsListenAddr = false;
+  // One metrics listener and one operator listener per host: the first worker's.
+  if (worker !== undefined && worker > 0) {
+    settings.metricsListenAddr = false;
+    settings.admin.listenAddr = false;
+  }
   const leadership: Leadership = postgres
     ? await PostgresLeadership.start(url, refreshMs, log)
     : fixedLeadership(worker === undefined || env[WORKER_LEADER_ENV] === '1');

@@ -95,6 +95,8 @@ export const configSchema = z
         webhookSecret: z.string().min(8, { error: 'expected a secret of at least 8 characters' }).optional(),
         headerTimeout: z.number().positive({ error: 'expected a number of seconds above 0' }).optional(),
         maxConnections: positiveInt.optional(),
+        workers: z.union([z.literal('auto'), z.number().int().min(1).max(256)], { error: "expected a whole number from 1 to 256, or 'auto'" }).optional(),
+        drainTimeout: z.number().min(0, { error: 'expected a number of seconds, 0 or more' }).optional(),
       })
       .strict()
       .optional(),

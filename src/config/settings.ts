@@ -75,6 +75,8 @@ export interface Settings {
   maxConnections: number;
   /** Processes serving the device ports (`--workers N|auto`; src/cluster/). */
   workers: number;
+  /** How long a stopping server lets downloads in flight finish (`--drain-timeout`). */
+  drainTimeoutMs: number;
   /** Fleet control (README "Fleet control"); absent when `fleet.enabled` is false. */
   fleet?: FleetSettings;
   /** The hawkBit DDI front door (README "hawkBit DDI"); absent when `protocols.ddi` is not set. */
@@ -117,6 +119,7 @@ export const DEFAULTS = {
   maxRatio: 200,
   headerTimeoutSeconds: 60,
   maxConnections: 10_000,
+  drainTimeoutSeconds: 10,
   adminListenAddr: '127.0.0.1:8081',
   uploadMaxBytes: 256 * 1024 ** 2,
 } as const;
@@ -261,7 +264,8 @@ export async function resolveSettings(flags: FlagValues, cwd = process.cwd()): P
     unauthenticated,
     headerTimeoutMs: headerTimeout * 1000,
     maxConnections,
-    workers: workerCount(str('workers')),
+    workers: workerCount(str('workers') ?? file.server?.workers),
+    drainTimeoutMs: (num('drain-timeout') ?? file.server?.drainTimeout ?? DEFAULTS.drainTimeoutSeconds) * 1000,
     ...(fleet ? { fleet } : {}),
     ...(file.protocols?.ddi ? { ddi: ddiSettings(file.protocols.ddi) } : {}),
     ...(file.protocols?.arduino ? { arduino: arduinoSettings(file.protocols.arduino) } : {}),
