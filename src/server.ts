@@ -24,6 +24,7 @@ import { startAdminListener } from './http/admin-listener.ts';
 import { OperatorCredentials } from './http/admin-auth.ts';
 import { startClusterNode, type ClusterNode } from './cluster/node.ts';
 import { LeaderNotices } from './cluster/leader-notices.ts';
+import { freshReleaseEvents } from './cluster/fresh-release-events.ts';
 
 export interface RunningServer {
   runtime: Runtime;
@@ -56,8 +57,10 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
     const fleet = runtime.fleet;
     const mqttSettings = settings.mqtt;
     if (mqttSettings) {
+      // Replicas: a change reaches the publisher after the decision state was read again (rollouts made elsewhere).
+      const releaseEvents = fleet && cluster.replicated ? freshReleaseEvents(runtime.events, () => fleet.refresh()).events : runtime.events;
       mqtt = new LeaderNotices(cluster.leadership, () => MqttPublisher.start({
-        settings: mqttSettings, events: runtime.events, ledgerDir: join(settings.cache.dir, 'notify', 'mqtt'), logger,
+        settings: mqttSettings, events: releaseEvents, ledgerDir: join(settings.cache.dir, 'notify', 'mqtt'), logger,
         // Fleet control: a release under a staged rollout is announced once the rollout reaches 100 %.
         ...(fleet ? { hold: (device: string, release: Release) => fleet.holdsNotice(device, release) } : {}),
       }), logger);

@@ -22,6 +22,8 @@ export interface ClusterNode {
   leadership: Leadership;
   /** For the resolver: lookups shared with the other workers. */
   shared?: SharedLookup;
+  /** Replicas share a PostgreSQL store (leadership by advisory lock, the release board). */
+  replicated: boolean;
   /** Bind the device ports with SO_REUSEPORT (workers). */
   reusePort: boolean;
   attach(rt: Runtime): Promise<void>;
@@ -49,6 +51,7 @@ export async function startClusterNode(settings: Settings, logger: Logger, env: 
     ...(worker !== undefined ? { worker } : {}),
     leadership,
     ...(link ? { shared: link.lookup } : {}),
+    replicated: postgres,
     reusePort: worker !== undefined,
     async attach(rt) {
       const refresh = (stream: string, at: number) =>
