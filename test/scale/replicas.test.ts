@@ -8,6 +8,8 @@
  * - check-ins through every replica are in the store within the flush bound (1 s);
  * - the leader SIGKILLed: a follower leads within the failover bound, and the next change is still
  *   announced exactly once;
+ * - the leader frozen (a vanished host): the other leads once the store ends the idle session, and
+ *   the frozen one steps down when it runs again;
  * - a replica stopped with SIGTERM finishes a download in flight byte-exact and flushes its check-ins.
  */
 import { afterAll, beforeAll, expect, test } from 'bun:test';
@@ -30,6 +32,8 @@ const ADMIN_TOKEN = 'replicas-test-admin-token-7c2d';
 const ROUND_S = 0.5;
 /** Documented bound: a follower leads within one round of the leader's session ending (margin for a busy machine). */
 const FAILOVER_BOUND_MS = 2 * ROUND_S * 1000 + 3000;
+/** Documented bound for a leader that vanished without closing its connection: the store ends its idle session after 10 s (at least 5 rounds). */
+const VANISHED_BOUND_MS = 10_000 + 2 * ROUND_S * 1000 + 3000;
 /** Documented bound: check-ins are flushed to the store every second. */
 const FLUSH_MS = 1000;
 
@@ -50,12 +54,14 @@ const notices = (stream: string) => broker.publishes(`fw/${stream}`);
 const LEADS = 'this process leads: rollout gates and MQTT notices run here';
 const alive = () => replicas.filter((r) => r.p.proc.exitCode === null && r.p.proc.signalCode === null);
 
-/** The replica whose latest leadership line says it leads (only live ones). */
+/** Whether the replica's latest leadership line says it leads. */
+function leadsNow(r: (typeof replicas)[number]): boolean {
+  return r.p.lines.filter((l) => l.msg === LEADS || l.msg === 'this process no longer leads').at(-1)?.msg === LEADS;
+}
+
+/** The live replicas that lead in their own view. */
 function leaders(): typeof replicas {
-  return alive().filter((r) => {
-    const last = r.p.lines.filter((l) => l.msg === LEADS || l.msg === 'this process no longer leads').at(-1);
-    return last?.msg === LEADS;
-  });
+  return alive().filter(leadsNow);
 }
 
 async function until<T>(what: string, f: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
@@ -223,6 +229,7 @@ test('check-ins through every replica are stored; the leader SIGKILLed: a follow
   const next = await until('a follower to lead', () => leaders()[0], FAILOVER_BOUND_MS + 2000);
   const tookMs = Date.now() - killedAt;
   expect(next).not.toBe(leader);
+  console.log(`failover after SIGKILL of the leader: ${tookMs} ms (bound ${FAILOVER_BOUND_MS} ms)`);
   expect(tookMs).toBeLessThan(FAILOVER_BOUND_MS);
 
   const other = alive().find((r) => r !== next)!;
@@ -233,6 +240,29 @@ test('check-ins through every replica are stored; the leader SIGKILLed: a follow
   await Bun.sleep(4 * ROUND_S * 1000);
   expect(notices(NOTICE)).toBe(3);
 });
+
+test('the leader frozen (SIGSTOP, as a vanished host): the other leads once the store ends its idle session; thawed, it steps down; one notice', async () => {
+  const [leader] = leaders();
+  const other = alive().find((r) => r !== leader)!;
+  const frozenAt = Date.now();
+  leader!.p.proc.kill('SIGSTOP');
+  try {
+    await until('the other replica to lead', () => other.p.lines.filter((l) => l.msg === LEADS).length >= 1 && leadsNow(other), VANISHED_BOUND_MS + 3000);
+  } finally {
+    leader!.p.proc.kill('SIGCONT');
+  }
+  const tookMs = Date.now() - frozenAt;
+  console.log(`failover after SIGSTOP of the leader: ${tookMs} ms (bound ${VANISHED_BOUND_MS} ms)`);
+  expect(tookMs).toBeLessThan(VANISHED_BOUND_MS);
+  await until('the thawed replica to step down', () => !leadsNow(leader!), 10_000);
+  expect(leaders()).toEqual([other]);
+  await push(NOTICE, '1.3.0');
+  expect(await webhook(leader!.url, NOTICE)).toBe(202);
+  await until('both replicas serving 1.3.0', async () => (await Promise.all(alive().map((r) => version(r.url, NOTICE)))).every((v) => v === '1.3.0'));
+  await until('the notice of 1.3.0', () => notices(NOTICE) >= 4);
+  await Bun.sleep(4 * ROUND_S * 1000);
+  expect(notices(NOTICE)).toBe(4);
+}, 60_000);
 
 test('a replica stopped with SIGTERM finishes a download in flight byte-exact and flushes its check-ins', async () => {
   const target = alive().find((r) => !leaders().includes(r)) ?? alive()[0]!;
@@ -257,5 +287,5 @@ test('a replica stopped with SIGTERM finishes a download in flight byte-exact an
   // The other replica serves on.
   const rest = alive();
   expect(rest.length).toBe(1);
-  expect(await version(rest[0]!.url, NOTICE)).toBe('1.2.0');
+  expect(await version(rest[0]!.url, NOTICE)).toBe('1.3.0');
 }, 60_000);
