@@ -10,7 +10,8 @@
  *   announced exactly once;
  * - the leader frozen (a vanished host): the other leads once the store ends the idle session, and
  *   the frozen one steps down when it runs again;
- * - a replica stopped with SIGTERM finishes a download in flight byte-exact and flushes its check-ins.
+ * - the leader stopped with SIGTERM finishes a download in flight byte-exact, flushes its check-ins
+ *   and hands over the lead.
  */
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { SQL } from 'bun';
@@ -264,8 +265,9 @@ test('the leader frozen (SIGSTOP, as a vanished host): the other leads once the 
   expect(notices(NOTICE)).toBe(4);
 }, 60_000);
 
-test('a replica stopped with SIGTERM finishes a download in flight byte-exact and flushes its check-ins', async () => {
-  const target = alive().find((r) => !leaders().includes(r)) ?? alive()[0]!;
+test('the leader stopped with SIGTERM finishes a download in flight byte-exact, flushes its check-ins and hands over the lead', async () => {
+  const [target] = leaders();
+  if (!target) throw new Error('no leader');
   expect(await version(target.url, BIG)).toBe('1.0.0');
   const held = holdDownload(target.port, `/firmware?device=${BIG}`);
   await held.started;
@@ -284,8 +286,9 @@ test('a replica stopped with SIGTERM finishes a download in flight byte-exact an
   expect(createHash('sha256').update(got.body).digest('hex')).toBe(createHash('sha256').update(BIG_FIRMWARE).digest('hex'));
   expect(await exited).toBe(0);
   expect((await stored(late.map((i) => i.id))).size).toBe(late.length);
-  // The other replica serves on.
+  // The other replica serves on, and leads within one round of the stop (the lock was released).
   const rest = alive();
   expect(rest.length).toBe(1);
   expect(await version(rest[0]!.url, NOTICE)).toBe('1.3.0');
+  await until('the last replica to lead', () => leadsNow(rest[0]!), FAILOVER_BOUND_MS);
 }, 60_000);

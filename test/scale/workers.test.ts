@@ -88,6 +88,28 @@ test('a worker that dies is started again; SIGTERM stops every worker; exactly o
   expect(broker.publishes(`fw/${DEVICE}`)).toBe(2);
 });
 
+test('workers whose primary is killed (SIGKILL) stop by themselves, as on SIGTERM', async () => {
+  const p = await freePort();
+  const orphaned = startOtaFlux([
+    '--workers', '2', '--listen-addr', `127.0.0.1:${p}`, '--metrics-listen-addr', '127.0.0.1:0',
+    '--registry-url', registry.host, '--registry-insecure', '--repository-prefix', 'fw', '--cache-dir', tempDir('otaflux-workers-orphan-'),
+  ]);
+  for (const w of [0, 1]) await orphaned.waitFor((l) => l.msg === 'device API listening' && l.worker === w, 30_000, `worker ${w} listening`);
+  const children = (await Bun.$`pgrep -P ${orphaned.pid}`.text()).trim().split('\n').map(Number);
+  expect(children.length).toBe(2);
+  await orphaned.stop('SIGKILL');
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  await waitUntil(() => children.every((pid) => !alive(pid)), 'the orphaned workers to stop', 15_000);
+  expect(orphaned.count((l) => l.msg === 'shutting down: draining downloads in flight')).toBe(2);
+});
+
 async function waitUntil(cond: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!cond()) {
