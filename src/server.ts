@@ -25,6 +25,7 @@ import { OperatorCredentials } from './http/admin-auth.ts';
 import { startClusterNode, type ClusterNode } from './cluster/node.ts';
 import { LeaderNotices } from './cluster/leader-notices.ts';
 import { freshReleaseEvents } from './cluster/fresh-release-events.ts';
+import { announceMissing } from './cluster/retained-notices.ts';
 
 export interface RunningServer {
   runtime: Runtime;
@@ -57,13 +58,17 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
     const fleet = runtime.fleet;
     const mqttSettings = settings.mqtt;
     if (mqttSettings) {
-      // Replicas: a change reaches the publisher after the decision state was read again (rollouts made elsewhere).
-      const releaseEvents = fleet && cluster.replicated ? freshReleaseEvents(runtime.events, () => fleet.refresh()).events : runtime.events;
+      // Replicas: a change reaches the publisher after the decision state was read again (rollouts made
+      // elsewhere) and the lead confirmed; a new leader announces what the broker was not told of.
+      const fresh = fleet && cluster.replicated
+        ? freshReleaseEvents(runtime.events, { reloadState: () => fleet.refresh(), confirmLead: () => cluster.leadership.confirm() })
+        : undefined;
+      const catchUp = fresh ? () => announceMissing(mqttSettings, () => runtime.resolver.snapshot(), (e) => fresh.announce(e), logger) : undefined;
       mqtt = new LeaderNotices(cluster.leadership, () => MqttPublisher.start({
-        settings: mqttSettings, events: releaseEvents, ledgerDir: join(settings.cache.dir, 'notify', 'mqtt'), logger,
+        settings: mqttSettings, events: fresh?.events ?? runtime.events, ledgerDir: join(settings.cache.dir, 'notify', 'mqtt'), logger,
         // Fleet control: a release under a staged rollout is announced once the rollout reaches 100 %.
         ...(fleet ? { hold: (device: string, release: Release) => fleet.holdsNotice(device, release) } : {}),
-      }), logger);
+      }), logger, catchUp);
       await mqtt.begin();
       const notices = mqtt;
       fleet?.onStateChange(() => notices.current?.releaseHeld());

@@ -11,13 +11,27 @@ export class LeaderNotices {
   private turn: Promise<void> = Promise.resolve();
   private closed = false;
 
-  constructor(private readonly leadership: Leadership, private readonly start: () => Promise<MqttPublisher>, private readonly log: Logger) {}
+  /**
+   * `onLead`: run in the background each time a publisher starts here (replicas: announce what the
+   * broker was not told of while no process led).
+   */
+  constructor(
+    private readonly leadership: Leadership,
+    private readonly start: () => Promise<MqttPublisher>,
+    private readonly log: Logger,
+    private readonly onLead?: () => Promise<void>,
+  ) {}
 
   /** Starts the publisher now when this process leads, and follows leadership from then on. */
   async begin(): Promise<void> {
     // At start a failure (bad settings) stops the start, as without workers or replicas.
-    if (this.leadership.leads()) this.publisher = await this.start();
+    if (this.leadership.leads()) this.started(await this.start());
     this.leadership.onChange((leads) => void this.follow(leads));
+  }
+
+  private started(p: MqttPublisher): void {
+    this.publisher = p;
+    void this.onLead?.().catch((e: unknown) => this.log.warn('MQTT notices: catching up after taking the lead failed', { error: e instanceof Error ? e.message : String(e) }));
   }
 
   get current(): MqttPublisher | undefined {
@@ -35,7 +49,7 @@ export class LeaderNotices {
     this.turn = this.turn.then(async () => {
       if (this.closed) return;
       if (leads && !this.publisher) {
-        this.publisher = await this.start();
+        this.started(await this.start());
       } else if (!leads && this.publisher) {
         const p = this.publisher;
         this.publisher = undefined;

@@ -17,13 +17,15 @@ export const LEADER_LOCK = 0x07a_f11;
 
 export interface Leadership {
   leads(): boolean;
+  /** Asks the store now whether this process still leads (the fixed kinds answer at once). */
+  confirm(): Promise<boolean>;
   /** Calls `fn` whenever this process becomes or stops being the leader. */
   onChange(fn: (leads: boolean) => void): void;
   close(): Promise<void>;
 }
 
 export function fixedLeadership(leads: boolean): Leadership {
-  return { leads: () => leads, onChange: () => {}, close: async () => {} };
+  return { leads: () => leads, confirm: async () => leads, onChange: () => {}, close: async () => {} };
 }
 
 export class PostgresLeadership implements Leadership {
@@ -51,6 +53,13 @@ export class PostgresLeadership implements Leadership {
 
   onChange(fn: (leads: boolean) => void): void {
     this.listeners.push(fn);
+  }
+
+  async confirm(): Promise<boolean> {
+    // A round already under way may have started before the question: wait for it, then ask again.
+    await this.round;
+    await this.ask();
+    return this.leading;
   }
 
   async close(): Promise<void> {

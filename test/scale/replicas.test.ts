@@ -8,8 +8,8 @@
  * - check-ins through every replica are in the store within the flush bound (1 s);
  * - the leader SIGKILLed: a follower leads within the failover bound, and the next change is still
  *   announced exactly once;
- * - the leader frozen (a vanished host): the other leads once the store ends the idle session, and
- *   the frozen one steps down when it runs again;
+ * - the leader frozen (a vanished host): the other leads once the store ends the idle session and
+ *   announces the change made while no process led; the frozen one steps down when it runs again;
  * - the leader stopped with SIGTERM finishes a download in flight byte-exact, flushes its check-ins
  *   and hands over the lead.
  */
@@ -242,12 +242,17 @@ test('check-ins through every replica are stored; the leader SIGKILLed: a follow
   expect(notices(NOTICE)).toBe(3);
 });
 
-test('the leader frozen (SIGSTOP, as a vanished host): the other leads once the store ends its idle session; thawed, it steps down; one notice', async () => {
+test('the leader frozen (SIGSTOP, as a vanished host): the other leads once the store ends its idle session and announces the change made meanwhile, once; thawed, the old leader steps down', async () => {
   const [leader] = leaders();
   const other = alive().find((r) => r !== leader)!;
   const frozenAt = Date.now();
   leader!.p.proc.kill('SIGSTOP');
   try {
+    // A change while no process can announce it: the other replica serves it at once.
+    await push(NOTICE, '1.3.0');
+    expect(await webhook(other.url, NOTICE)).toBe(202);
+    await until('the other replica serving 1.3.0', async () => (await version(other.url, NOTICE)) === '1.3.0');
+    expect(notices(NOTICE)).toBe(3);
     await until('the other replica to lead', () => other.p.lines.filter((l) => l.msg === LEADS).length >= 1 && leadsNow(other), VANISHED_BOUND_MS + 3000);
   } finally {
     leader!.p.proc.kill('SIGCONT');
@@ -255,14 +260,20 @@ test('the leader frozen (SIGSTOP, as a vanished host): the other leads once the 
   const tookMs = Date.now() - frozenAt;
   console.log(`failover after SIGSTOP of the leader: ${tookMs} ms (bound ${VANISHED_BOUND_MS} ms)`);
   expect(tookMs).toBeLessThan(VANISHED_BOUND_MS);
+  // The new leader compared the broker's retained notices with what it serves: 1.3.0 announced once.
+  await until('the notice of 1.3.0', () => notices(NOTICE) >= 4);
   await until('the thawed replica to step down', () => !leadsNow(leader!), 10_000);
   expect(leaders()).toEqual([other]);
-  await push(NOTICE, '1.3.0');
-  expect(await webhook(leader!.url, NOTICE)).toBe(202);
   await until('both replicas serving 1.3.0', async () => (await Promise.all(alive().map((r) => version(r.url, NOTICE)))).every((v) => v === '1.3.0'));
-  await until('the notice of 1.3.0', () => notices(NOTICE) >= 4);
+  // The thawed replica found 1.3.0 too (the release board) but no longer leads: still one notice.
   await Bun.sleep(4 * ROUND_S * 1000);
   expect(notices(NOTICE)).toBe(4);
+  await push(NOTICE, '1.4.0');
+  expect(await webhook(leader!.url, NOTICE)).toBe(202);
+  await until('both replicas serving 1.4.0', async () => (await Promise.all(alive().map((r) => version(r.url, NOTICE)))).every((v) => v === '1.4.0'));
+  await until('the notice of 1.4.0', () => notices(NOTICE) >= 5);
+  await Bun.sleep(4 * ROUND_S * 1000);
+  expect(notices(NOTICE)).toBe(5);
 }, 60_000);
 
 test('the leader stopped with SIGTERM finishes a download in flight byte-exact, flushes its check-ins and hands over the lead', async () => {
@@ -289,6 +300,6 @@ test('the leader stopped with SIGTERM finishes a download in flight byte-exact, 
   // The other replica serves on, and leads within one round of the stop (the lock was released).
   const rest = alive();
   expect(rest.length).toBe(1);
-  expect(await version(rest[0]!.url, NOTICE)).toBe('1.3.0');
+  expect(await version(rest[0]!.url, NOTICE)).toBe('1.4.0');
   await until('the last replica to lead', () => leadsNow(rest[0]!), FAILOVER_BOUND_MS);
 }, 60_000);
