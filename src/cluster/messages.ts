@@ -13,7 +13,9 @@ import type { Built } from '../core/resolver.ts';
 export type WorkerMessage =
   | { t: 'lookup'; id: number; device: string; notBefore: number }
   | { t: 'done'; device: string; built: Built; at: number }
-  | { t: 'failed'; device: string };
+  | { t: 'failed'; device: string }
+  /** The worker's state store is open (migrations applied): the primary starts the other workers. */
+  | { t: 'ready' };
 
 export type PrimaryMessage =
   | { t: 'go'; id: number }

@@ -57,6 +57,7 @@ export async function startClusterNode(settings: Settings, logger: Logger, env: 
       const refresh = (stream: string, at: number) =>
         void rt.devices.refresh(stream, at).catch((e: unknown) => log.debug('refresh after a change elsewhere failed', { stream, error: String(e) }));
       link?.changed(refresh);
+      link?.ready();
       if (postgres) {
         board = await ReleaseBoard.start({ url, everyMs: refreshMs, origin: `${hostname()}:${process.pid}`, refresh, logger: log });
         const b = board;

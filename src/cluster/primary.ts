@@ -14,6 +14,8 @@ import { WORKER_FLAGS_ENV, WORKER_INDEX_ENV, WORKER_LEADER_ENV, type PrimaryMess
 /** A worker that dies is started again after this delay, doubling up to RESTART_MAX_MS while it keeps dying young. */
 const RESTART_MS = 500;
 const RESTART_MAX_MS = 30_000;
+/** The other workers start when the first has opened the state store, or after this long. */
+const FIRST_WORKER_WAIT_MS = 30_000;
 /** A worker that ran this long is healthy again: its next restart waits RESTART_MS. */
 const HEALTHY_AFTER_MS = 60_000;
 
@@ -40,6 +42,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
   const slots: Slot[] = [];
   const broker = new LookupBroker(() => slots.filter((s) => s.proc).map((s) => s.peer));
   let stopping = false;
+  let firstReady: () => void = () => {};
   const command = workerCommand();
 
   const start = (slot: Slot) => {
@@ -55,7 +58,7 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
       stdout: 'inherit',
       stderr: 'inherit',
       serialization: 'json',
-      ipc: (m: WorkerMessage) => broker.receive(slot.peer, m),
+      ipc: (m: WorkerMessage) => (m.t === 'ready' ? firstReady() : broker.receive(slot.peer, m)),
       onExit: (_p, code, signal) => {
         slot.proc = undefined;
         broker.gone(slot.peer);
@@ -72,9 +75,20 @@ export async function runPrimary(o: PrimaryOptions): Promise<number> {
     const slot: Slot = { index, peer: { send: () => {} }, startedAt: 0, delay: RESTART_MS / 2 };
     slot.peer = { send: (m: PrimaryMessage) => void slot.proc?.send(m) };
     slots.push(slot);
-    start(slot);
   }
-  log.info('workers started', { workers: o.count, pid: process.pid });
+  // The first worker opens the state store alone (a new SQLite file is created and migrated once);
+  // the others start when it is open, or after FIRST_WORKER_WAIT_MS whatever happened.
+  let othersStarted = false;
+  const startOthers = () => {
+    if (othersStarted || stopping) return;
+    othersStarted = true;
+    clearTimeout(waitFirst);
+    for (const slot of slots.slice(1)) start(slot);
+  };
+  firstReady = startOthers;
+  start(slots[0] as Slot);
+  const waitFirst = setTimeout(startOthers, FIRST_WORKER_WAIT_MS);
+  log.info('workers starting', { workers: o.count, pid: process.pid });
 
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {

@@ -41,6 +41,15 @@ export class WorkerLink {
     return built;
   };
 
+  /** Tells the primary this worker's state store is open. */
+  ready(): void {
+    try {
+      this.send({ t: 'ready' });
+    } catch {
+      // The primary is gone: the disconnect handler stops this worker.
+    }
+  }
+
   close(): void {
     process.off('message', this.listener);
     process.off('disconnect', this.orphaned);
