@@ -1,9 +1,10 @@
 /**
  * The primary process of `--workers N`: starts N workers (the same binary, `serve`, with the flags it
- * was given), restarts one that dies, brokers their registry lookups (lookup-broker.ts), and on
- * SIGTERM/SIGINT tells each to stop and waits while they drain their downloads. It serves nothing
- * itself and opens no store. Each worker binds the device ports with SO_REUSEPORT, so the kernel
- * spreads connections over them; the metrics listener is bound by the first worker only.
+ * was given; the first alone until its state store is open, then the others), restarts one that dies,
+ * brokers their registry lookups (lookup-broker.ts), and on SIGTERM/SIGINT tells each to stop and
+ * waits while they drain their downloads. It serves nothing itself and opens no store. Each worker
+ * binds the device ports with SO_REUSEPORT, so the kernel spreads connections over them; the metrics
+ * and operator listeners are bound by the first worker only.
  */
 import type { Subprocess } from 'bun';
 import type { Logger } from '../plugin.ts';
