@@ -1,9 +1,10 @@
 /**
  * This process's place among workers and replicas, from its environment and settings:
  * - a worker of `--workers` (started by the primary): shares registry lookups with the other workers
- *   over IPC, binds the device ports with SO_REUSEPORT, and only the first worker binds metrics;
+ *   over IPC, binds the device ports with SO_REUSEPORT, and only the first worker binds the metrics and
+ *   operator listeners;
  * - with a PostgreSQL state store: leadership by advisory lock, and the release board;
- * - otherwise one process alone, which leads (as before).
+ * - otherwise one process alone, which leads.
  * `attach` wires it to the runtime once that exists.
  */
 import { hostname } from 'node:os';

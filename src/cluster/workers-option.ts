@@ -1,6 +1,6 @@
 /**
  * `--workers N|auto` (env `WORKERS`): how many processes serve the device port. The default is 1
- * (one process, as before): every worker keeps its own memory tier (`cache.memoryBytes`) and about
+ * (one process): every worker keeps its own memory tier (`cache.memoryBytes`) and about
  * 40 MB of runtime, and one core already answers tens of thousands of polls a second, far more than
  * most fleets send; so more workers are an explicit choice. `auto` is one per available core.
  */
