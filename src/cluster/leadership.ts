@@ -92,7 +92,7 @@ export class PostgresLeadership implements Leadership {
   private set(leads: boolean, why: string): void {
     if (leads === this.leading) return;
     this.leading = leads;
-    if (leads) this.log.info('this process leads: rollout gates and MQTT notices run here', { why });
+    if (leads) this.log.info('this process leads: rollout gates and MQTT notices run here', { why, pid: process.pid });
     else this.log.info('this process no longer leads', { why });
     for (const fn of this.listeners) fn(leads);
   }

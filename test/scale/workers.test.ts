@@ -53,6 +53,8 @@ test('both workers answer on one port; the registry is polled once for the host;
   expect(new Set(otaflux.lines.filter((l) => l.msg === 'request').map((l) => l.worker))).toEqual(new Set([0, 1]));
   // Both started on a new cache folder (one SQLite file created once): neither died on the way.
   expect(otaflux.count((l) => l.msg === 'worker died; starting it again')).toBe(0);
+  // One metrics listener for the host: the first worker's.
+  expect(otaflux.lines.filter((l) => l.msg === 'metrics listening').map((l) => l.worker)).toEqual([0]);
   // Both workers serve 1.0.0, and the registry was asked for the tags once.
   for (const w of [0, 1]) await otaflux.waitFor((l) => served('1.0.0')(l) && l.worker === w, 10_000, `worker ${w} serving 1.0.0`);
   expect(await registryRequests(registry, `/v2/${REPO}/tags/list`)).toBe(1);
