@@ -10,7 +10,7 @@ import { ReleaseStore } from './core/release-store.ts';
 import { MemoryTier } from './core/memory-tier.ts';
 import { ReleaseBodies } from './core/release-bodies.ts';
 import { CacheBudget } from './core/cache-budget.ts';
-import { Resolver } from './core/resolver.ts';
+import { Resolver, type SharedLookup } from './core/resolver.ts';
 import { DeviceService } from './core/device-service.ts';
 import { AuthAttempts } from './core/auth-attempts.ts';
 import { CoreEventBus } from './core/events.ts';
@@ -42,7 +42,15 @@ export interface Runtime {
 /** Largest image kept in memory: bigger ones stream from disk. */
 const MAX_MEMORY_ITEM = 32 * 1024 * 1024;
 
-export async function startRuntime(settings: Settings, logger: Logger): Promise<Runtime> {
+/** How this process shares work with other workers and replicas (src/cluster/); default: alone. */
+export interface RuntimeCluster {
+  /** Registry lookups shared with the other workers of the host. */
+  shared?: SharedLookup;
+  /** Whether this process evaluates the rollout gates (the leader). */
+  leads?: () => boolean;
+}
+
+export async function startRuntime(settings: Settings, logger: Logger, cluster: RuntimeCluster = {}): Promise<Runtime> {
   const events = new CoreEventBus();
   const { content, releases } = openCache(settings.cache.dir);
   const memory = new MemoryTier(settings.cache.memoryBytes, Math.min(MAX_MEMORY_ITEM, settings.cache.memoryBytes));
@@ -67,6 +75,7 @@ export async function startRuntime(settings: Settings, logger: Logger): Promise<
     refreshMs: settings.cache.refreshMs,
     negativeMs: Math.min(settings.cache.refreshMs, 5000),
     staleAfterMs: 2000,
+    ...(cluster.shared ? { shared: cluster.shared } : {}),
   });
   await host.start(pluginsOf(settings));
   if (settings.unauthenticated.length > 0) {
@@ -78,6 +87,7 @@ export async function startRuntime(settings: Settings, logger: Logger): Promise<
       fleet = await FleetService.start({
         databaseUrl: settings.fleet.databaseUrl, config: settings.fleet.config, checkins: settings.fleet.checkins, refreshMs: settings.fleet.refreshMs,
         resolver, events, logger, compositionOf: (stream) => settings.composer.for(stream),
+        ...(cluster.leads ? { leads: cluster.leads } : {}),
       });
     } catch (e) {
       await host.close();

@@ -15,40 +15,63 @@ import { HttpsListener } from './http/tls/https-listener.ts';
 import { DEFAULT_LIMITS, FrontDoor } from './http/front-door.ts';
 import { join } from 'node:path';
 import { MqttPublisher } from './notify/mqtt-publisher.ts';
-import { startOps, DRAIN_TIMEOUT_MS, type Ops } from './ops/start-ops.ts';
+import { startOps, type Ops } from './ops/start-ops.ts';
 import { StartupError } from './cli/errors.ts';
 import { loadTlsMaterial } from './http/tls/tls-material.ts';
 import type { TlsConfig } from './config/define.ts';
 import { registerFleetMetrics } from './fleet/metrics.ts';
 import { startAdminListener } from './http/admin-listener.ts';
 import { OperatorCredentials } from './http/admin-auth.ts';
+import { startClusterNode, type ClusterNode } from './cluster/node.ts';
+import { LeaderNotices } from './cluster/leader-notices.ts';
+import { freshReleaseEvents } from './cluster/fresh-release-events.ts';
+import { announceMissing } from './cluster/retained-notices.ts';
 
 export interface RunningServer {
   runtime: Runtime;
   /** Bound ports by listener name (`http`, `https`, `metrics`, `admin`). */
   ports: Record<string, number>;
-  /** MQTT notifications, when `--mqtt-url` is set. */
-  mqtt?: MqttPublisher;
+  /** MQTT notifications, when `--mqtt-url` is set and this process leads (src/cluster/). */
+  readonly mqtt?: MqttPublisher;
+  /** Workers and replicas: leadership, shared lookups. */
+  cluster: ClusterNode;
   close(): Promise<void>;
 }
 
 export async function startServer(settings: Settings, logger: Logger): Promise<RunningServer> {
-  const runtime = await startRuntime(settings, logger);
+  // Workers and replicas (src/cluster/): who leads, lookups shared over IPC, SO_REUSEPORT.
+  const cluster = await startClusterNode(settings, logger);
+  let runtime: Runtime;
+  try {
+    runtime = await startRuntime(settings, logger, { ...(cluster.shared ? { shared: cluster.shared } : {}), leads: () => cluster.leadership.leads() });
+    await cluster.attach(runtime);
+  } catch (e) {
+    await cluster.close();
+    throw e;
+  }
   const listeners: Pick<RawListener, 'close'>[] = [];
   const ports: Record<string, number> = {};
-  let mqtt: MqttPublisher | undefined;
+  let mqtt: LeaderNotices | undefined;
   let ops: Ops | undefined;
   try {
-    // MQTT notifications: started before the listeners, so the first release found is published.
+    // MQTT notifications (from the leader only): started before the listeners, so the first release found is published.
     const fleet = runtime.fleet;
-    if (settings.mqtt) {
-      mqtt = await MqttPublisher.start({
-        settings: settings.mqtt, events: runtime.events, ledgerDir: join(settings.cache.dir, 'notify', 'mqtt'), logger,
+    const mqttSettings = settings.mqtt;
+    if (mqttSettings) {
+      // Replicas: a change reaches the publisher after the decision state was read again (rollouts made
+      // elsewhere) and the lead confirmed; a new leader announces what the broker was not told of.
+      const fresh = fleet && cluster.replicated
+        ? freshReleaseEvents(runtime.events, { reloadState: () => fleet.refresh(), confirmLead: () => cluster.leadership.confirm() })
+        : undefined;
+      const catchUp = fresh ? () => announceMissing(mqttSettings, () => runtime.resolver.snapshot(), (e) => fresh.announce(e), logger) : undefined;
+      mqtt = new LeaderNotices(cluster.leadership, () => MqttPublisher.start({
+        settings: mqttSettings, events: fresh?.events ?? runtime.events, ledgerDir: join(settings.cache.dir, 'notify', 'mqtt'), logger,
         // Fleet control: a release under a staged rollout is announced once the rollout reaches 100 %.
         ...(fleet ? { hold: (device: string, release: Release) => fleet.holdsNotice(device, release) } : {}),
-      });
-      const publisher = mqtt;
-      fleet?.onStateChange(() => publisher.releaseHeld());
+      }), logger, catchUp);
+      await mqtt.begin();
+      const notices = mqtt;
+      fleet?.onStateChange(() => notices.current?.releaseHeld());
     }
     const app = createApp(runtime, { operatorRoutes: settings.admin.onDevicePort });
     // Operations: request log, metrics listener, downloads in flight.
@@ -69,7 +92,7 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
     if (settings.listenAddr !== false) {
       // Plain HTTP on the Bun.listen device listener (src/http/raw-listener.ts: it accepts the ESP32's
       // leading CRLF, which Bun.serve refuses, and beats node:http several times; bench/README.md).
-      const raw = await startRawListener(deps, settings.listenAddr);
+      const raw = await startRawListener(deps, settings.listenAddr, { reusePort: cluster.reusePort });
       listeners.push(raw);
       ports.http = raw.port;
       logger.info('device API listening', { url: `http://${displayHost(settings.listenAddr)}:${ports.http}` });
@@ -77,7 +100,7 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
     if (settings.tls) {
       // HTTPS, with mutual TLS when a client CA is set: src/http/tls/https-listener.ts.
       checkTlsFiles(settings.tls, settings.configDir);
-      const https = await HttpsListener.start({ tls: settings.tls, configDir: settings.configDir, deps, logger });
+      const https = await HttpsListener.start({ tls: settings.tls, configDir: settings.configDir, deps, logger, reusePort: cluster.reusePort });
       listeners.push(https);
       ports.https = https.port;
       logger.info('device API listening', { url: `https://${displayHost(settings.tls.listenAddr)}:${ports.https}`, clientCertificates: settings.tls.clientCa ? (settings.tls.requireClientCert === false ? 'optional' : 'required') : 'off' });
@@ -98,18 +121,24 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
     await Promise.all(listeners.map((l) => l.close(0)));
     await mqtt?.close();
     await runtime.close();
+    await cluster.close();
     throw e;
   }
+  const notices = mqtt;
   return {
     runtime,
     ports,
-    ...(mqtt ? { mqtt } : {}),
+    cluster,
+    get mqtt() {
+      return notices?.current;
+    },
     async close() {
-      // Graceful drain: listeners stop accepting; downloads in flight get up to DRAIN_TIMEOUT_MS.
-      await Promise.all(listeners.map((l) => l.close(DRAIN_TIMEOUT_MS)));
+      // Graceful drain: listeners stop accepting; downloads in flight get up to `--drain-timeout`.
+      await Promise.all(listeners.map((l) => l.close(settings.drainTimeoutMs)));
       await ops?.close();
-      await mqtt?.close();
+      await notices?.close();
       await runtime.close();
+      await cluster.close();
     },
   };
 }

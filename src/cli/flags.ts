@@ -25,6 +25,8 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'log-level', type: 'string', group: 'Server', help: 'off, error, warn, info, debug or trace', default: 'info' },
   { name: 'log-format', type: 'string', group: 'Server', help: 'json or text', default: 'text on a terminal, else json' },
   { name: 'header-timeout', type: 'int', group: 'Server', help: 'Seconds a client has to send a whole request head (then 408 and close)', default: '60' },
+  { name: 'workers', type: 'string', group: 'Server', help: 'Processes serving the device ports (one per core: auto); they share the cache, the state store and one registry poll', default: '1' },
+  { name: 'drain-timeout', type: 'int', group: 'Server', help: 'Seconds a stopping server (SIGTERM) lets downloads in flight finish, then exits', default: '10' },
   { name: 'max-connections', type: 'int', group: 'Server', help: 'Open device connections (HTTP and HTTPS together); more are closed at once', default: '10000' },
   { name: 'registry-url', type: 'string', group: 'Registry (OCI source)', help: 'Registry: host:port, https://host or http://host:port' },
   { name: 'repository-prefix', type: 'string', group: 'Registry (OCI source)', help: 'Repository of a device is {prefix}/{device}' },

@@ -19,6 +19,8 @@ import { deviceCommand } from './commands/device.ts';
 import { pluginInitCommand } from './commands/plugin-init.ts';
 import { pushCommand } from './commands/push.ts';
 import { signCommand } from './commands/sign.ts';
+import { runPrimary } from '../cluster/primary.ts';
+import { WORKER_FLAGS_ENV, WORKER_INDEX_ENV } from '../cluster/messages.ts';
 
 export const VERSION: string = pkg.version;
 
@@ -65,9 +67,18 @@ export async function main(argv: string[], env: Record<string, string | undefine
   }
 }
 
-async function serve(flags: FlagValues): Promise<number> {
+async function serve(given: FlagValues): Promise<number> {
+  // A worker of `--workers` runs with the flags its primary was given.
+  const worker = process.env[WORKER_INDEX_ENV] !== undefined && process.env[WORKER_FLAGS_ENV] !== undefined;
+  const flags = worker ? (JSON.parse(process.env[WORKER_FLAGS_ENV] as string) as FlagValues) : given;
   const settings = await resolveSettings(flags);
-  const logger = createLogger({ level: settings.logLevel, ...(settings.logFormat ? { format: settings.logFormat } : {}) });
+  const base = createLogger({ level: settings.logLevel, ...(settings.logFormat ? { format: settings.logFormat } : {}) });
+  const logger = worker ? base.child({ worker: Number(process.env[WORKER_INDEX_ENV]) }) : base;
+  if (settings.workers > 1 && !worker) {
+    logger.info('starting OtaFlux workers', { version: VERSION, workers: settings.workers, cache: settings.cache.dir });
+    const postgres = /^postgres(ql)?:\/\//.test(settings.fleet?.databaseUrl ?? '');
+    return runPrimary({ count: settings.workers, flags, designateLeader: !postgres, logger });
+  }
   logger.info('starting OtaFlux', { version: VERSION, cache: settings.cache.dir });
   if (settings.configFile) logger.info('config file loaded', { path: settings.configFile });
   else logger.info('no config file: flags, env vars and defaults only');

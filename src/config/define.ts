@@ -66,6 +66,10 @@ export interface OtaFluxConfig {
     headerTimeout?: number;
     /** Open device connections, HTTP and HTTPS together; more are closed as soon as they are accepted. Default 10 000. */
     maxConnections?: number;
+    /** Processes serving the device ports on one port (README "Scale: workers and replicas"); `auto` is one per core. Default 1. */
+    workers?: number | 'auto';
+    /** Seconds a stopping server (SIGTERM) lets downloads in flight finish before it exits. Default 10. */
+    drainTimeout?: number;
   };
   cache?: {
     /** Default `.otaflux-cache` beside the config file. */

@@ -7,6 +7,8 @@ import { ddiConfigSchema } from '../protocols/ddi/config.ts';
 import { arduinoConfigSchema } from '../protocols/arduino/config.ts';
 import { raucConfigSchema } from '../protocols/rauc/config.ts';
 
+/** `server.workers`: the one message for every way it can be wrong. */
+const workersError = "expected a whole number from 1 to 256, or 'auto'";
 const KIND_EXAMPLES: Record<PluginKind, string> = {
   source: 'a source plugin, e.g. dir({ root: "./firmware" }) or oci({ url, prefix })',
   verifier: 'a verifier plugin, e.g. none() or cosign({ keys: ["cosign.pub"] })',
@@ -95,6 +97,8 @@ export const configSchema = z
         webhookSecret: z.string().min(8, { error: 'expected a secret of at least 8 characters' }).optional(),
         headerTimeout: z.number().positive({ error: 'expected a number of seconds above 0' }).optional(),
         maxConnections: positiveInt.optional(),
+        workers: z.union([z.literal('auto'), z.number().int({ error: workersError }).min(1, { error: workersError }).max(256, { error: workersError })], { error: workersError }).optional(),
+        drainTimeout: z.number().min(0, { error: 'expected a number of seconds, 0 or more' }).optional(),
       })
       .strict()
       .optional(),

@@ -4,6 +4,7 @@
  * built-in defaults. The Rust server's registry flags build the default composition
  * (`oci` source, `cosign` verifier when a key is given) so its deployments work unchanged.
  */
+import { workerCount } from '../cluster/workers-option.ts';
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { AuthenticatorPlugin, ExtractLimits, ExtractorPlugin, SourcePlugin, VerifierPlugin } from '../plugin.ts';
@@ -72,6 +73,10 @@ export interface Settings {
   headerTimeoutMs: number;
   /** Open device connections over the HTTP and HTTPS listeners (`--max-connections`). */
   maxConnections: number;
+  /** Processes serving the device ports (`--workers N|auto`; src/cluster/). */
+  workers: number;
+  /** How long a stopping server lets downloads in flight finish (`--drain-timeout`). */
+  drainTimeoutMs: number;
   /** Fleet control (README "Fleet control"); absent when `fleet.enabled` is false. */
   fleet?: FleetSettings;
   /** The hawkBit DDI front door (README "hawkBit DDI"); absent when `protocols.ddi` is not set. */
@@ -114,6 +119,7 @@ export const DEFAULTS = {
   maxRatio: 200,
   headerTimeoutSeconds: 60,
   maxConnections: 10_000,
+  drainTimeoutSeconds: 10,
   adminListenAddr: '127.0.0.1:8081',
   uploadMaxBytes: 256 * 1024 ** 2,
 } as const;
@@ -258,6 +264,8 @@ export async function resolveSettings(flags: FlagValues, cwd = process.cwd()): P
     unauthenticated,
     headerTimeoutMs: headerTimeout * 1000,
     maxConnections,
+    workers: workerCount(str('workers') ?? file.server?.workers),
+    drainTimeoutMs: (num('drain-timeout') ?? file.server?.drainTimeout ?? DEFAULTS.drainTimeoutSeconds) * 1000,
     ...(fleet ? { fleet } : {}),
     ...(file.protocols?.ddi ? { ddi: ddiSettings(file.protocols.ddi) } : {}),
     ...(file.protocols?.arduino ? { arduino: arduinoSettings(file.protocols.arduino) } : {}),

@@ -119,12 +119,15 @@ export class DeviceService {
     return newest instanceof Promise ? newest.then((r) => chooser.choose(id, comp, r, q, identity)) : chooser.choose(id, comp, newest, q, identity);
   }
 
-  /** Asks the device's source now (webhooks, prefetch), without authentication. */
-  async refresh(deviceId: string): Promise<Release> {
+  /**
+   * Asks the device's source now (webhooks, prefetch), without authentication. `notBefore`: with
+   * workers, an answer another worker found at or after this instant will do.
+   */
+  async refresh(deviceId: string, notBefore?: number): Promise<Release> {
     const id = validateDeviceId(deviceId, this.repositoryPrefix);
     const comp = this.composer.for(id);
     if (!comp) throw new NoFirmware(id);
-    return this.resolver.refresh(deviceRef(id, comp), comp);
+    return this.resolver.refresh(deviceRef(id, comp), comp, notBefore);
   }
 }
 

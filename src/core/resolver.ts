@@ -63,10 +63,18 @@ export interface ResolverOptions {
   signal?: AbortSignal;
   /** How long one lookup's plugin calls may take before their signal aborts (default PLUGIN_CALL_TIMEOUT_MS). */
   callTimeoutMs?: number;
+  /**
+   * Optional: lookups shared with other processes of the host (`--workers`): `run` asks the source,
+   * or the answer another process found at or after `notBefore` (epoch ms) is returned instead.
+   */
+  shared?: SharedLookup;
 }
 
+/** What one lookup found: a release and the evidence its verifier returned. */
+export type SharedLookup = (deviceId: string, notBefore: number, run: () => Promise<Built>) => Promise<Built>;
+
 /** A release and the evidence its verifier returned (kept with its records). */
-interface Built {
+export interface Built {
   release: Release;
   evidence?: unknown;
 }
@@ -131,14 +139,17 @@ export class Resolver {
     return this.lookupShared(device, comp);
   }
 
-  /** Asks the source now (webhooks, prefetch), rejected versions included; concurrent callers share one lookup. */
-  refresh(device: DeviceRef, comp: Composition): Promise<Release> {
+  /**
+   * Asks the source now (webhooks, prefetch), rejected versions included; concurrent callers share one
+   * lookup. `notBefore`: with shared lookups, an answer found at or after this instant will do.
+   */
+  refresh(device: DeviceRef, comp: Composition, notBefore = Date.now()): Promise<Release> {
     this.rejectionsUntil = Date.now();
-    return this.lookupShared(device, comp);
+    return this.lookupShared(device, comp, notBefore);
   }
 
-  private lookupShared(device: DeviceRef, comp: Composition): Promise<Release> {
-    return this.lookups.run(device.id, () => this.lookup(device, comp));
+  private lookupShared(device: DeviceRef, comp: Composition, notBefore = Date.now() - this.o.refreshMs): Promise<Release> {
+    return this.lookups.run(device.id, () => this.lookup(device, comp, notBefore));
   }
 
   /** The signal of one lookup's plugin calls: aborted at shutdown or after the call timeout. */
@@ -231,11 +242,13 @@ export class Resolver {
     if (this.latest.size > MAX_REMEMBERED_DEVICES) this.latest.delete(this.latest.keys().next().value as string);
   }
 
-  private async lookup(device: DeviceRef, comp: Composition): Promise<Release> {
+  private async lookup(device: DeviceRef, comp: Composition, notBefore: number): Promise<Release> {
     const previous = this.latest.get(device.id)?.release ?? (await this.lastGoodOnDisk(device, comp));
     const scope = this.callScope();
     try {
-      const { release, evidence } = await this.newestVerified(device, comp, scope.signal);
+      const { release, evidence } = this.o.shared
+        ? await this.adopt(await this.o.shared(device.id, notBefore, () => this.newestVerified(device, comp, scope.signal)))
+        : await this.newestVerified(device, comp, scope.signal);
       this.failures.answered(comp.source.id);
       this.remember(device.id, { release, at: Date.now() });
       this.o.budget.touch(release.sha256);
@@ -272,6 +285,13 @@ export class Resolver {
     } finally {
       scope.end();
     }
+  }
+
+  /** A release another process of the host built into the shared cache: counted in this process's budget too. */
+  private async adopt(built: Built): Promise<Built> {
+    const r = built.release;
+    if (!this.o.budget.holds(r.sha256) && (await this.o.content.has(r.sha256, r.size))) await this.o.budget.added({ sha256: r.sha256, size: r.size });
+    return built;
   }
 
   private async newestVerified(device: DeviceRef, comp: Composition, signal: AbortSignal): Promise<Built> {

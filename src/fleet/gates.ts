@@ -1,6 +1,6 @@
 /**
- * Rollout gates, evaluated in the background on every replica (changes are compare-and-set in the
- * store, so a gate fires once however many replicas see it):
+ * Rollout gates, evaluated in the background by the leading process (src/cluster/leadership.ts);
+ * changes are compare-and-set in the store besides, so a gate fires once even while two lead:
  * - pause when (failed + rolled back + timed out) ≥ failurePercent % of exposed, once exposed ≥ minSample;
  * - advance when the step's soak time is over and verified ≥ successPercent % of exposed, with
  *   exposed ≥ minSample; after the last step the rollout is done (100 %).

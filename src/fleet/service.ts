@@ -40,6 +40,8 @@ export interface FleetOptions {
   logger: Logger;
   /** Composition of a stream, to ask the resolver for its releases. */
   compositionOf(stream: string): Composition | undefined;
+  /** Whether this process evaluates the gates (the leader of workers and replicas); default: yes. */
+  leads?: () => boolean;
 }
 
 /** Verified releases kept per stream for rollouts, pins, yanks and channels to choose from. */
@@ -424,7 +426,7 @@ export class FleetService implements ReleaseChooser {
     this.ticking = (async () => {
       await deadline(this.refresh(), 'reading the decision state').catch((e) => this.storeDown(e));
       if (this.storeOk) await deadline(this.syncOutcomes(), 'reading outcomes').catch((e) => this.storeDown(e));
-      if (this.storeOk) await deadline(this.gates(), 'evaluating gates').catch((e) => this.storeDown(e));
+      if (this.storeOk && (this.o.leads?.() ?? true)) await deadline(this.gates(), 'evaluating gates').catch((e) => this.storeDown(e));
     })().finally(() => (this.ticking = undefined));
     return this.ticking;
   }

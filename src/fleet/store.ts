@@ -132,6 +132,8 @@ export class FleetStore {
     const sql = kind === 'postgres' ? new SQL(url, { max: 4, idleTimeout: 30, connectionTimeout: 5, connection: { statement_timeout: 5000 } }) : new SQL(url);
     const store = new FleetStore(sql, kind, kind === 'postgres' ? redact(url) : url.replace(/^sqlite:\/\//, ''));
     try {
+      // Workers of one host share the file: a writer waits up to 5 s for another's lock instead of failing.
+      if (kind === 'sqlite') await sql`PRAGMA busy_timeout = 5000`.catch(() => undefined);
       if (kind === 'sqlite') await sql`PRAGMA journal_mode = WAL`.catch(() => undefined);
       await store.migrate();
     } catch (e) {

@@ -54,6 +54,8 @@ export interface RawListenerOptions {
   tls?: ListenerTls;
   /** The flag named when the address is taken (default `--listen-addr`). */
   addrFlag?: string;
+  /** SO_REUSEPORT: several processes (`--workers`) bind the same port and the kernel spreads connections. */
+  reusePort?: boolean;
 }
 
 export interface RawListener {
@@ -82,6 +84,7 @@ export async function startRawListener(deps: ListenerDeps, addr: string, options
     port: bindPort,
     // A client that half-closes after its request still gets the answer.
     allowHalfOpen: true,
+    ...(options.reusePort ? { reusePort: true } : {}),
     ...(tls ? { tls: tls.options() } : {}),
     socket: {
       open(s) {

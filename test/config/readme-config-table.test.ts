@@ -136,6 +136,10 @@ const CASES: Record<string, Case> = {
   'refresh-interval': { values: ['5', '6'], as: (v) => Number(v) * 1000, file: ['7', 7000], read: (s) => s.cache.refreshMs },
   // What the device listener does with these is observed in test/http/bounds.test.ts (408 at the deadline, refused connections).
   'header-timeout': { values: ['5', '6'], as: (v) => Number(v) * 1000, file: ['7', 7000], read: (s) => s.headerTimeoutMs },
+  // What the workers do is observed in test/scale/workers.test.ts (one port, one registry poll, one MQTT notice).
+  workers: { values: ['2', '3'], as: Number, file: ['4', 4], read: (s) => s.workers },
+  // What the drain does is observed in test/scale/drain.test.ts (a download in flight finishes; one past the drain time is cut).
+  'drain-timeout': { values: ['5', '6'], as: (v) => Number(v) * 1000, file: ['7', 7000], read: (s) => s.drainTimeoutMs },
   'max-connections': { values: ['50', '60'], as: Number, file: ['70', 70], read: (s) => s.maxConnections },
   'tls-listen-addr': {
     values: ['127.0.0.1:8441', '127.0.0.1:8442'], file: ["'127.0.0.1:8443'", '127.0.0.1:8443'], needs: tlsNeeds, base: tlsBase, read: (s) => s.tls?.listenAddr,

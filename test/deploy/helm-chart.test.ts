@@ -322,8 +322,12 @@ describe('helm chart', () => {
       expect(container(manifests({ ...REPLICAS, lifecycle: { preStopSleepSeconds: 0 } })).lifecycle).toBeUndefined();
       expect(container(manifests({ ...REPLICAS, lifecycle: { preStopSleepSeconds: 20 }, terminationGracePeriodSeconds: 30 })).lifecycle.preStop.sleep.seconds).toBe(20);
       expect(() => manifests({ ...REPLICAS, lifecycle: { preStopSleepSeconds: 30 }, terminationGracePeriodSeconds: 35 })).toThrow(
-        'terminationGracePeriodSeconds 35 is too short: the preStop sleep (lifecycle.preStopSleepSeconds 30) and OtaFlux\'s drain of downloads in flight (10 s) must fit in it',
+        'terminationGracePeriodSeconds 35 is too short: the preStop sleep (lifecycle.preStopSleepSeconds 30) and OtaFlux\'s drain of downloads in flight (lifecycle.drainTimeoutSeconds 10) must fit in it',
       );
+      // The drain time reaches OtaFlux (DRAIN_TIMEOUT) and counts against the grace period.
+      expect(c.env).toContainEqual({ name: 'DRAIN_TIMEOUT', value: '10' });
+      expect(container(manifests({ ...REPLICAS, lifecycle: { drainTimeoutSeconds: 30 }, terminationGracePeriodSeconds: 35 })).env).toContainEqual({ name: 'DRAIN_TIMEOUT', value: '30' });
+      expect(() => manifests({ ...REPLICAS, lifecycle: { drainTimeoutSeconds: 41 } })).toThrow('lifecycle.drainTimeoutSeconds 41) must fit in it');
       expect(() => manifests({ ...REPLICAS, lifecycle: { preStopSleepSeconds: -1 } })).toThrow('- lifecycle.preStopSleepSeconds: Must be greater than or equal to 0');
     });
   });

@@ -27,6 +27,8 @@ export interface HttpsListenerOptions {
   logger: Logger;
   /** Watch the files and SIGHUP for reloads (default true). */
   watch?: boolean;
+  /** SO_REUSEPORT (`--workers`). */
+  reusePort?: boolean;
 }
 
 export class HttpsListener {
@@ -40,6 +42,7 @@ export class HttpsListener {
     const self = new HttpsListener(opts, loadTlsMaterial(opts.tls, opts.configDir));
     self.listener = await startRawListener(opts.deps, opts.tls.listenAddr, {
       addrFlag: '--tls-listen-addr',
+      ...(opts.reusePort ? { reusePort: true } : {}),
       tls: {
         options: () => {
           const m = self.material;

@@ -152,7 +152,7 @@ Argument: (list "name" value "other name" otherValue).
 {{- if and .Values.fleet.databaseUrl .Values.otaflux.existingSecret (not .Values.fleet.existingSecret) -}}
 {{- fail "fleet.databaseUrl goes into the chart's Secret, which otaflux.existingSecret turns off: put the URL in a Secret and name it in fleet.existingSecret" -}}
 {{- end -}}
-{{- if lt (int .Values.terminationGracePeriodSeconds) (add .Values.lifecycle.preStopSleepSeconds 10) -}}
-{{- fail (printf "terminationGracePeriodSeconds %v is too short: the preStop sleep (lifecycle.preStopSleepSeconds %v) and OtaFlux's drain of downloads in flight (10 s) must fit in it" .Values.terminationGracePeriodSeconds .Values.lifecycle.preStopSleepSeconds) -}}
+{{- if lt (int .Values.terminationGracePeriodSeconds) (add .Values.lifecycle.preStopSleepSeconds .Values.lifecycle.drainTimeoutSeconds) -}}
+{{- fail (printf "terminationGracePeriodSeconds %v is too short: the preStop sleep (lifecycle.preStopSleepSeconds %v) and OtaFlux's drain of downloads in flight (lifecycle.drainTimeoutSeconds %v) must fit in it" .Values.terminationGracePeriodSeconds .Values.lifecycle.preStopSleepSeconds .Values.lifecycle.drainTimeoutSeconds) -}}
 {{- end -}}
 {{- end }}
