@@ -75,14 +75,16 @@ export class AuthAttempts {
     const b = this.refill(r.remoteAddress);
     if (b && b.tokens < 1) {
       const retryAfter = Math.max(1, Math.ceil((1 - b.tokens) / this.perMs / 1000));
-      this.events.emit('auth-failed', { remoteAddress: r.remoteAddress, stage: 'rate-limited', reason: 'too many failed attempts', device: r.device, status: 429 });
+      this.events.emit('auth-failed', { remoteAddress: r.remoteAddress, stage: 'rate-limited', reason: 'too many failed attempts', device: r.device, status: 429, ...(r.plugin ? { plugin: r.plugin } : {}) });
       return new TooManyAttempts(retryAfter);
     }
     this.refused++;
     this.logger.warn('device authentication failed', {
       device: r.device, remoteAddress: r.remoteAddress, status: r.status, reason: r.reason, ...(r.plugin ? { plugin: r.plugin } : {}), ...(r.presented ? { presented: r.presented } : {}),
     });
-    this.events.emit('auth-failed', { remoteAddress: r.remoteAddress, stage: 'request', reason: r.reason, device: r.device, status: r.status, ...(r.presented ? { presented: r.presented } : {}) });
+    this.events.emit('auth-failed', {
+      remoteAddress: r.remoteAddress, stage: 'request', reason: r.reason, device: r.device, status: r.status, ...(r.plugin ? { plugin: r.plugin } : {}), ...(r.presented ? { presented: r.presented } : {}),
+    });
     const bucket = b ?? this.add(r.remoteAddress);
     bucket.tokens = Math.max(0, bucket.tokens - 1);
     return undefined;
