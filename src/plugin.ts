@@ -229,6 +229,13 @@ export interface ExtractorPlugin extends PluginBase<'extractor'> {
   /** Whether the input looks like this format. Used by auto-detection; omit to never be auto-picked. */
   detect?(hints: ExtractHints): boolean;
   /**
+   * Where this extractor's `detect` comes in auto-detection: higher is asked first; default 0.
+   * Extractors of equal priority are asked in the order they are listed (the built-ins, then the
+   * config's `extractors`). Rank a format recognised by its magic bytes above one guessed from
+   * weaker signs: the built-ins give gzip and zstd 20, tar 10.
+   */
+  detectPriority?: number;
+  /**
    * Optional: the file name of the output given the input's (`fw.bin.gz` → `fw.bin`, `fw.tgz` →
    * `fw.tar`), the hint the next extractor sees. Without it the next one gets no name.
    */

@@ -82,6 +82,9 @@ export function pluginProblems(value: unknown): string[] {
   for (const m of OPTIONAL_METHODS[kind]) {
     if (p[m] !== undefined && typeof p[m] !== 'function') problems.push(`plugin ${String(p.id)}: ${m} is ${typeof p[m]}, expected a method ${m}() or nothing`);
   }
+  if (kind === 'extractor' && p.detectPriority !== undefined && !Number.isFinite(p.detectPriority)) {
+    problems.push(`plugin ${String(p.id)}: detectPriority is ${JSON.stringify(p.detectPriority) ?? typeof p.detectPriority}, expected a finite number or nothing`);
+  }
   return problems;
 }
 

@@ -80,12 +80,12 @@ test('a namespaced third-party plugin passes and the built-in of the same name s
   expect(r.out).toContain('source.dir, verifier.none');
 }, 30_000);
 
-test('extractors and a pinned extract chain are checked too, with their index in the key path', () => {
+test('extractors (their detectPriority too) and a pinned extract chain are checked, with their index in the key path', () => {
   const cwd = tempDir('otaflux-sdk-checks-');
   writeFileSync(join(cwd, 'otaflux.config.ts'), `import { defineConfig, gzip, none, PLUGIN_API_VERSION } from 'otaflux';
 const sniffOnly = { kind: 'extractor', id: 'extractor.acme-sniff', apiVersion: PLUGIN_API_VERSION, detect: () => false } as any;
 export default defineConfig({
-  extractors: [sniffOnly],
+  extractors: [{ ...sniffOnly, detectPriority: 'high' }],
   defaults: { source: { kind: 'source', id: 'source.acme', apiVersion: PLUGIN_API_VERSION, ${GOOD_METHODS} } as any, verifier: none(), extract: [gzip(), { ...sniffOnly, id: 'extractor.gzip' }] },
 });
 `);
@@ -93,6 +93,7 @@ export default defineConfig({
   expect(r.code).toBe(2);
   expect(r.err.split('\n').filter(Boolean)).toEqual([
     'otaflux: otaflux.config.ts: extractors[0]: plugin extractor.acme-sniff: missing method extract()',
+    'otaflux.config.ts: extractors[0]: plugin extractor.acme-sniff: detectPriority is "high", expected a finite number or nothing',
     'otaflux.config.ts: defaults.extract[1]: plugin extractor.gzip: this id belongs to a built-in plugin; give yours another name, e.g. extractor.acme-gzip',
     'otaflux.config.ts: defaults.extract[1]: plugin extractor.gzip: missing method extract()',
   ]);
