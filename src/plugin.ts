@@ -265,8 +265,13 @@ export interface PeerCertificate {
   raw: Uint8Array;
 }
 
-/** A device's request as plugins see it, whichever device protocol it came through. */
+/**
+ * A device's request, the one shape authenticators and the core see, whichever device protocol it
+ * came through (the native `/version` and `/firmware`, hawkBit DDI, Arduino, RAUC).
+ */
 export interface DeviceRequest {
+  /** The validated device id (the firmware stream) the request is for: OCI repository grammar, safe in a path or a URL. */
+  deviceId: string;
   /** `GET`, `HEAD`, `POST`, … */
   method: string;
   /** The path without the query: `/version`, `/firmware`, `/DEFAULT/controller/v1/esp32-a`. */
@@ -274,14 +279,10 @@ export interface DeviceRequest {
   /** Lower-cased header names. */
   headers: Readonly<Record<string, string | undefined>>;
   query: URLSearchParams;
+  /** The peer's address (the connection's, not a forwarded header's). */
   remoteAddress: string;
   /** Present when the connection is TLS and the client showed a certificate that chains to a trusted CA. */
   peerCertificate?: PeerCertificate;
-}
-
-export interface AuthRequest extends DeviceRequest {
-  /** The validated device id the request is for. */
-  deviceId: string;
   /**
    * Set when this address has used up its refused attempts: a refusal is answered 429 whatever it
    * says, so skip work that only refines one (such as finding whose credential it is). Valid
@@ -289,6 +290,9 @@ export interface AuthRequest extends DeviceRequest {
    */
   rateLimited?: boolean;
 }
+
+/** What `authenticate` is handed: the device's request. The name plugin API 1 gave it; the same type as `DeviceRequest`. */
+export type AuthRequest = DeviceRequest;
 
 export type AuthDecision =
   /**
@@ -319,7 +323,7 @@ export interface AuthenticatorPlugin extends PluginBase<'authenticator'> {
    * Return the decision itself when it needs no I/O: the poll is then answered in
    * the same turn; a promise makes the device's polls wait for it.
    */
-  authenticate(req: AuthRequest): AuthDecision | Promise<AuthDecision>;
+  authenticate(req: DeviceRequest): AuthDecision | Promise<AuthDecision>;
 }
 
 export type Plugin = SourcePlugin | VerifierPlugin | ExtractorPlugin | AuthenticatorPlugin;

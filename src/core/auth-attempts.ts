@@ -11,7 +11,7 @@
  * least 128 bits; `otaflux hash-token`) or a certificate's private key, and answering 200 to the
  * one right guess among 2^128 changes no odds. What the limit still does: a limited address's
  * refusals cost no log line, say nothing about whose credential was presented (429, never 403),
- * and authenticators are told (`AuthRequest.rateLimited`) to skip work that only refines a refusal
+ * and authenticators are told (`DeviceRequest.rateLimited`) to skip work that only refines a refusal
  * (`auth.token` does not search other devices' hashes), so a flood of wrong tokens costs little.
  * Timing tells nothing the status does not: a token is compared with the device's and the gateway
  * hashes in constant time whether the address is limited or not, and only the refusal path is

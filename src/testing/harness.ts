@@ -6,7 +6,7 @@
 import { pluginProblems } from '../core/plugin-checks.ts';
 import { rankVersions, sha256Digest } from '../sdk/index.ts';
 import type {
-  Artifact, AuthDecision, AuthRequest, AuthenticatorPlugin, DeviceRef, ExtractLimits, ExtractorPlugin, Plugin, SourcePlugin, SourceVersion, Verdict, VerifierPlugin,
+  Artifact, AuthDecision, DeviceRequest, AuthenticatorPlugin, DeviceRef, ExtractLimits, ExtractorPlugin, Plugin, SourcePlugin, SourceVersion, Verdict, VerifierPlugin,
 } from '../plugin.ts';
 import { fakeContext, type CapturingLogger, type FakeContext, type LoggedLine } from './fakes.ts';
 
@@ -114,7 +114,7 @@ export function runExtractor(
 }
 
 /** The authenticator's decision on `req`; throws when it is not allow (with identity), deny (401/403) or skip. */
-export function runAuthenticator(auth: AuthenticatorPlugin, req: AuthRequest, o: RunOptions = {}): Promise<{ decision: AuthDecision; logs: LoggedLine[] }> {
+export function runAuthenticator(auth: AuthenticatorPlugin, req: DeviceRequest, o: RunOptions = {}): Promise<{ decision: AuthDecision; logs: LoggedLine[] }> {
   return lifecycle(auth, o, async (a) => {
     const decision = await a.authenticate(req);
     const shaped =
