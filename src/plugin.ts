@@ -27,8 +27,20 @@
  * authenticator 503 `Authentication unavailable, retry later`.
  */
 
-/** The plugin API version this build speaks. A plugin whose `apiVersion` differs is refused at start-up. */
-export const PLUGIN_API_VERSION = 1;
+/**
+ * The plugin API version this build speaks. A plugin whose `apiVersion` is neither this nor an older
+ * version still supported (`SUPPORTED_PLUGIN_API_VERSIONS`) is refused at start-up.
+ *
+ * Version 2 changed one call: a source's `resolve(device, version, opts)` gets `{ signal, previous }`
+ * where version 1 handed the signal itself. A plugin written for version 1 still loads, and its
+ * `resolve` still gets the signal as its third argument. Everything else version 2 added is
+ * optional (identities, `verifyOffline`, `outputName`, `detectPriority`, `challenge`, the request's
+ * `method` and `path`), and `AuthRequest` is still the name of the authenticators' request.
+ */
+export const PLUGIN_API_VERSION = 2;
+
+/** Every `apiVersion` a plugin may declare: this build's, and the older ones it adapts to. */
+export const SUPPORTED_PLUGIN_API_VERSIONS: readonly number[] = [1, PLUGIN_API_VERSION];
 
 /** How long one device lookup (versions, resolve, verify, open and extract together) may take before its signal aborts. */
 export const PLUGIN_CALL_TIMEOUT_MS = 10 * 60 * 1000;
@@ -151,6 +163,7 @@ export interface SourcePlugin extends PluginBase<'source'> {
    * Pins one version to its content. Runs on every lookup too, for the newest versions until the
    * verifier accepts one: keep it cheap (a manifest, a HEAD, a stat), and use `opts.previous` when the
    * source has no digest of its own, so an unchanged image is not downloaded again to hash it.
+   * (A plugin declaring `apiVersion: 1` gets `opts.signal` itself here, as plugin API 1 specified.)
    */
   resolve(device: DeviceRef, version: SourceVersion, opts?: ResolveOptions): Promise<Artifact>;
   /**
@@ -291,7 +304,7 @@ export interface DeviceRequest {
   rateLimited?: boolean;
 }
 
-/** What `authenticate` is handed: the device's request. The name plugin API 1 gave it; the same type as `DeviceRequest`. */
+/** What `authenticate` is handed: the device's request. The name plugin API 1 gave it, kept: the same type as `DeviceRequest`. */
 export type AuthRequest = DeviceRequest;
 
 export type AuthDecision =

@@ -9,6 +9,7 @@ import type {
   Artifact, AuthDecision, DeviceRequest, AuthenticatorPlugin, DeviceRef, ExtractLimits, ExtractorPlugin, Plugin, SourcePlugin, SourceVersion, Verdict, VerifierPlugin,
 } from '../plugin.ts';
 import { fakeContext, type CapturingLogger, type FakeContext, type LoggedLine } from './fakes.ts';
+import { resolveWith } from '../core/plugin-compat.ts';
 
 /** The plugin fails a check OtaFlux runs at load; `problems` holds one line per problem. */
 export class PluginCheckError extends Error {
@@ -64,7 +65,7 @@ export function runSource(source: SourcePlugin, device: DeviceRef, o: RunOptions
     const versions = await s.versions(device, ctx.signal);
     const chosen = rankVersions(versions, device.allowPrerelease)[0];
     if (!chosen) return { versions };
-    const artifact = await s.resolve(device, chosen, { signal: ctx.signal });
+    const artifact = await resolveWith(s, device, chosen, { signal: ctx.signal });
     if (!/^sha256:[0-9a-f]{64}$/.test(artifact.digest)) throw new Error(`${s.id}: artifact digest ${artifact.digest} is not sha256:<64 hex digits>`);
     const bytes = new Uint8Array(await new Response(await artifact.open(ctx.signal)).arrayBuffer());
     if (artifact.contentDigest && sha256Digest(bytes) !== artifact.contentDigest) {
