@@ -52,7 +52,7 @@ test('the package is named otaflux, exports . and ./testing, and no declaration 
   expect(foreign).toEqual([]);
   const api = readFileSync(join(project, 'node_modules', 'otaflux', 'public-api.d.ts'), 'utf8');
   expect(api).toContain('defineConfig');
-  expect(readFileSync(join(project, 'node_modules', 'otaflux', 'plugin.d.ts'), 'utf8')).toContain('export declare const PLUGIN_API_VERSION = 1;');
+  expect(readFileSync(join(project, 'node_modules', 'otaflux', 'plugin.d.ts'), 'utf8')).toContain('export declare const PLUGIN_API_VERSION = 2;');
 });
 
 test('the example plugin, the guide example and a config using them type-check outside the repo', async () => {
