@@ -3,7 +3,8 @@
  * protocols' config-types.ts) are plain TypeScript, so the SDK's declarations need no zod and an
  * editor shows their doc comments; they are held to the schema here: `tsc` fails when a key, its
  * type or whether it is optional differs between a public type and the input its schema accepts.
- * The value the loader hands on is typed from the schema itself (`LoadedConfig`).
+ * Code that only OtaFlux sees derives its types from the schemas directly (`FleetConfig` in
+ * fleet/spec.ts).
  */
 import type { z } from 'zod';
 import type { configSchema } from './schema.ts';
@@ -14,9 +15,6 @@ import type { DdiConfig } from '../protocols/ddi/config-types.ts';
 import type { arduinoConfigSchema } from '../protocols/arduino/config.ts';
 import type { raucConfigSchema } from '../protocols/rauc/config.ts';
 import type { ArduinoConfig, RaucConfig } from '../protocols/config-types.ts';
-
-/** A config file's default export once the schema accepted it. */
-export type LoadedConfig = z.output<typeof configSchema>;
 
 /** `true` when A and B are the same type (keys, optionality, readonly, all the way down); `false` otherwise. */
 type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
