@@ -11,6 +11,9 @@ import { MissingDevice } from './errors.ts';
 /** What a front door parsed from a device's request, before its device id is known to be valid. */
 export type RequestFacts = Omit<DeviceRequest, 'deviceId' | 'rateLimited'>;
 
+/** Request facts whose path the listener may not give: the call's route then stands in (`/version`, `/firmware`). */
+export type FactsMaybeWithoutPath = Omit<RequestFacts, 'path'> & { path?: string };
+
 /** What a device call is for, besides the request itself (for the fleet's check-ins). */
 export interface CallPurpose {
   /** The device route asked: `version` (a poll, a check-in) or `firmware` (a download). */
@@ -28,15 +31,17 @@ export interface CallPurpose {
 /** A device's request with its validated id, as the core takes it: the contract's shape and its purpose. */
 export type DeviceCall = DeviceRequest & CallPurpose;
 
+const ROUTE_PATHS = { version: '/version', firmware: '/firmware' } as const;
+
 /**
  * The request of `device` (as the protocol gave it: a query parameter, a controller id mapped to a
  * stream), its id validated: throws `MissingDevice` (no id) or `InvalidDevice` (400) otherwise.
  */
-export function deviceCall(device: string | null | undefined, facts: RequestFacts, purpose: CallPurpose, repositoryPrefix: string): DeviceCall {
+export function deviceCall(device: string | null | undefined, facts: FactsMaybeWithoutPath, purpose: CallPurpose, repositoryPrefix: string): DeviceCall {
   if (!device) throw new MissingDevice();
   const call: DeviceCall = {
     deviceId: validateDeviceId(device, repositoryPrefix),
-    method: facts.method, path: facts.path, headers: facts.headers, query: facts.query, remoteAddress: facts.remoteAddress,
+    method: facts.method, path: facts.path ?? ROUTE_PATHS[purpose.route], headers: facts.headers, query: facts.query, remoteAddress: facts.remoteAddress,
     route: purpose.route,
   };
   if (facts.peerCertificate) call.peerCertificate = facts.peerCertificate;

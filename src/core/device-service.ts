@@ -12,7 +12,7 @@ import { validateDeviceId } from './device-id.ts';
 import { AuthenticatorFailed, Forbidden, NoFirmware, Unauthorized, ofDevice } from './errors.ts';
 import { authorize, type Verdict } from './authorize.ts';
 import type { AuthAttempts } from './auth-attempts.ts';
-import { deviceCall, type CallPurpose, type DeviceCall, type RequestFacts } from './device-request.ts';
+import { deviceCall, type CallPurpose, type DeviceCall, type FactsMaybeWithoutPath } from './device-request.ts';
 
 /**
  * Picks the release an instance of a stream gets, given the stream's newest verified release (the
@@ -50,7 +50,7 @@ export class DeviceService {
    * The request of `device` (the id as the protocol gave it), validated: throws `MissingDevice` or
    * `InvalidDevice` (400) otherwise. Front doors make every call they hand the service with it.
    */
-  call(device: string | null | undefined, facts: RequestFacts, purpose: CallPurpose): DeviceCall {
+  call(device: string | null | undefined, facts: FactsMaybeWithoutPath, purpose: CallPurpose): DeviceCall {
     return deviceCall(device, facts, purpose, this.repositoryPrefix);
   }
 

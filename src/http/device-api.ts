@@ -133,11 +133,12 @@ function versionReply(release: Release): { body: string; length: string } {
   return r;
 }
 
+/** The purposes of the native routes, shared: a poll allocates none. */
+const NATIVE: Record<'version' | 'firmware', CallPurpose> = { version: { route: 'version' }, firmware: { route: 'firmware' } };
+
 /** The request of the native API: the device id is the `device` query parameter. */
 function nativeCall(req: FrontDoorRequest, route: 'version' | 'firmware', devices: DeviceService): DeviceCall {
-  const purpose: CallPurpose = { route };
-  if (req.protocol) purpose.protocol = req.protocol;
-  return devices.call(req.query.get('device'), requestFacts(req, `/${route}`), purpose);
+  return devices.call(req.query.get('device'), req, req.protocol ? { route, protocol: req.protocol } : NATIVE[route]);
 }
 
 /**
