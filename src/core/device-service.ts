@@ -60,18 +60,20 @@ export class DeviceService {
    * hot path of every poll. Errors before any wait are thrown, after one they reject.
    */
   release(call: DeviceCall): Release | Promise<Release> {
+    const id = call.deviceId;
     try {
       const a = this.admit(call);
-      const r = a instanceof Promise ? a.then((x) => this.chosen(x.composition, call, x.identity)) : this.chosen(a.composition, call, a.identity);
-      return r instanceof Promise ? r.catch((e) => Promise.reject(ofDevice(e, call.deviceId))) : r;
+      const r = a instanceof Promise ? a.then((x) => this.chosen(x, call)) : this.chosen(a, call);
+      return r instanceof Promise ? r.catch((e) => Promise.reject(ofDevice(e, id))) : r;
     } catch (e) {
-      throw ofDevice(e, call.deviceId);
+      throw ofDevice(e, id);
     }
   }
 
   /**
    * Finds the composition and runs the authenticators, which get `call` itself: the admission, or a
    * thrown DeviceError (401, 403, 404, 429, 503). Without a promise while the authenticators decide at once.
+   * The admission names the id read before any authenticator ran, whatever one did to the request.
    */
   admit(call: DeviceCall): Admission | Promise<Admission> {
     const id = call.deviceId;
@@ -82,12 +84,11 @@ export class DeviceService {
     // this address (see auth-attempts.ts for why that helps no brute-forcer).
     if (this.attempts?.limited(call.remoteAddress)) call.rateLimited = true;
     const decision = authorize(comp.auth, call);
-    if (decision instanceof Promise) return decision.then((d) => this.admitted(d, call, comp));
-    return this.admitted(decision, call, comp);
+    if (decision instanceof Promise) return decision.then((d) => this.admitted(d, id, call, comp));
+    return this.admitted(decision, id, call, comp);
   }
 
-  private admitted(decision: Verdict, call: DeviceCall, comp: Composition): Admission {
-    const id = call.deviceId;
+  private admitted(decision: Verdict, id: string, call: DeviceCall, comp: Composition): Admission {
     if (decision.outcome === 'failed') {
       this.logger?.error('authenticator failed', { plugin: decision.by, device: id, remoteAddress: call.remoteAddress, error: decision.error });
       throw new AuthenticatorFailed(id, decision.by, decision.error);
@@ -102,8 +103,8 @@ export class DeviceService {
     return { deviceId: id, composition: comp, identity: decision.identity };
   }
 
-  private chosen(comp: Composition, call: DeviceCall, identity?: string): Release | Promise<Release> {
-    const id = call.deviceId;
+  private chosen(a: Admission, call: DeviceCall): Release | Promise<Release> {
+    const { deviceId: id, composition: comp, identity } = a;
     const newest = this.resolver.current(deviceRef(id, comp), comp);
     const chooser = this.chooser;
     if (!chooser) return newest;

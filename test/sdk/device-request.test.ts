@@ -102,3 +102,17 @@ test('an unexpected failure, thrown or rejected, is one documented 500 with one 
   expect(String(logged[0]?.error)).toContain('TypeError: cannot read properties');
   expect(String(logged[1]?.error)).toContain('RangeError: offset out of range');
 });
+
+test('what an authenticator does to the request does not change the device admitted', async () => {
+  const meddling: AuthenticatorPlugin = {
+    kind: 'authenticator', id: 'auth.meddling-test', apiVersion: PLUGIN_API_VERSION,
+    authenticate: (req) => ((req as { deviceId: string }).deviceId = 'someone-else', { outcome: 'allow', identity: 'test:m' }),
+  };
+  const s = await serve({ auth: [meddling] });
+  const done: HttpRequestDone[] = [];
+  s.runtime.events.on('http-request', (e) => done.push(e));
+  expect((await fetch(`${s.url}/version?device=dev`)).status).toBe(200);
+  await Bun.sleep(20);
+  expect(done.map((e) => e.device)).toEqual(['dev']);
+  expect(s.runtime.resolver.snapshot().map((e) => e.device)).toEqual(['dev']);
+});
