@@ -334,7 +334,9 @@ export interface AuthenticatorPlugin extends PluginBase<'authenticator'> {
   /**
    * Runs on every poll of a device whose `auth` lists it (in the listed order, until one allows).
    * Return the decision itself when it needs no I/O: the poll is then answered in
-   * the same turn; a promise makes the device's polls wait for it.
+   * the same turn; a promise makes the device's polls wait for it. `req` is the request the core
+   * serves: read it, do not change it (a change is not seen: the device admitted is `req.deviceId` as
+   * it was before any authenticator ran).
    */
   authenticate(req: DeviceRequest): AuthDecision | Promise<AuthDecision>;
 }
