@@ -27,8 +27,20 @@
  * authenticator 503 `Authentication unavailable, retry later`.
  */
 
-/** The plugin API version this build speaks. A plugin whose `apiVersion` differs is refused at start-up. */
-export const PLUGIN_API_VERSION = 1;
+/**
+ * The plugin API version this build speaks. A plugin whose `apiVersion` is neither this nor an older
+ * version still supported (`SUPPORTED_PLUGIN_API_VERSIONS`) is refused at start-up.
+ *
+ * Version 2 changed one call: a source's `resolve(device, version, opts)` gets `{ signal, previous }`
+ * where version 1 handed the signal itself. A plugin written for version 1 still loads, and its
+ * `resolve` still gets the signal as its third argument. Everything else version 2 added is
+ * optional (identities, `verifyOffline`, `outputName`, `detectPriority`, `challenge`, the request's
+ * `method` and `path`), and `AuthRequest` is still the name of the authenticators' request.
+ */
+export const PLUGIN_API_VERSION = 2;
+
+/** Every `apiVersion` a plugin may declare: this build's, and the older ones it adapts to. */
+export const SUPPORTED_PLUGIN_API_VERSIONS: readonly number[] = [1, PLUGIN_API_VERSION];
 
 /** How long one device lookup (versions, resolve, verify, open and extract together) may take before its signal aborts. */
 export const PLUGIN_CALL_TIMEOUT_MS = 10 * 60 * 1000;
@@ -151,6 +163,7 @@ export interface SourcePlugin extends PluginBase<'source'> {
    * Pins one version to its content. Runs on every lookup too, for the newest versions until the
    * verifier accepts one: keep it cheap (a manifest, a HEAD, a stat), and use `opts.previous` when the
    * source has no digest of its own, so an unchanged image is not downloaded again to hash it.
+   * (A plugin declaring `apiVersion: 1` gets `opts.signal` itself here, as plugin API 1 specified.)
    */
   resolve(device: DeviceRef, version: SourceVersion, opts?: ResolveOptions): Promise<Artifact>;
   /**
@@ -229,6 +242,13 @@ export interface ExtractorPlugin extends PluginBase<'extractor'> {
   /** Whether the input looks like this format. Used by auto-detection; omit to never be auto-picked. */
   detect?(hints: ExtractHints): boolean;
   /**
+   * Where this extractor's `detect` comes in auto-detection: higher is asked first; default 0.
+   * Extractors of equal priority are asked in the order they are listed (the built-ins, then the
+   * config's `extractors`). Rank a format recognised by its magic bytes above one guessed from
+   * weaker signs: the built-ins give gzip and zstd 20, tar 10.
+   */
+  detectPriority?: number;
+  /**
    * Optional: the file name of the output given the input's (`fw.bin.gz` → `fw.bin`, `fw.tgz` →
    * `fw.tar`), the hint the next extractor sees. Without it the next one gets no name.
    */
@@ -258,8 +278,13 @@ export interface PeerCertificate {
   raw: Uint8Array;
 }
 
-/** A device's request as plugins see it, whichever device protocol it came through. */
+/**
+ * A device's request, the one shape authenticators and the core see, whichever device protocol it
+ * came through (the native `/version` and `/firmware`, hawkBit DDI, Arduino, RAUC).
+ */
 export interface DeviceRequest {
+  /** The validated device id (the firmware stream) the request is for: OCI repository grammar, safe in a path or a URL. */
+  deviceId: string;
   /** `GET`, `HEAD`, `POST`, … */
   method: string;
   /** The path without the query: `/version`, `/firmware`, `/DEFAULT/controller/v1/esp32-a`. */
@@ -267,14 +292,10 @@ export interface DeviceRequest {
   /** Lower-cased header names. */
   headers: Readonly<Record<string, string | undefined>>;
   query: URLSearchParams;
+  /** The peer's address (the connection's, not a forwarded header's). */
   remoteAddress: string;
   /** Present when the connection is TLS and the client showed a certificate that chains to a trusted CA. */
   peerCertificate?: PeerCertificate;
-}
-
-export interface AuthRequest extends DeviceRequest {
-  /** The validated device id the request is for. */
-  deviceId: string;
   /**
    * Set when this address has used up its refused attempts: a refusal is answered 429 whatever it
    * says, so skip work that only refines one (such as finding whose credential it is). Valid
@@ -282,6 +303,9 @@ export interface AuthRequest extends DeviceRequest {
    */
   rateLimited?: boolean;
 }
+
+/** What `authenticate` is handed: the device's request. The name plugin API 1 gave it, kept: the same type as `DeviceRequest`. */
+export type AuthRequest = DeviceRequest;
 
 export type AuthDecision =
   /**
@@ -310,9 +334,11 @@ export interface AuthenticatorPlugin extends PluginBase<'authenticator'> {
   /**
    * Runs on every poll of a device whose `auth` lists it (in the listed order, until one allows).
    * Return the decision itself when it needs no I/O: the poll is then answered in
-   * the same turn; a promise makes the device's polls wait for it.
+   * the same turn; a promise makes the device's polls wait for it. `req` is the request the core
+   * serves: read it, do not change it (a change is not seen: the device admitted is `req.deviceId` as
+   * it was before any authenticator ran).
    */
-  authenticate(req: AuthRequest): AuthDecision | Promise<AuthDecision>;
+  authenticate(req: DeviceRequest): AuthDecision | Promise<AuthDecision>;
 }
 
 export type Plugin = SourcePlugin | VerifierPlugin | ExtractorPlugin | AuthenticatorPlugin;

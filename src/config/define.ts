@@ -1,6 +1,8 @@
 /**
  * The shape of `otaflux.config.ts`. `defineConfig` only gives types; the loader checks the value
- * and says exactly what is wrong (file, key path, what was expected).
+ * and says exactly what is wrong (file, key path, what was expected). These types are plain, with no
+ * zod in them, so the SDK's declarations stand alone; schema-types.ts holds them to the schema
+ * (schema.ts): `tsc` fails when they differ from what it accepts.
  */
 import type { AuthenticatorPlugin, ExtractorPlugin, SourcePlugin, VerifierPlugin } from '../plugin.ts';
 import type { LogFormat, LogLevel } from '../log.ts';
@@ -138,6 +140,8 @@ export interface RolloutConfig {
   salt?: string;
   /** Created paused. */
   paused?: boolean;
+  /** Why (kept in the audit log). */
+  reason?: string;
 }
 
 export interface FleetConfig {

@@ -1,7 +1,7 @@
 /** Strict zod schema of `otaflux.config.ts`: unknown keys are errors, plugins are checked by kind. */
 import { z } from 'zod';
 import { LOG_LEVELS } from '../log.ts';
-import type { PluginKind } from '../plugin.ts';
+import type { AuthenticatorPlugin, ExtractorPlugin, PluginKind, SourcePlugin, VerifierPlugin } from '../plugin.ts';
 import { fleetConfigSchema } from '../fleet/spec.ts';
 import { ddiConfigSchema } from '../protocols/ddi/config.ts';
 import { arduinoConfigSchema } from '../protocols/arduino/config.ts';
@@ -28,8 +28,16 @@ function describe(v: unknown): string {
   return `${typeof v} ${JSON.stringify(v)}`;
 }
 
-function plugin(kind: PluginKind) {
-  return z.custom<never>(
+/** The plugin type of each kind, so the schema's input type names what `defineConfig` accepts. */
+interface PluginOfKind {
+  source: SourcePlugin;
+  verifier: VerifierPlugin;
+  extractor: ExtractorPlugin;
+  authenticator: AuthenticatorPlugin;
+}
+
+function plugin<K extends PluginKind>(kind: K) {
+  return z.custom<PluginOfKind[K]>(
     (v) => {
       if (typeof v !== 'object' || v === null) return false;
       const p = v as Record<string, unknown>;

@@ -218,7 +218,7 @@ export async function resolveSettings(flags: FlagValues, cwd = process.cwd()): P
     : undefined;
 
   const cacheDir = resolve(str('cache-dir') ? cwd : configDir, str('cache-dir') ?? file.cache?.dir ?? DEFAULTS.cacheDir);
-  const fleetFile = (file.fleet ?? {}) as FleetConfig;
+  const fleetFile: FleetConfig = file.fleet ?? {};
   const fleet: FleetSettings | undefined = fleetFile.enabled === false
     ? undefined
     : {

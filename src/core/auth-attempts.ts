@@ -11,7 +11,7 @@
  * least 128 bits; `otaflux hash-token`) or a certificate's private key, and answering 200 to the
  * one right guess among 2^128 changes no odds. What the limit still does: a limited address's
  * refusals cost no log line, say nothing about whose credential was presented (429, never 403),
- * and authenticators are told (`AuthRequest.rateLimited`) to skip work that only refines a refusal
+ * and authenticators are told (`DeviceRequest.rateLimited`) to skip work that only refines a refusal
  * (`auth.token` does not search other devices' hashes), so a flood of wrong tokens costs little.
  * Timing tells nothing the status does not: a token is compared with the device's and the gateway
  * hashes in constant time whether the address is limited or not, and only the refusal path is
@@ -75,14 +75,16 @@ export class AuthAttempts {
     const b = this.refill(r.remoteAddress);
     if (b && b.tokens < 1) {
       const retryAfter = Math.max(1, Math.ceil((1 - b.tokens) / this.perMs / 1000));
-      this.events.emit('auth-failed', { remoteAddress: r.remoteAddress, stage: 'rate-limited', reason: 'too many failed attempts', device: r.device, status: 429 });
+      this.events.emit('auth-failed', { remoteAddress: r.remoteAddress, stage: 'rate-limited', reason: 'too many failed attempts', device: r.device, status: 429, ...(r.plugin ? { plugin: r.plugin } : {}) });
       return new TooManyAttempts(retryAfter);
     }
     this.refused++;
     this.logger.warn('device authentication failed', {
       device: r.device, remoteAddress: r.remoteAddress, status: r.status, reason: r.reason, ...(r.plugin ? { plugin: r.plugin } : {}), ...(r.presented ? { presented: r.presented } : {}),
     });
-    this.events.emit('auth-failed', { remoteAddress: r.remoteAddress, stage: 'request', reason: r.reason, device: r.device, status: r.status, ...(r.presented ? { presented: r.presented } : {}) });
+    this.events.emit('auth-failed', {
+      remoteAddress: r.remoteAddress, stage: 'request', reason: r.reason, device: r.device, status: r.status, ...(r.plugin ? { plugin: r.plugin } : {}), ...(r.presented ? { presented: r.presented } : {}),
+    });
     const bucket = b ?? this.add(r.remoteAddress);
     bucket.tokens = Math.max(0, bucket.tokens - 1);
     return undefined;

@@ -4,7 +4,7 @@
  * decided (`by`), and an authenticator that throws is a verdict of its own (`failed`), never an
  * exception: the device service answers it with a documented status and a log line naming it.
  */
-import type { AuthDecision, AuthenticatorPlugin, AuthRequest } from '../plugin.ts';
+import type { AuthDecision, AuthenticatorPlugin, DeviceRequest } from '../plugin.ts';
 import { errorMessage } from '../sdk/errors.ts';
 
 /** The `WWW-Authenticate` challenge of a 401 when no authenticator has one. */
@@ -18,7 +18,7 @@ export type Verdict = (Extract<AuthDecision, { outcome: 'allow' }> & { by: strin
  * The verdict of a device's authenticators, without a promise while each decides at once (mtls and
  * token do: this is on every poll); from the first one that returns a promise on, a promise.
  */
-export function authorize(auth: readonly AuthenticatorPlugin[], req: AuthRequest): Verdict | Promise<Verdict> {
+export function authorize(auth: readonly AuthenticatorPlugin[], req: DeviceRequest): Verdict | Promise<Verdict> {
   let denial: Denial | undefined;
   for (let i = 0; i < auth.length; i++) {
     const a = auth[i] as AuthenticatorPlugin;
@@ -36,7 +36,7 @@ export function authorize(auth: readonly AuthenticatorPlugin[], req: AuthRequest
   return denial ?? noneAccepted(auth);
 }
 
-async function settleFrom(auth: readonly AuthenticatorPlugin[], req: AuthRequest, i: number, pending: PromiseLike<AuthDecision>, denial: Denial | undefined): Promise<Verdict> {
+async function settleFrom(auth: readonly AuthenticatorPlugin[], req: DeviceRequest, i: number, pending: PromiseLike<AuthDecision>, denial: Denial | undefined): Promise<Verdict> {
   for (;;) {
     const a = auth[i] as AuthenticatorPlugin;
     let v: Verdict | { outcome: 'skip' };

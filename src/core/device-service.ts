@@ -1,43 +1,25 @@
 /**
- * DeviceService is the device API without HTTP: it validates the device id, finds the device's
- * composition, runs its authenticators, and asks the resolver for its release.
+ * DeviceService is the device API without HTTP: it makes a device's request (validating its id),
+ * finds the device's composition, runs its authenticators, and asks for its release. Every device
+ * error it throws after the id is validated carries that id.
  */
-import type { AuthRequest, DeviceRequest, Logger } from '../plugin.ts';
+import type { Logger } from '../plugin.ts';
 import type { Composer, Composition } from './composition.ts';
 import { deviceRef } from './composition.ts';
 import type { Resolver } from './resolver.ts';
 import type { Release } from './release.ts';
 import { validateDeviceId } from './device-id.ts';
-import { AuthenticatorFailed, DeviceError, Forbidden, MissingDevice, NoFirmware, Unauthorized } from './errors.ts';
+import { AuthenticatorFailed, Forbidden, NoFirmware, Unauthorized, ofDevice } from './errors.ts';
 import { authorize, type Verdict } from './authorize.ts';
 import type { AuthAttempts } from './auth-attempts.ts';
-
-/**
- * A device's request as the core sees it: the plugins' `DeviceRequest` with the device id as the
- * protocol gave it (not validated yet) and which device route asks (`version` when absent, for fleet
- * check-ins). `method` and `path` default to `GET` and `/<route>`.
- */
-export interface DeviceQuery extends Omit<DeviceRequest, 'method' | 'path'> {
-  device: string | null;
-  route?: 'version' | 'firmware';
-  method?: string;
-  path?: string;
-  /** The client protocol that asked (`arduino`, `rauc`, `esp-idf`), for check-ins; absent: the native API. */
-  protocol?: string;
-  /**
-   * How the end of a download is known: from the `/firmware` answer that reaches the last byte
-   * (default), or `pieces`: the front door reports it (`FleetService.downloadCompleted`) once every
-   * byte was read, over however many Range requests (RAUC streaming).
-   */
-  download?: 'response' | 'pieces';
-}
+import { deviceCall, type CallPurpose, type DeviceCall, type FactsMaybeWithoutPath } from './device-request.ts';
 
 /**
  * Picks the release an instance of a stream gets, given the stream's newest verified release (the
  * fleet: rollouts, pins, yanks, check-ins). Answers without a promise when it can: it runs on every poll.
  */
 export interface ReleaseChooser {
-  choose(stream: string, comp: Composition, newest: Release, q: DeviceQuery, identity?: string): Release | Promise<Release>;
+  choose(stream: string, comp: Composition, newest: Release, call: DeviceCall, identity?: string): Release | Promise<Release>;
 }
 
 /** A request let in: which device (the firmware stream), its composition, and who asked. */
@@ -65,58 +47,68 @@ export class DeviceService {
   ) {}
 
   /**
+   * The request of `device` (the id as the protocol gave it), validated: throws `MissingDevice` or
+   * `InvalidDevice` (400) otherwise. Front doors make every call they hand the service with it.
+   */
+  call(device: string | null | undefined, facts: FactsMaybeWithoutPath, purpose: CallPurpose): DeviceCall {
+    return deviceCall(device, facts, purpose, this.repositoryPrefix);
+  }
+
+  /**
    * The release this device may fetch now; throws a DeviceError otherwise. Answers without a promise
    * when nothing needs waiting for (authenticators that decide at once, a remembered release): the
    * hot path of every poll. Errors before any wait are thrown, after one they reject.
    */
-  release(q: DeviceQuery): Release | Promise<Release> {
-    const a = this.admit(q);
-    if (a instanceof Promise) return a.then((x) => this.chosen(x.deviceId, x.composition, q, x.identity));
-    return this.chosen(a.deviceId, a.composition, q, a.identity);
+  release(call: DeviceCall): Release | Promise<Release> {
+    const id = call.deviceId;
+    try {
+      const a = this.admit(call);
+      const r = a instanceof Promise ? a.then((x) => this.chosen(x, call)) : this.chosen(a, call);
+      return r instanceof Promise ? r.catch((e) => Promise.reject(ofDevice(e, id))) : r;
+    } catch (e) {
+      throw ofDevice(e, id);
+    }
   }
 
   /**
-   * Validates the id, finds the composition and runs the authenticators: the admission, or a thrown
-   * DeviceError (400, 401, 403, 404, 429). Without a promise while the authenticators decide at once.
+   * Finds the composition and runs the authenticators, which get `call` itself: the admission, or a
+   * thrown DeviceError (401, 403, 404, 429, 503). Without a promise while the authenticators decide at once.
+   * The admission names the id read before any authenticator ran, whatever one did to the request.
    */
-  admit(q: DeviceQuery): Admission | Promise<Admission> {
-    if (!q.device) throw new MissingDevice();
-    const id = validateDeviceId(q.device, this.repositoryPrefix);
+  admit(call: DeviceCall): Admission | Promise<Admission> {
+    const id = call.deviceId;
     const comp = this.composer.for(id);
-    if (!comp) throw new NoFirmware(id);
+    if (!comp) throw ofDevice(new NoFirmware(id), id);
     if (comp.auth === 'none') return { deviceId: id, composition: comp };
-    const req: AuthRequest = {
-      deviceId: id, method: q.method ?? 'GET', path: q.path ?? `/${q.route ?? 'version'}`, headers: q.headers, query: q.query, remoteAddress: q.remoteAddress,
-    };
-    if (q.peerCertificate) req.peerCertificate = q.peerCertificate;
     // Credentials are checked before the refusal limit: a valid one passes whoever else failed from
     // this address (see auth-attempts.ts for why that helps no brute-forcer).
-    if (this.attempts?.limited(q.remoteAddress)) req.rateLimited = true;
-    const decision = authorize(comp.auth, req);
-    if (decision instanceof Promise) return decision.then((d) => this.admitted(d, q, id, comp));
-    return this.admitted(decision, q, id, comp);
+    if (this.attempts?.limited(call.remoteAddress)) call.rateLimited = true;
+    const decision = authorize(comp.auth, call);
+    if (decision instanceof Promise) return decision.then((d) => this.admitted(d, id, call, comp));
+    return this.admitted(decision, id, call, comp);
   }
 
-  private admitted(decision: Verdict, q: DeviceQuery, id: string, comp: Composition): Admission {
+  private admitted(decision: Verdict, id: string, call: DeviceCall, comp: Composition): Admission {
     if (decision.outcome === 'failed') {
-      this.logger?.error('authenticator failed', { plugin: decision.by, device: id, remoteAddress: q.remoteAddress, error: decision.error });
-      throw withDevice(new AuthenticatorFailed(id, decision.by, decision.error), id);
+      this.logger?.error('authenticator failed', { plugin: decision.by, device: id, remoteAddress: call.remoteAddress, error: decision.error });
+      throw new AuthenticatorFailed(id, decision.by, decision.error);
     }
     if (decision.outcome === 'deny') {
       const limited = this.attempts?.failed({
-        device: id, remoteAddress: q.remoteAddress, status: decision.status, reason: decision.reason, plugin: decision.by, ...(decision.presented ? { presented: decision.presented } : {}),
+        device: id, remoteAddress: call.remoteAddress, status: decision.status, reason: decision.reason, plugin: decision.by, ...(decision.presented ? { presented: decision.presented } : {}),
       });
-      if (limited) throw withDevice(limited, id);
-      throw withDevice(decision.status === 403 ? new Forbidden(decision.reason, decision.by) : new Unauthorized(decision.reason, decision.by, decision.challenge), id);
+      if (limited) throw ofDevice(limited, id);
+      throw ofDevice(decision.status === 403 ? new Forbidden(decision.reason, decision.by) : new Unauthorized(decision.reason, decision.by, decision.challenge), id);
     }
     return { deviceId: id, composition: comp, identity: decision.identity };
   }
 
-  private chosen(id: string, comp: Composition, q: DeviceQuery, identity?: string): Release | Promise<Release> {
+  private chosen(a: Admission, call: DeviceCall): Release | Promise<Release> {
+    const { deviceId: id, composition: comp, identity } = a;
     const newest = this.resolver.current(deviceRef(id, comp), comp);
     const chooser = this.chooser;
     if (!chooser) return newest;
-    return newest instanceof Promise ? newest.then((r) => chooser.choose(id, comp, r, q, identity)) : chooser.choose(id, comp, newest, q, identity);
+    return newest instanceof Promise ? newest.then((r) => chooser.choose(id, comp, r, call, identity)) : chooser.choose(id, comp, newest, call, identity);
   }
 
   /**
@@ -129,9 +121,4 @@ export class DeviceService {
     if (!comp) throw new NoFirmware(id);
     return this.resolver.refresh(deviceRef(id, comp), comp, notBefore);
   }
-}
-
-function withDevice<E extends DeviceError>(e: E, id: string): E {
-  e.device = id;
-  return e;
 }

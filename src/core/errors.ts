@@ -1,8 +1,10 @@
 /**
  * Device-facing failures. Each class carries the HTTP status and the short body a device gets;
- * the body never holds a stack trace, an internal path or a secret. The mapping to HTTP lives in
- * one place (src/http/device-api.ts); the table is in README.md ("Status codes").
+ * the body never holds a stack trace, an internal path or a secret. Any other failure becomes
+ * `InternalError` in one place (`deviceFailure`); the reply is made from it in one place
+ * (src/http/device-api.ts `errorReply`); the table is in README.md ("Status codes").
  */
+import type { Logger } from '../plugin.ts';
 import { FirmwareNotFound, UpstreamUnavailable, errorMessage } from '../sdk/errors.ts';
 
 export abstract class DeviceError extends Error {
@@ -130,6 +132,31 @@ export class TooManyAttempts extends DeviceError {
     super(`too many failed authentication attempts: retry after ${retryAfter}s`);
     this.headers = { 'retry-after': String(retryAfter) };
   }
+}
+
+/** `e`, when a device error that names no device yet, naming the validated id `deviceId`; anything else as it is. */
+export function ofDevice(e: unknown, deviceId: string): unknown {
+  if (e instanceof DeviceError && e.device === undefined) e.device = deviceId;
+  return e;
+}
+
+/** A failure that is not a device's answer: a defect of ours. The device learns nothing more than this. */
+export class InternalError extends DeviceError {
+  readonly status = 500;
+  readonly code = 'internal';
+  readonly body = 'Internal error';
+  constructor(cause: unknown) { super(`internal error: ${errorMessage(cause)}`, { cause }); }
+}
+
+/**
+ * The one mapping of a failure to what a device is told: a DeviceError as it is, anything else an
+ * `InternalError`, logged here with its stack (and `fields`, e.g. the device id) since the device
+ * gets none of it.
+ */
+export function deviceFailure(e: unknown, logger: Logger, fields: Record<string, unknown> = {}): DeviceError {
+  if (e instanceof DeviceError) return e;
+  logger.error('unexpected error in device API', { ...fields, error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+  return new InternalError(e);
 }
 
 // What plugins throw is part of the public SDK helpers; the core maps it to device errors.

@@ -69,4 +69,9 @@ export interface AuthFailed {
   /** 401, 403 or 429 for `request`/`rate-limited`; absent for `tls` (the connection is closed). */
   status?: number;
   presented?: string;
+  /**
+   * The authenticator that refused (`auth.token`), or the list of them (`auth.token, auth.mtls`) when
+   * none had credentials to judge; absent for `tls`, where the handshake refused.
+   */
+  plugin?: string;
 }

@@ -1,7 +1,8 @@
 /**
  * Runs a device's extractor chain over an artifact's bytes: either the pinned list as given, or
  * `'auto'`, which sniffs the content layer by layer (`.tar.zst` → zstd, then tar) with the
- * available extractors' `detect()`. Media type and name are passed to `detect()` as hints only.
+ * available extractors' `detect()`, asked in the order of their `detectPriority` (`detectionOrder`).
+ * Media type and name are passed to `detect()` as hints only.
  * The whole chain's output is held to `ctx.limits` against the artifact's stored size, so stacked
  * layers cannot multiply their ratios past the limit.
  */
@@ -29,6 +30,7 @@ export async function extractChain(
   available: readonly ExtractorPlugin[],
   ctx: ExtractContext,
 ): Promise<ExtractOutcome> {
+  const candidates = spec === 'auto' ? detectionOrder(available) : [];
   const stored = new InputCounter();
   let stream = stored.wrap(input);
   const applied: string[] = [];
@@ -53,7 +55,7 @@ export async function extractChain(
         const peeked = await peekHead(stream, SNIFF_BYTES);
         stream = peeked.stream;
         const hints: ExtractHints = { head: peeked.head, ...(name !== undefined ? { name } : {}), ...(mediaType !== undefined ? { mediaType } : {}) };
-        const found = available.find((x) => x.detect?.(hints) ?? false);
+        const found = candidates.find((x) => x.detect?.(hints) ?? false);
         if (!found) break;
         apply(found);
       }
@@ -63,6 +65,14 @@ export async function extractChain(
     }
   }
   return { stream: limitOutput(stream, ctx.limits, () => stored.bytes, 'extracting'), applied };
+}
+
+/**
+ * The extractors that take part in auto-detection, in the order they are asked: those with a
+ * `detect`, highest `detectPriority` first (default 0), equal priorities in the order given.
+ */
+export function detectionOrder(available: readonly ExtractorPlugin[]): ExtractorPlugin[] {
+  return available.filter((x) => typeof x.detect === 'function').sort((a, b) => (b.detectPriority ?? 0) - (a.detectPriority ?? 0));
 }
 
 /** The name hint for the next layer, as the extractor names its output (unknown when it does not say). */

@@ -8,7 +8,7 @@
  * matching the kind; name one or more dot-separated segments, each `[a-z][a-z0-9-]*`
  * (`source.http-index`, `verifier.acme.hsm`). At most 100 characters.
  */
-import { PLUGIN_API_VERSION, type Plugin, type PluginKind } from '../plugin.ts';
+import { PLUGIN_API_VERSION, SUPPORTED_PLUGIN_API_VERSIONS, type Plugin, type PluginKind } from '../plugin.ts';
 
 export const PLUGIN_KINDS: readonly PluginKind[] = ['source', 'verifier', 'extractor', 'authenticator'];
 
@@ -55,8 +55,9 @@ export function builtInFactory<A extends unknown[], P extends Plugin>(factory: (
 export function apiVersionProblem(p: { id?: unknown; apiVersion?: unknown }): string | undefined {
   const who = `plugin ${String(p.id)}`;
   if (p.apiVersion === undefined) return `${who}: missing apiVersion; add apiVersion: PLUGIN_API_VERSION (imported from 'otaflux')`;
-  if (p.apiVersion !== PLUGIN_API_VERSION) {
-    return `${who} targets plugin API ${String(p.apiVersion)}, but this OtaFlux speaks plugin API ${PLUGIN_API_VERSION}: update the plugin or OtaFlux`;
+  if (typeof p.apiVersion !== 'number') return `${who}: apiVersion is ${typeof p.apiVersion} ${JSON.stringify(p.apiVersion)}, expected a number; write apiVersion: PLUGIN_API_VERSION (imported from 'otaflux')`;
+  if (!SUPPORTED_PLUGIN_API_VERSIONS.includes(p.apiVersion)) {
+    return `${who} targets plugin API ${String(p.apiVersion)}, but this OtaFlux speaks plugin API ${PLUGIN_API_VERSION} (and loads plugins written for ${SUPPORTED_PLUGIN_API_VERSIONS.join(', ')}): update the plugin or OtaFlux`;
   }
   return undefined;
 }
@@ -81,6 +82,9 @@ export function pluginProblems(value: unknown): string[] {
   }
   for (const m of OPTIONAL_METHODS[kind]) {
     if (p[m] !== undefined && typeof p[m] !== 'function') problems.push(`plugin ${String(p.id)}: ${m} is ${typeof p[m]}, expected a method ${m}() or nothing`);
+  }
+  if (kind === 'extractor' && p.detectPriority !== undefined && !Number.isFinite(p.detectPriority)) {
+    problems.push(`plugin ${String(p.id)}: detectPriority is ${JSON.stringify(p.detectPriority) ?? typeof p.detectPriority}, expected a finite number or nothing`);
   }
   return problems;
 }

@@ -26,6 +26,7 @@ import { acceptCached, provenanceNow } from './provenance.ts';
 import { DeviceError, NoFirmware, asDeviceFailure, NoVerifiedFirmware, SourceFailed, SourceUnavailable, errorMessage, isSourceUnavailable } from './errors.ts';
 import { FailureReports } from './failure-reports.ts';
 import { logCandidates } from './resolution-log.ts';
+import { resolveWith } from './plugin-compat.ts';
 
 /** At most this many versions are tried, newest first, when newer ones fail verification. */
 const MAX_CANDIDATES = 10;
@@ -163,7 +164,7 @@ export class Resolver {
     if (!byTag) this.resolved.set(source, (byTag = new Map()));
     const key = `${device.id}\0${version.tag}`;
     const previous = byTag.get(key);
-    const artifact = await source.resolve(device, version, previous ? { signal, previous } : { signal });
+    const artifact = await resolveWith(source, device, version, previous ? { signal, previous } : { signal });
     const { open: _open, ...pinned } = artifact;
     byTag.delete(key);
     if (byTag.size >= MAX_REMEMBERED_VERDICTS) byTag.delete(byTag.keys().next().value as string);

@@ -16,7 +16,8 @@ import { deviceRef } from '../core/composition.ts';
 import type { Resolver } from '../core/resolver.ts';
 import type { Release } from '../core/release.ts';
 import type { CoreEventBus, HttpRequestDone } from '../core/events.ts';
-import type { DeviceQuery, ReleaseChooser } from '../core/device-service.ts';
+import type { ReleaseChooser } from '../core/device-service.ts';
+import type { DeviceCall } from '../core/device-request.ts';
 import { NoFirmware, errorMessage } from '../core/errors.ts';
 import { SingleFlight } from '../core/single-flight.ts';
 import { bootId, deriveInstance, reportedVersion, type Instance } from './instance.ts';
@@ -168,7 +169,7 @@ export class FleetService implements ReleaseChooser {
    * The release this instance of a stream gets now, given the stream's newest verified release.
    * Without a promise whenever the stream's releases are known (every poll after the first).
    */
-  choose(stream: string, comp: Composition, newest: Release, q: DeviceQuery, identity?: string): Release | Promise<Release> {
+  choose(stream: string, comp: Composition, newest: Release, q: DeviceCall, identity?: string): Release | Promise<Release> {
     const inst = deriveInstance(identity ? { ...q, identity } : q);
     if (!this.governs(stream)) {
       if (this.o.checkins) this.record(stream, inst, q, identity, newest, undefined);
@@ -186,7 +187,7 @@ export class FleetService implements ReleaseChooser {
     return this.releasesOf(stream, comp, newest).then((rs) => this.decided(stream, rs, inst, q, identity));
   }
 
-  private decided(stream: string, releases: Release[], inst: Instance, q: DeviceQuery, identity: string | undefined): Release {
+  private decided(stream: string, releases: Release[], inst: Instance, q: DeviceCall, identity: string | undefined): Release {
     const now = Date.now();
     const running = reportedVersion(q) ?? this.lastVerified(inst.id, stream);
     let byInstance = this.offers.get(stream);
@@ -289,7 +290,7 @@ export class FleetService implements ReleaseChooser {
   }
 
   /** One check-in: the instance's latest facts, and its outcomes. Synchronous, in memory. */
-  private record(stream: string, inst: Instance, q: DeviceQuery, identity: string | undefined, served: Release | undefined, o: Offer | undefined): void {
+  private record(stream: string, inst: Instance, q: DeviceCall, identity: string | undefined, served: Release | undefined, o: Offer | undefined): void {
     const now = Date.now();
     const route = q.route ?? 'version';
     // The stored route names the protocol too (`arduino:firmware`); outcomes read only the route.

@@ -6,7 +6,7 @@
  */
 import { Elysia } from 'elysia';
 import type { Runtime } from '../runtime.ts';
-import { firmwareRoute, versionRoute, type DeviceReply, type DeviceRequest } from './device-api.ts';
+import { firmwareRoute, versionRoute, type DeviceReply, type FrontDoorRequest } from './device-api.ts';
 import { harborWebhook } from './webhook-harbor.ts';
 import { adminApi, readinessRoute } from './admin-api.ts';
 import { apiDocs } from './api-docs.ts';
@@ -55,7 +55,7 @@ export function notFound(): Response {
   return new Response('Not Found', { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8' } });
 }
 
-function fromRequest(request: Request, remoteAddress: string): DeviceRequest {
+function fromRequest(request: Request, remoteAddress: string): FrontDoorRequest {
   const url = new URL(request.url);
   // Names are the client's: no prototype to collide with (`constructor`, `__proto__`).
   const headers = Object.create(null) as Record<string, string>;

@@ -2,22 +2,34 @@
  * The device API as plain functions from a request to a reply, shared by the device listener
  * (HTTP and HTTPS) and the Elysia app. Bytes on the wire follow the Rust server: `/version` is
  * `version\ncrc32\nsize` as text/plain, `/firmware` is application/octet-stream with an explicit
- * Content-Length. Errors map to the short bodies of src/core/errors.ts; nothing else reaches a device.
+ * Content-Length. Errors map to the short bodies of src/core/errors.ts (`errorReply`); nothing else reaches a device.
  */
-import type { DeviceRequest as PluginDeviceRequest, Logger } from '../plugin.ts';
-import type { DeviceQuery, DeviceService } from '../core/device-service.ts';
+import type { Logger } from '../plugin.ts';
+import type { DeviceService } from '../core/device-service.ts';
+import type { CallPurpose, DeviceCall, RequestFacts } from '../core/device-request.ts';
 import type { ReleaseBodies } from '../core/release-bodies.ts';
 import type { CoreEventBus } from '../core/events.ts';
-import { DeviceError } from '../core/errors.ts';
+import { deviceFailure } from '../core/errors.ts';
 import { releaseEtag, versionBody, type Release } from '../core/release.ts';
 import { ifRangeAllows, noneMatch, parseRange } from './range.ts';
 
-/** The plugins' request shape; a listener that does not give the path gets `/version` or `/firmware`. */
-export type DeviceRequest = Omit<PluginDeviceRequest, 'path'> & {
+/**
+ * A device's request as a listener hands it to a front door: the facts of the contract's
+ * `DeviceRequest` before a protocol has found the device id in them. A listener that does not give
+ * the path gets `/version` or `/firmware`.
+ */
+export type FrontDoorRequest = Omit<RequestFacts, 'path'> & {
   path?: string;
   /** The client protocol recognised (`esp-idf`), recorded with the check-in; absent: the native API. */
   protocol?: string;
 };
+
+/** The facts of a front door's request, `path` when the listener gave none. */
+export function requestFacts(req: FrontDoorRequest, path: string): RequestFacts {
+  const f: RequestFacts = { method: req.method, path: req.path ?? path, headers: req.headers, query: req.query, remoteAddress: req.remoteAddress };
+  if (req.peerCertificate) f.peerCertificate = req.peerCertificate;
+  return f;
+}
 
 export type ReplyBody = string | Buffer | { path: string; start: number; end: number } | null;
 
@@ -50,10 +62,10 @@ const TEXT = 'text/plain; charset=utf-8';
  * `/version`. Answers without a promise when the device service can (no credentials to wait for,
  * release remembered): the listener then writes the poll's answer in the same turn.
  */
-export function versionRoute(req: DeviceRequest, deps: DeviceApiDeps): DeviceReply | Promise<DeviceReply> {
+export function versionRoute(req: FrontDoorRequest, deps: DeviceApiDeps): DeviceReply | Promise<DeviceReply> {
   let release: Release | Promise<Release>;
   try {
-    release = deps.devices.release(toQuery(req, 'version'));
+    release = deps.devices.release(nativeCall(req, 'version', deps.devices));
   } catch (e) {
     return errorReply(e, req, deps.logger);
   }
@@ -61,13 +73,21 @@ export function versionRoute(req: DeviceRequest, deps: DeviceApiDeps): DeviceRep
   return versionOk(release, req, deps);
 }
 
-export async function firmwareRoute(req: DeviceRequest, deps: DeviceApiDeps): Promise<DeviceReply> {
+export async function firmwareRoute(req: FrontDoorRequest, deps: DeviceApiDeps): Promise<DeviceReply> {
   let release: Release;
   try {
-    release = await deps.devices.release(toQuery(req, 'firmware'));
+    release = await deps.devices.release(nativeCall(req, 'firmware', deps.devices));
   } catch (e) {
     return errorReply(e, req, deps.logger);
   }
+  return firmwareReply(release, req, deps);
+}
+
+/**
+ * `/firmware`'s answer for a release already chosen (Range, If-Range, If-None-Match, 416, HEAD): the
+ * native route's, and a front door's that pinned the release itself (a DDI action, a RAUC session).
+ */
+export async function firmwareReply(release: Release, req: FrontDoorRequest, deps: Omit<DeviceApiDeps, 'devices'>): Promise<DeviceReply> {
   deps.events.emit('device-seen', { device: release.device, route: 'firmware', release, remoteAddress: req.remoteAddress });
   const etag = releaseEtag(release);
   const base = { etag, 'accept-ranges': 'bytes', 'x-firmware-version': release.version, 'x-firmware-crc32': String(release.crc32) };
@@ -96,7 +116,7 @@ export async function firmwareRoute(req: DeviceRequest, deps: DeviceApiDeps): Pr
   return { status, headers, body, ...meta, ...(end < release.size - 1 ? { partial: true } : {}) };
 }
 
-function versionOk(release: Release, req: DeviceRequest, deps: DeviceApiDeps): DeviceReply {
+function versionOk(release: Release, req: FrontDoorRequest, deps: DeviceApiDeps): DeviceReply {
   deps.events.emit('device-seen', { device: release.device, route: 'version', release, remoteAddress: req.remoteAddress });
   const { body, length } = versionReply(release);
   return { status: 200, headers: { 'content-type': TEXT, 'content-length': length }, body: req.method === 'HEAD' ? null : body, device: release.device, release };
@@ -113,26 +133,26 @@ function versionReply(release: Release): { body: string; length: string } {
   return r;
 }
 
-function toQuery(req: DeviceRequest, route: 'version' | 'firmware'): DeviceQuery {
-  const q: DeviceQuery = { device: req.query.get('device') || null, headers: req.headers, query: req.query, remoteAddress: req.remoteAddress, route, method: req.method, path: req.path ?? `/${route}` };
-  if (req.peerCertificate) q.peerCertificate = req.peerCertificate;
-  if (req.protocol) q.protocol = req.protocol;
-  return q;
+/** The purposes of the native routes, shared: a poll allocates none. */
+const NATIVE: Record<'version' | 'firmware', CallPurpose> = { version: { route: 'version' }, firmware: { route: 'firmware' } };
+
+/** The request of the native API: the device id is the `device` query parameter. */
+function nativeCall(req: FrontDoorRequest, route: 'version' | 'firmware', devices: DeviceService): DeviceCall {
+  return devices.call(req.query.get('device'), req, req.protocol ? { route, protocol: req.protocol } : NATIVE[route]);
 }
 
-/** A device error as its short documented reply (any other error: 500, logged). */
-export function errorReply(e: unknown, req: DeviceRequest, logger: Logger): DeviceReply {
-  if (e instanceof DeviceError) {
-    const body = e.body;
-    return {
-      status: e.status,
-      headers: { 'content-type': TEXT, 'content-length': String(Buffer.byteLength(body)), ...e.headers },
-      body: req.method === 'HEAD' ? null : body,
-      errorCode: e.code,
-      ...(e.device ? { device: e.device } : req.query.get('device') ? { device: req.query.get('device') as string } : {}),
-    };
-  }
-  logger.error('unexpected error in device API', { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
-  const body = 'Internal error';
-  return { status: 500, headers: { 'content-type': TEXT, 'content-length': String(body.length) }, body, errorCode: 'internal' };
+/**
+ * Any failure as its short documented reply: a device error as it is, anything else 500
+ * `Internal error`, logged (`deviceFailure`). `req` decides whether a body goes with it (not for HEAD).
+ */
+export function errorReply(e: unknown, req: Pick<FrontDoorRequest, 'method'> | undefined, logger: Logger): DeviceReply {
+  const d = deviceFailure(e, logger);
+  const body = d.body;
+  return {
+    status: d.status,
+    headers: { 'content-type': TEXT, 'content-length': String(Buffer.byteLength(body)), ...d.headers },
+    body: req?.method === 'HEAD' ? null : body,
+    errorCode: d.code,
+    ...(d.device ? { device: d.device } : {}),
+  };
 }

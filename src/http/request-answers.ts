@@ -6,7 +6,7 @@
  */
 import type { Socket } from 'bun';
 import type { CoreEventBus, HttpRequestDone } from '../core/events.ts';
-import { firmwareRoute, versionRoute, type DeviceApiDeps, type DeviceReply, type DeviceRequest } from './device-api.ts';
+import { errorReply, firmwareRoute, versionRoute, type DeviceApiDeps, type DeviceReply, type FrontDoorRequest } from './device-api.ts';
 import { responseHead, send, sendFile, WRITTEN } from './response-writer.ts';
 import { askApp } from './app-bridge.ts';
 import { DOCS_ASSETS_PREFIX, docsAsset } from './api-docs.ts';
@@ -80,12 +80,11 @@ export function requestAnswerer(deps: AnswerDeps, scheme: 'http' | 'https' = 'ht
   }
 
   function failedReply(e: unknown): DeviceReply {
-    deps.logger.error('device API failed', { error: String(e) });
-    return { status: 500, headers: { 'content-type': TEXT, 'content-length': '14' }, body: 'Internal error' };
+    return errorReply(e, undefined, deps.logger);
   }
 
-  function deviceRequest(s: Socket<Conn>, r: ParsedRequest): DeviceRequest {
-    const dreq: DeviceRequest = { method: r.method, query: new URLSearchParams(r.query), headers: r.headers, remoteAddress: s.data.remoteAddress };
+  function deviceRequest(s: Socket<Conn>, r: ParsedRequest): FrontDoorRequest {
+    const dreq: FrontDoorRequest = { method: r.method, query: new URLSearchParams(r.query), headers: r.headers, remoteAddress: s.data.remoteAddress };
     if (s.data.peer) dreq.peerCertificate = s.data.peer;
     return dreq;
   }

@@ -3,11 +3,12 @@
  * services: digests of releases, the newest release of a stream without a check-in (an Arduino
  * filesystem image), the fleet for downloads read in pieces, and the protocols' settings.
  */
-import type { DeviceQuery } from '../core/device-service.ts';
+import type { DeviceCall } from '../core/device-request.ts';
 import type { Release } from '../core/release.ts';
 import type { DeviceApiDeps } from '../http/device-api.ts';
 import type { Runtime } from '../runtime.ts';
 import { deviceRef } from '../core/composition.ts';
+import { ofDevice } from '../core/errors.ts';
 import { validateDeviceId } from '../core/device-id.ts';
 import { deriveInstance } from '../fleet/instance.ts';
 import type { ArduinoSettings } from './arduino/config.ts';
@@ -21,7 +22,7 @@ export interface ProtocolDeps extends DeviceApiDeps {
    * What the device service would answer (auth, rollout decision, check-in), with the instance the
    * fleet counted it under: for front doors that report the download's end themselves.
    */
-  offer(q: DeviceQuery): Promise<{ release: Release; instance: string }>;
+  offer(call: DeviceCall): Promise<{ release: Release; instance: string }>;
   /** The stream's newest verified release as the source has it (no auth, no check-in); undefined when it has none. */
   newest(stream: string): Promise<Release | undefined>;
   /** Tells the fleet an image read in pieces reached an instance whole (absent without fleet control). */
@@ -48,11 +49,15 @@ export function protocolDeps(rt: Runtime): ProtocolDeps {
       const comp = settings.composer.for(id);
       return comp ? resolver.current(deviceRef(id, comp), comp) : undefined;
     },
-    async offer(q) {
-      const a = await devices.admit(q);
-      const newest = await resolver.current(deviceRef(a.deviceId, a.composition), a.composition);
-      const release = fleet ? await fleet.choose(a.deviceId, a.composition, newest, q, a.identity) : newest;
-      return { release, instance: deriveInstance(a.identity ? { ...q, identity: a.identity } : q).id };
+    async offer(call) {
+      try {
+        const a = await devices.admit(call);
+        const newest = await resolver.current(deviceRef(a.deviceId, a.composition), a.composition);
+        const release = fleet ? await fleet.choose(a.deviceId, a.composition, newest, call, a.identity) : newest;
+        return { release, instance: deriveInstance(a.identity ? { ...call, identity: a.identity } : call).id };
+      } catch (e) {
+        throw ofDevice(e, call.deviceId);
+      }
     },
     ...(fleet ? { downloadCompleted: (instance, stream, version, bootId, address, protocol) => fleet.downloadCompleted(instance, stream, version, bootId, address, protocol) } : {}),
     ...(settings.arduino ? { arduino: settings.arduino } : {}),

@@ -4,7 +4,7 @@
  * an open session), ESP-IDF's `esp_http_client` by its default User-Agent. Everything else is the
  * native API.
  */
-import type { DeviceReply, DeviceRequest } from '../http/device-api.ts';
+import type { DeviceReply, FrontDoorRequest } from '../http/device-api.ts';
 import { arduinoClient, arduinoFirmware } from './arduino/firmware.ts';
 import { raucFirmware } from './rauc/firmware.ts';
 import type { ProtocolDeps } from './protocol-deps.ts';
@@ -16,7 +16,7 @@ export const ESP_IDF_USER_AGENT = 'ESP32 HTTP Client/1.0';
  * The answer of a protocol front door to a `/firmware` request (`target`: its path and query), or
  * undefined when the native route answers it.
  */
-export function protocolFirmware(req: DeviceRequest, target: string, deps: ProtocolDeps): Promise<DeviceReply> | undefined {
+export function protocolFirmware(req: FrontDoorRequest, target: string, deps: ProtocolDeps): Promise<DeviceReply> | undefined {
   const arduino = arduinoClient(req.headers);
   if (arduino) return arduinoFirmware(req, arduino, deps);
   return raucFirmware(req, target, deps);

@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AuthRequest, DeviceRef, Logger, PeerCertificate, PluginContext } from '../plugin.ts';
+import type { DeviceRequest, DeviceRef, Logger, PeerCertificate, PluginContext } from '../plugin.ts';
 
 export type LogLevelName = 'error' | 'warn' | 'info' | 'debug' | 'trace';
 
@@ -64,7 +64,7 @@ export function fakeDevice(id: string, o: { allowPrerelease?: boolean; options?:
 export function fakeRequest(
   deviceId: string,
   o: { method?: string; path?: string; headers?: Record<string, string>; query?: Record<string, string>; remoteAddress?: string; peerCertificate?: PeerCertificate; rateLimited?: boolean } = {},
-): AuthRequest {
+): DeviceRequest {
   const headers = Object.fromEntries(Object.entries(o.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
   return {
     deviceId,

@@ -6,9 +6,10 @@
 import { pluginProblems } from '../core/plugin-checks.ts';
 import { rankVersions, sha256Digest } from '../sdk/index.ts';
 import type {
-  Artifact, AuthDecision, AuthRequest, AuthenticatorPlugin, DeviceRef, ExtractLimits, ExtractorPlugin, Plugin, SourcePlugin, SourceVersion, Verdict, VerifierPlugin,
+  Artifact, AuthDecision, DeviceRequest, AuthenticatorPlugin, DeviceRef, ExtractLimits, ExtractorPlugin, Plugin, SourcePlugin, SourceVersion, Verdict, VerifierPlugin,
 } from '../plugin.ts';
 import { fakeContext, type CapturingLogger, type FakeContext, type LoggedLine } from './fakes.ts';
+import { resolveWith } from '../core/plugin-compat.ts';
 
 /** The plugin fails a check OtaFlux runs at load; `problems` holds one line per problem. */
 export class PluginCheckError extends Error {
@@ -64,7 +65,7 @@ export function runSource(source: SourcePlugin, device: DeviceRef, o: RunOptions
     const versions = await s.versions(device, ctx.signal);
     const chosen = rankVersions(versions, device.allowPrerelease)[0];
     if (!chosen) return { versions };
-    const artifact = await s.resolve(device, chosen, { signal: ctx.signal });
+    const artifact = await resolveWith(s, device, chosen, { signal: ctx.signal });
     if (!/^sha256:[0-9a-f]{64}$/.test(artifact.digest)) throw new Error(`${s.id}: artifact digest ${artifact.digest} is not sha256:<64 hex digits>`);
     const bytes = new Uint8Array(await new Response(await artifact.open(ctx.signal)).arrayBuffer());
     if (artifact.contentDigest && sha256Digest(bytes) !== artifact.contentDigest) {
@@ -114,7 +115,7 @@ export function runExtractor(
 }
 
 /** The authenticator's decision on `req`; throws when it is not allow (with identity), deny (401/403) or skip. */
-export function runAuthenticator(auth: AuthenticatorPlugin, req: AuthRequest, o: RunOptions = {}): Promise<{ decision: AuthDecision; logs: LoggedLine[] }> {
+export function runAuthenticator(auth: AuthenticatorPlugin, req: DeviceRequest, o: RunOptions = {}): Promise<{ decision: AuthDecision; logs: LoggedLine[] }> {
   return lifecycle(auth, o, async (a) => {
     const decision = await a.authenticate(req);
     const shaped =

@@ -13,7 +13,8 @@ import { tempDir } from '../support/tmp.ts';
 import { freePort } from '../support/ports.ts';
 import { connect } from 'node:net';
 import { readToEnd } from '../support/raw-http.ts';
-import type { Admission, DeviceQuery } from '../../src/core/device-service.ts';
+import type { Admission } from '../../src/core/device-service.ts';
+import type { DeviceCall } from '../../src/core/device-request.ts';
 import { resolveSettings } from '../../src/config/settings.ts';
 import { TestPki, type ClientCert } from './pki.ts';
 import { curl, esp32Sequence, split } from './tls-clients.ts';
@@ -93,7 +94,7 @@ test('the authenticated identity is the full CN (the instance), the device id th
   const svc = server.runtime.devices;
   const seen: (Admission | Promise<Admission>)[] = [];
   const admit = svc.admit.bind(svc);
-  svc.admit = (q: DeviceQuery) => {
+  svc.admit = (q: DeviceCall) => {
     const a = admit(q);
     seen.push(a);
     return a;

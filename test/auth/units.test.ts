@@ -13,14 +13,14 @@ import { AuthAttempts } from '../../src/core/auth-attempts.ts';
 import { CoreEventBus } from '../../src/core/events.ts';
 import { TooManyAttempts } from '../../src/core/errors.ts';
 import { createLogger } from '../../src/log.ts';
-import { PLUGIN_API_VERSION, type AuthDecision, type AuthenticatorPlugin, type AuthRequest, type PeerCertificate } from '../../src/plugin.ts';
+import { PLUGIN_API_VERSION, type AuthDecision, type AuthenticatorPlugin, type DeviceRequest, type PeerCertificate } from '../../src/plugin.ts';
 import { authorize } from '../../src/core/authorize.ts';
 import { TestPki } from './pki.ts';
 
 function cert(cn: string | undefined, sans: string[] = [], serial = '1A2B', fingerprint = 'AA:BB'): PeerCertificate {
   return { subject: cn ? { CN: cn } : {}, issuer: { CN: 'ca' }, subjectAltNames: sans, serialNumber: serial, fingerprint256: fingerprint, validFrom: new Date(0), validTo: new Date(8e15), raw: new Uint8Array([1]) };
 }
-function req(deviceId: string, extra: Partial<AuthRequest> = {}): AuthRequest {
+function req(deviceId: string, extra: Partial<DeviceRequest> = {}): DeviceRequest {
   return { deviceId, method: 'GET', path: '/version', headers: {}, query: new URLSearchParams(), remoteAddress: '10.0.0.1', ...extra };
 }
 

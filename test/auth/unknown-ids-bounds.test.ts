@@ -8,18 +8,17 @@ import { memorySource, type MemorySource } from '../support/test-plugins.ts';
 import { firmwareDir } from '../support/firmware-dir.ts';
 import { Composer, type Composition } from '../../src/core/composition.ts';
 import { none } from '../../src/plugins/verifier/none.ts';
-import type { DeviceQuery } from '../../src/core/device-service.ts';
 import { DeviceError } from '../../src/core/errors.ts';
 
 const servers: TestServer[] = [];
 afterEach(async () => { await Promise.all(servers.splice(0).map((s) => s.close())); });
 
-const query = (device: string): DeviceQuery => ({ device, headers: {}, query: new URLSearchParams(), remoteAddress: '127.0.0.1' });
+const facts = { method: 'GET', path: '/version', headers: {}, query: new URLSearchParams(), remoteAddress: '127.0.0.1' };
 
 /** Status (or 200) of one poll through the device service, without HTTP. */
 async function poll(s: TestServer, device: string): Promise<number> {
   try {
-    await s.runtime.devices.release(query(device));
+    await s.runtime.devices.release(s.runtime.devices.call(device, facts, { route: 'version' }));
     return 200;
   } catch (e) {
     return e instanceof DeviceError ? e.status : 500;

@@ -99,18 +99,18 @@ test('the binary serves /version and /firmware through the runtime-loaded plugin
   server = undefined;
 });
 
-test('a plugin declaring plugin API 2 is refused at start-up, naming it', async () => {
+test('a plugin declaring plugin API 3 is refused at start-up, naming it', async () => {
   const dir = hostileSite();
   writeFileSync(join(dir, 'plugins', 'future-source.ts'), `import type { SourcePlugin } from 'otaflux';
 export function future(): SourcePlugin {
-  return { kind: 'source', id: 'source.from-the-future', apiVersion: 2, versions: async () => [], resolve: async () => { throw new Error('unused'); } };
+  return { kind: 'source', id: 'source.from-the-future', apiVersion: 3, versions: async () => [], resolve: async () => { throw new Error('unused'); } };
 }
 `);
   writeConfig(dir, `import { future } from './plugins/future-source.ts';
 export default defineConfig({ server: { listenAddr: '127.0.0.1:0', metricsListenAddr: false }, defaults: { source: future(), auth: 'none' } });`);
   const r = await runBinary([bin], { cwd: dir });
   expect(r.code).not.toBe(0);
-  expect(r.stderr).toContain('plugin source.from-the-future targets plugin API 2, but this OtaFlux speaks plugin API 1');
+  expect(r.stderr).toContain('plugin source.from-the-future targets plugin API 3, but this OtaFlux speaks plugin API 2');
   expect(r.stderr).not.toContain('device API listening');
   expect(existsSync(marker)).toBe(false);
 });

@@ -3,7 +3,7 @@
 // the example plugin and the guide's minimal source without skipLibCheck, and a plugin that breaks
 // the contract fails to type-check.
 import { beforeAll, expect, test } from 'bun:test';
-import { copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildSdk, ROOT } from '../../scripts/build.ts';
 import { tempDir } from '../support/tmp.ts';
@@ -52,7 +52,7 @@ test('the package is named otaflux, exports . and ./testing, and no declaration 
   expect(foreign).toEqual([]);
   const api = readFileSync(join(project, 'node_modules', 'otaflux', 'public-api.d.ts'), 'utf8');
   expect(api).toContain('defineConfig');
-  expect(readFileSync(join(project, 'node_modules', 'otaflux', 'plugin.d.ts'), 'utf8')).toContain('export declare const PLUGIN_API_VERSION = 1;');
+  expect(readFileSync(join(project, 'node_modules', 'otaflux', 'plugin.d.ts'), 'utf8')).toContain('export declare const PLUGIN_API_VERSION = 2;');
 });
 
 test('the example plugin, the guide example and a config using them type-check outside the repo', async () => {
@@ -72,6 +72,17 @@ export default defineConfig({
   const r = await runBinary([TSC, '-p', project], { cwd: project, timeoutMs: 60_000 });
   expect(r.stdout + r.stderr).toBe('');
   expect(r.code).toBe(0);
+}, 60_000);
+
+test('outside the repo too, each config mistake of the fixture is a type error (every @ts-expect-error is used)', async () => {
+  copyFileSync(join(ROOT, 'test', 'config', 'fixtures', 'wrong-keys.config.ts'), join(project, 'wrong-keys.config.ts'));
+  try {
+    const r = await runBinary([TSC, '-p', project], { cwd: project, timeoutMs: 60_000 });
+    expect(r.stdout + r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  } finally {
+    rmSync(join(project, 'wrong-keys.config.ts'));
+  }
 }, 60_000);
 
 test('a plugin that breaks the contract fails to type-check', async () => {

@@ -61,7 +61,7 @@ test('a plugin for another plugin API version is refused, naming it', async () =
   const path = configFile(`
     const future = { kind: 'source', id: 'source.future', apiVersion: PLUGIN_API_VERSION + 1, versions: async () => [], resolve: async () => { throw new Error('x'); } };
     export default defineConfig({ defaults: { source: future as any } });`);
-  await expect(startTestServer({ config: path })).rejects.toThrow(/plugin source\.future targets plugin API 2, but this OtaFlux speaks plugin API 1/);
+  await expect(startTestServer({ config: path })).rejects.toThrow(/plugin source\.future targets plugin API 3, but this OtaFlux speaks plugin API 2 \(and loads plugins written for 1, 2\)/);
 });
 
 test('a plugin whose setup fails stops start-up with its id and cause', async () => {

@@ -109,6 +109,35 @@ describe('auto', () => {
     expect(seen).toEqual([undefined]);
   });
 
+  test('the built-ins own their detection order: listed backwards, they peel the same layers', async () => {
+    const backwards = [...available].reverse();
+    expect(backwards.map((x) => x.id)).toEqual(['extractor.tar', 'extractor.zstd', 'extractor.gzip']);
+    const outcome = await extractChain(fileStream(join(dir, 'fw.tar.gz.zst')), 'auto', backwards, extractCtx({}, { name: 'fw.tar.gz.zst' }));
+    expect(outcome.applied).toEqual(['extractor.zstd', 'extractor.gzip', 'extractor.tar']);
+    sameBytes(await collect(outcome.stream), fw);
+  });
+
+  test('a configured extractor with a higher detectPriority is asked before the built-ins; without one, after', async () => {
+    const asked: string[] = [];
+    const wrapped = (detectPriority?: number): ExtractorPlugin => {
+      const own = gzip();
+      return {
+        kind: 'extractor', id: 'extractor.acme-gzip', apiVersion: PLUGIN_API_VERSION, ...(detectPriority !== undefined ? { detectPriority } : {}),
+        detect: (h) => (asked.push('acme'), own.detect!(h)),
+        extract: (input, ctx) => own.extract(input, ctx),
+      };
+    };
+    const first = await extractChain(fileStream(join(dir, 'firmware.bin.gz')), 'auto', [...available, wrapped(30)], extractCtx());
+    expect(first.applied).toEqual(['extractor.acme-gzip']);
+    sameBytes(await collect(first.stream), fw);
+    asked.length = 0;
+    const after = await extractChain(fileStream(join(dir, 'firmware.bin.gz')), 'auto', [wrapped(), ...available], extractCtx());
+    expect(after.applied).toEqual(['extractor.gzip']);
+    sameBytes(await collect(after.stream), fw);
+    // Asked only for the unpacked content, after every built-in had said no to it.
+    expect(asked).toEqual(['acme']);
+  });
+
   test('a detector that always says yes cannot loop forever', async () => {
     const greedy: ExtractorPlugin = { kind: 'extractor', id: 'extractor.greedy', apiVersion: PLUGIN_API_VERSION, detect: () => true, extract: (i) => i };
     const outcome = await extractChain(streamOf(fw), 'auto', [greedy], extractCtx());

@@ -14,7 +14,7 @@ test('after the first poll, /version decisions come back without a promise', asy
   const fw = fleetFirmware(['plain-a', 'staged-a'], ['1.0.0', '1.1.0']);
   const config = fleetConfigFile(fw.root, `{ rollouts: [{ id: 'st', streams: 'staged-a', version: '1.1.0', steps: [{ percent: 50 }] }] }`);
   rt = await startRuntime(await resolveSettings({ config, 'cache-dir': tempDir() }), createLogger({ level: 'off' }));
-  const q = (device: string, instance: string) => ({ device, headers: {}, query: new URLSearchParams(`device=${device}&instance=${instance}`), remoteAddress: '10.0.0.7', route: 'version' as const, method: 'GET' });
+  const q = (device: string, instance: string) => (rt as Runtime).devices.call(device, { method: 'GET', path: '/version', headers: {}, query: new URLSearchParams(`device=${device}&instance=${instance}`), remoteAddress: '10.0.0.7' }, { route: 'version' });
   for (const device of ['plain-a', 'staged-a']) {
     const first = rt.devices.release(q(device, 'u-0'));
     expect(first).toBeInstanceOf(Promise);

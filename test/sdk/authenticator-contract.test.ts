@@ -70,6 +70,19 @@ test("without a challenge of its own, a 401 keeps OtaFlux's Bearer challenge; to
   expect((await fetch(`${s.url}/version?device=dev`, { headers: { authorization: `Bearer ${secret}` } })).status).toBe(200);
 });
 
+test('every auth-failed event names the plugin that decided, the rate-limited ones too', async () => {
+  const refuse = authenticator('auth.refusing-test', () => ({ outcome: 'deny', status: 403, reason: 'not yours', presented: 'key:7' }));
+  const s = await serve({ auth: [refuse] });
+  const events: { stage: string; status?: number; plugin?: string }[] = [];
+  s.runtime.events.on('auth-failed', (e) => events.push({ stage: e.stage, ...(e.status ? { status: e.status } : {}), ...(e.plugin ? { plugin: e.plugin } : {}) }));
+  const statuses: number[] = [];
+  for (let i = 0; i < 11; i++) statuses.push((await fetch(`${s.url}/version?device=dev`)).status);
+  expect(statuses).toEqual([...Array(10).fill(403), 429]);
+  expect(events).toHaveLength(11);
+  expect(events[0]).toEqual({ stage: 'request', status: 403, plugin: 'auth.refusing-test' });
+  expect(events[10]).toEqual({ stage: 'rate-limited', status: 429, plugin: 'auth.refusing-test' });
+});
+
 for (const how of ['throws', 'rejects', 'answers outside the contract'] as const) {
   test(`an authenticator that ${how}: 503 with Retry-After, a log line naming it, nothing else on the wire`, async () => {
     const broken = authenticator('auth.broken-test', (): AuthDecision | Promise<AuthDecision> => {

@@ -40,10 +40,10 @@ function plugin() {
 test('checkPlugin passes the example plugin and refuses a broken copy of it with the loader\'s lines', () => {
   expect(checkPlugin(plugin()).id).toBe('source.url-list');
   const { versions: _, ...broken } = plugin();
-  const err = (() => { try { checkPlugin({ ...broken, apiVersion: 2 }); } catch (e) { return e; } })() as PluginCheckError;
+  const err = (() => { try { checkPlugin({ ...broken, apiVersion: 3 }); } catch (e) { return e; } })() as PluginCheckError;
   expect(err).toBeInstanceOf(PluginCheckError);
   expect(err.problems).toEqual([
-    'plugin source.url-list targets plugin API 2, but this OtaFlux speaks plugin API 1: update the plugin or OtaFlux',
+    'plugin source.url-list targets plugin API 3, but this OtaFlux speaks plugin API 2 (and loads plugins written for 1, 2): update the plugin or OtaFlux',
     'plugin source.url-list: missing method versions()',
   ]);
   expect(() => checkPlugin({ ...plugin(), id: 'source.dir' })).toThrow('this id belongs to a built-in plugin');

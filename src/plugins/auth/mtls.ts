@@ -13,7 +13,7 @@
  * (`cert:esp32-a:0017`): with `instances`, many certificates share one device id (the firmware
  * stream) and that value tells the instances apart.
  */
-import { PLUGIN_API_VERSION, type AuthDecision, type AuthenticatorPlugin, type AuthRequest, type PeerCertificate } from '../../plugin.ts';
+import { PLUGIN_API_VERSION, type AuthDecision, type AuthenticatorPlugin, type DeviceRequest, type PeerCertificate } from '../../plugin.ts';
 import { describeCert } from '../../sdk/index.ts';
 
 export type CertField = 'cn' | 'dns' | 'uri' | 'email';
@@ -75,7 +75,7 @@ export function mtls(opts: MtlsOptions = {}): AuthenticatorPlugin {
     kind: 'authenticator',
     id: 'auth.mtls',
     apiVersion: PLUGIN_API_VERSION,
-    authenticate(req: AuthRequest): AuthDecision {
+    authenticate(req: DeviceRequest): AuthDecision {
       const cert = req.peerCertificate;
       if (!cert) return { outcome: 'skip' };
       // A connection shows one certificate for all its requests: what it says is worked out once.

@@ -9,7 +9,7 @@
  *   devices: { 'linux-gw-*': { auth: token({ devices: { 'linux-gw-1': 'sha256:…' }, gateway: ['sha256:…'] }) } }
  *   devices: { gateway: { auth: token({ instances: { 'ddi:gw-1': 'sha256:…', 'ddi:gw-2': 'sha256:…' } }) } }
  */
-import { PLUGIN_API_VERSION, type AuthDecision, type AuthenticatorPlugin, type AuthRequest } from '../../plugin.ts';
+import { PLUGIN_API_VERSION, type AuthDecision, type AuthenticatorPlugin, type DeviceRequest } from '../../plugin.ts';
 import { parseTokenHash, tokenMatches, type TokenHash } from './token-hash.ts';
 
 export interface TokenOptions {
@@ -43,7 +43,7 @@ export function token(opts: TokenOptions): AuthenticatorPlugin {
     kind: 'authenticator',
     id: 'auth.token',
     apiVersion: PLUGIN_API_VERSION,
-    authenticate(req: AuthRequest): AuthDecision {
+    authenticate(req: DeviceRequest): AuthDecision {
       const presented = presentedToken(req, queryParam);
       if (presented === undefined) return { outcome: 'skip' };
       if (presented === '') return { outcome: 'deny', status: 401, reason: 'empty or malformed bearer token' };
@@ -72,7 +72,7 @@ export function token(opts: TokenOptions): AuthenticatorPlugin {
 }
 
 /** The token from `Authorization: Bearer`, else from the query; '' when malformed; undefined when absent. */
-function presentedToken(req: AuthRequest, queryParam: string | false): string | undefined {
+function presentedToken(req: DeviceRequest, queryParam: string | false): string | undefined {
   const h = req.headers.authorization;
   if (h !== undefined) {
     const m = /^Bearer[ ]+([\x21-\x7e]+)\s*$/i.exec(h);

@@ -1,4 +1,4 @@
-/** The extractors every OtaFlux build has, in auto-detection order. */
+/** The extractors every OtaFlux build has; each one's `detectPriority` places it in auto-detection. */
 import type { ExtractorPlugin } from '../../plugin.ts';
 import { gzip } from './gzip.ts';
 import { tar } from './tar.ts';

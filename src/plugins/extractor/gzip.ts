@@ -11,6 +11,7 @@ export function gzip(): ExtractorPlugin {
     kind: 'extractor',
     id: 'extractor.gzip',
     apiVersion: PLUGIN_API_VERSION,
+    detectPriority: 20,
     detect: (hints) => looksLikeGzip(hints.head),
     outputName: (name) => name.replace(/\.tgz$/i, '.tar').replace(/\.gz$/i, ''),
     extract: (input, ctx) => decompress(input, { id: 'extractor.gzip', format: 'gzip', magic: GZIP_MAGIC }, ctx),

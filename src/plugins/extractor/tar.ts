@@ -36,6 +36,7 @@ export function tar(options: TarOptions = {}): ExtractorPlugin {
     setup(ctx) {
       spillDir = ctx.stateDir;
     },
+    detectPriority: 10,
     detect: (hints) => looksLikeTar(hints.head, hints.name),
     extract: (input, ctx) => {
       const counter = new InputCounter();

@@ -11,6 +11,7 @@ export function zstd(): ExtractorPlugin {
     kind: 'extractor',
     id: 'extractor.zstd',
     apiVersion: PLUGIN_API_VERSION,
+    detectPriority: 20,
     detect: (hints) => looksLikeZstd(hints.head),
     outputName: (name) => name.replace(/\.(tzst|tzstd)$/i, '.tar').replace(/\.(zst|zstd)$/i, ''),
     extract: (input, ctx) => decompress(input, { id: 'extractor.zstd', format: 'zstd', magic: ZSTD_MAGIC }, ctx),

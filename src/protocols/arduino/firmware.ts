@@ -12,9 +12,9 @@
  *
  * Never chunked, never redirected (ESP8266 does not follow redirects by default).
  */
-import type { DeviceQuery } from '../../core/device-service.ts';
+import type { DeviceCall } from '../../core/device-request.ts';
 import type { Release } from '../../core/release.ts';
-import { errorReply, type DeviceReply, type DeviceRequest } from '../../http/device-api.ts';
+import { errorReply, requestFacts, type DeviceReply, type FrontDoorRequest } from '../../http/device-api.ts';
 import type { ProtocolDeps } from '../protocol-deps.ts';
 import type { ImageDigests } from '../image-digests.ts';
 import { releaseBody } from '../release-body.ts';
@@ -41,18 +41,19 @@ export function arduinoClient(headers: Readonly<Record<string, string | undefine
   return undefined;
 }
 
-export async function arduinoFirmware(req: DeviceRequest, client: ArduinoClient, deps: ProtocolDeps): Promise<DeviceReply> {
+export async function arduinoFirmware(req: FrontDoorRequest, client: ArduinoClient, deps: ProtocolDeps): Promise<DeviceReply> {
   const h = req.headers;
   const mode = (h[`${client.prefix}mode`] ?? 'sketch').trim().toLowerCase();
   if (mode !== 'sketch' && mode !== 'spiffs' && mode !== 'version') return shortText(403, 'Unsupported update mode');
   const stream = req.query.get('device') || streamOfMac(deps.arduino, h[`${client.prefix}sta-mac`]) || null;
-  const q: DeviceQuery = { device: stream, headers: withKnownVersion(h, client, stream, deps), query: req.query, remoteAddress: req.remoteAddress, route: 'version', method: req.method, protocol: 'arduino' };
-  if (req.peerCertificate) q.peerCertificate = req.peerCertificate;
+  const facts = { ...requestFacts(req, '/firmware'), headers: withKnownVersion(h, client, stream, deps) };
 
   // A poll first: the check-in, and the offer. Only an answer with the image is a download.
+  let q: DeviceCall;
   let release: Release;
   let digests: ImageDigests;
   try {
+    q = deps.devices.call(stream, facts, { route: 'version', protocol: 'arduino' });
     release = await deps.devices.release(q);
     digests = await deps.digests.of(release);
   } catch (e) {
@@ -79,7 +80,7 @@ export async function arduinoFirmware(req: DeviceRequest, client: ArduinoClient,
 }
 
 /** `mode: spiffs`: the offered release's filesystem image when its stream `S-fs` has the same version, else 304. */
-async function filesystemImage(req: DeviceRequest, release: Release, deps: ProtocolDeps): Promise<DeviceReply> {
+async function filesystemImage(req: FrontDoorRequest, release: Release, deps: ProtocolDeps): Promise<DeviceReply> {
   const fs = await deps.newest(`${release.device}${FILESYSTEM_SUFFIX}`).catch(() => undefined);
   const meta = { device: release.device, release, protocol: 'arduino' };
   if (!fs || fs.version !== release.version) return { status: 304, headers: { 'x-version': release.version }, body: null, ...meta };

@@ -6,7 +6,7 @@
  */
 import type { Runtime } from '../../runtime.ts';
 import type { PeerCertificate } from '../../plugin.ts';
-import type { DeviceQuery } from '../../core/device-service.ts';
+import type { DeviceCall, RequestFacts } from '../../core/device-request.ts';
 import type { Release } from '../../core/release.ts';
 import { deviceRef } from '../../core/composition.ts';
 import { deriveInstance } from '../../fleet/instance.ts';
@@ -25,6 +25,8 @@ export interface Offered {
 export interface ControllerRequest {
   controllerId: string;
   method: string;
+  /** The request's path (`/DEFAULT/controller/v1/esp32-a`), for authenticators. */
+  path?: string;
   /** Lower-cased names. */
   headers: Record<string, string>;
   remoteAddress: string;
@@ -48,21 +50,25 @@ export class DdiController {
 
   constructor(private readonly rt: Runtime, readonly settings: DdiSettings) {}
 
-  /** The device query a DDI request makes: TargetToken / GatewayToken become the bearer token the token authenticator reads. */
-  query(c: ControllerRequest, route: 'version' | 'firmware'): DeviceQuery {
+  /** The request facts of a DDI request: TargetToken / GatewayToken become the bearer token the token authenticator reads. */
+  facts(c: ControllerRequest, route: 'version' | 'firmware'): RequestFacts {
     const headers: Record<string, string> = { ...c.headers, 'x-device-instance': `ddi:${c.controllerId}` };
     const auth = /^(?:TargetToken|GatewayToken)[ ]+(\S+)\s*$/i.exec(headers.authorization ?? '');
     if (auth) headers.authorization = `Bearer ${auth[1]}`;
     delete headers['x-firmware-version'];
-    const q: DeviceQuery = { device: streamOf(this.settings, c.controllerId), headers, query: new URLSearchParams(), remoteAddress: c.remoteAddress, route, method: c.method, protocol: 'ddi' };
-    if (c.peerCertificate) q.peerCertificate = c.peerCertificate;
-    return q;
+    const f: RequestFacts = { method: c.method, path: c.path ?? `/${route}`, headers, query: new URLSearchParams(), remoteAddress: c.remoteAddress };
+    if (c.peerCertificate) f.peerCertificate = c.peerCertificate;
+    return f;
+  }
+
+  /** The device request a DDI request makes, for the stream the controller follows (its id validated: throws a DeviceError otherwise). */
+  query(c: ControllerRequest, route: 'version' | 'firmware'): DeviceCall {
+    return this.rt.devices.call(streamOf(this.settings, c.controllerId), this.facts(c, route), { route, protocol: 'ddi' });
   }
 
   /** The instance and stream of a controller without admitting it (for links that need no release). */
   who(c: ControllerRequest): { instance: string; stream: string } {
-    const q = this.query(c, 'version');
-    return { instance: deriveInstance(q).id, stream: q.device as string };
+    return { instance: deriveInstance(this.facts(c, 'version')).id, stream: streamOf(this.settings, c.controllerId) };
   }
 
   /** The release offered to this controller now (throws the device service's DeviceError otherwise). */

@@ -6,11 +6,11 @@
  */
 import { Elysia } from 'elysia';
 import type { Runtime } from '../../runtime.ts';
-import { DeviceError } from '../../core/errors.ts';
-import { firmwareRoute, type DeviceApiDeps, type DeviceRequest } from '../../http/device-api.ts';
+import { DeviceError, deviceFailure } from '../../core/errors.ts';
+import type { Logger } from '../../plugin.ts';
+import { firmwareReply, type FrontDoorRequest } from '../../http/device-api.ts';
 import { toResponse, notFound } from '../../http/app.ts';
 import { connectionOf } from '../../http/app-bridge.ts';
-import type { DeviceService } from '../../core/device-service.ts';
 import { pollSleep, type DdiSettings } from './config.ts';
 import { DdiController, type ControllerRequest, type Offered } from './controller.ts';
 import { releaseDigests } from '../image-digests.ts';
@@ -37,7 +37,7 @@ export function ddiApi(rt: Runtime, settings: DdiSettings | undefined) {
     const origin = settings.publicUrl ?? `http://${headers.host ?? 'localhost'}`;
     // The device listener hands over the peer address and client certificate with the request.
     const conn = connectionOf(ctx.request);
-    const c: ControllerRequest = { controllerId, method: ctx.request.method, headers, remoteAddress: conn?.remoteAddress ?? ctx.server?.requestIP?.(ctx.request)?.address ?? '' };
+    const c: ControllerRequest = { controllerId, method: ctx.request.method, path: new URL(ctx.request.url).pathname, headers, remoteAddress: conn?.remoteAddress ?? ctx.server?.requestIP?.(ctx.request)?.address ?? '' };
     if (conn?.peerCertificate) c.peerCertificate = conn.peerCertificate;
     return h(c, ctx, `${origin}/${encodeURIComponent(settings.tenant)}/controller/v1/${encodeURIComponent(controllerId)}`);
   };
@@ -68,7 +68,7 @@ export function ddiApi(rt: Runtime, settings: DdiSettings | undefined) {
     try {
       o = await ddi.offered(c, 'version');
     } catch (e) {
-      return deviceDenial(e) ?? textError(e);
+      return deviceDenial(e) ?? textError(e, rt.logger);
     }
     if (String(o.actionId) !== ctx.params.actionId) return shortText(404, 'No such deployment for this controller');
     const h = await hashes.of(o.release).catch(() => undefined);
@@ -109,16 +109,15 @@ export function ddiApi(rt: Runtime, settings: DdiSettings | undefined) {
     try {
       o = await ddi.offered(c, 'firmware');
     } catch (e) {
-      return deviceDenial(e) ?? textError(e);
+      return deviceDenial(e) ?? textError(e, rt.logger);
     }
     if (String(o.actionId) !== ctx.params.moduleId) return shortText(404, 'No such artifact for this controller');
     // The firmware route's code, for the release this controller was just offered.
-    const deps: DeviceApiDeps = { devices: { release: () => o.release } as unknown as DeviceService, bodies: rt.bodies, events: rt.events, logger: rt.logger };
     // HEAD is answered from the GET reply (its body a lazy file slice or a buffer view, never read):
     // Elysia drops the body of a HEAD answer but keeps its Content-Length only when there is one.
-    const req: DeviceRequest = { method: c.method === 'HEAD' ? 'GET' : c.method, query: new URLSearchParams({ device: o.stream }), headers: c.headers, remoteAddress: c.remoteAddress };
+    const req: FrontDoorRequest = { method: c.method === 'HEAD' ? 'GET' : c.method, query: new URLSearchParams({ device: o.stream }), headers: c.headers, remoteAddress: c.remoteAddress };
     if (c.peerCertificate) req.peerCertificate = c.peerCertificate;
-    const reply = await firmwareRoute(req, deps);
+    const reply = await firmwareReply(o.release, req, rt);
     return toResponse(reply);
   };
 
@@ -157,7 +156,8 @@ function deviceDenial(e: unknown): Response | undefined {
   return undefined;
 }
 
-function textError(e: unknown): Response {
-  if (e instanceof DeviceError) return shortText(e.status, e.body, e.headers);
-  return shortText(500, 'Internal error');
+/** Any failure as its short documented text (`deviceFailure`: anything unexpected is logged and answered 500). */
+function textError(e: unknown, logger: Logger): Response {
+  const d = deviceFailure(e, logger);
+  return shortText(d.status, d.body, d.headers);
 }

@@ -14,13 +14,11 @@
  * from `RAUC-Boot-ID`; version from `RAUC-System-Version`); later ranges of the same client and URL
  * read the same bundle (sessions.ts). The download counts as whole once every byte was read.
  */
-import type { DeviceQuery } from '../../core/device-service.ts';
 import { DeviceError } from '../../core/errors.ts';
 import { bootId } from '../../fleet/instance.ts';
 import { releaseEtag, type Release } from '../../core/release.ts';
 import { noneMatch } from '../../http/range.ts';
-import { errorReply, firmwareRoute, type DeviceReply, type DeviceRequest } from '../../http/device-api.ts';
-import type { DeviceService } from '../../core/device-service.ts';
+import { errorReply, firmwareReply, requestFacts, type DeviceReply, type FrontDoorRequest } from '../../http/device-api.ts';
 import type { ProtocolDeps } from '../protocol-deps.ts';
 import type { RaucSession } from './sessions.ts';
 
@@ -37,37 +35,35 @@ export function raucFirstRequest(h: Readonly<Record<string, string | undefined>>
  * Answers a RAUC request: `url` is the request target (path and query) that names the session.
  * Undefined when the request is neither a first request nor a later range of an open session.
  */
-export function raucFirmware(req: DeviceRequest, url: string, deps: ProtocolDeps): Promise<DeviceReply> | undefined {
+export function raucFirmware(req: FrontDoorRequest, url: string, deps: ProtocolDeps): Promise<DeviceReply> | undefined {
   const first = raucFirstRequest(req.headers);
   const open = first ? undefined : req.headers.range ? deps.rauc.get(req.remoteAddress, url) : undefined;
   if (!first && !open) return undefined;
   return (open ? Promise.resolve(open) : opened(req, url, deps)).then((s) => (isReply(s) ? s : answer(req, s, deps)));
 }
 
-async function opened(req: DeviceRequest, url: string, deps: ProtocolDeps): Promise<RaucSession | DeviceReply> {
-  const q: DeviceQuery = { device: req.query.get('device') || null, headers: req.headers, query: req.query, remoteAddress: req.remoteAddress, route: 'firmware', method: req.method, protocol: 'rauc', download: 'pieces' };
-  if (req.peerCertificate) q.peerCertificate = req.peerCertificate;
+async function opened(req: FrontDoorRequest, url: string, deps: ProtocolDeps): Promise<RaucSession | DeviceReply> {
   let offered: { release: Release; instance: string };
   try {
     // Polling asks with the ETag it has: a poll (no download) unless the offered bundle is another one.
     const polling = req.headers['if-none-match'] !== undefined;
-    offered = await deps.offer(polling ? { ...q, route: 'version' } : q);
-    if (polling && !noneMatch(req.headers['if-none-match'], releaseEtag(offered.release))) offered = await deps.offer(q);
+    const call = (route: 'version' | 'firmware') => deps.devices.call(req.query.get('device'), requestFacts(req, '/firmware'), { route, protocol: 'rauc', download: 'pieces' });
+    offered = await deps.offer(call(polling ? 'version' : 'firmware'));
+    if (polling && !noneMatch(req.headers['if-none-match'], releaseEtag(offered.release))) offered = await deps.offer(call('firmware'));
   } catch (e) {
     // Nothing for this system now: RAUC's "no bundle available" (polling keeps asking).
     if (e instanceof DeviceError && e.code === 'no-firmware') {
-      return { status: 204, headers: {}, body: null, errorCode: 'no-firmware', protocol: 'rauc', ...(q.device ? { device: q.device } : {}) };
+      return { status: 204, headers: {}, body: null, errorCode: 'no-firmware', protocol: 'rauc', ...(e.device ? { device: e.device } : {}) };
     }
     return { ...errorReply(e, req, deps.logger), protocol: 'rauc' };
   }
-  const boot = bootId(q);
+  const boot = bootId(req);
   return deps.rauc.open(req.remoteAddress, url, { release: offered.release, instance: offered.instance, stream: offered.release.device, ...(boot ? { bootId: boot } : {}) });
 }
 
-async function answer(req: DeviceRequest, s: RaucSession, deps: ProtocolDeps): Promise<DeviceReply> {
+async function answer(req: FrontDoorRequest, s: RaucSession, deps: ProtocolDeps): Promise<DeviceReply> {
   // The firmware route's code (Range, If-Range, If-None-Match, 416, HEAD) for the session's bundle.
-  const pinned = { ...deps, devices: { release: () => s.release } as unknown as DeviceService };
-  const reply = await firmwareRoute({ method: req.method, query: req.query, headers: req.headers, remoteAddress: req.remoteAddress }, pinned);
+  const reply = await firmwareReply(s.release, { method: req.method, query: req.query, headers: req.headers, remoteAddress: req.remoteAddress }, deps);
   const range = /^bytes (\d+)-(\d+)\//.exec(reply.headers['content-range'] ?? '');
   const [start, end] = reply.status === 206 && range ? [Number(range[1]), Number(range[2])] : reply.status === 200 ? [0, s.release.size - 1] : [0, -1];
   // Never a download's end by itself: the session says when every byte was read.

@@ -6,10 +6,9 @@
  * the asking system: same auth, rollout decision and check-in as `/version`. `bundle_url` is this
  * server's `/firmware` for the stream, which RAUC streams (or downloads) as it is.
  */
-import type { DeviceQuery } from '../../core/device-service.ts';
 import type { Release } from '../../core/release.ts';
 import { DeviceError } from '../../core/errors.ts';
-import { errorReply, type DeviceReply, type DeviceRequest } from '../../http/device-api.ts';
+import { errorReply, requestFacts, type DeviceReply, type FrontDoorRequest } from '../../http/device-api.ts';
 import type { ProtocolDeps } from '../protocol-deps.ts';
 import { streamOfCompatible } from './config.ts';
 
@@ -23,7 +22,7 @@ export function isManifestPath(path: string): boolean {
 }
 
 /** The manifest answer; `scheme` is the listener's (`http`, `https`), for `bundle_url`. */
-export async function raucManifest(req: DeviceRequest, path: string, scheme: string, deps: ProtocolDeps): Promise<DeviceReply> {
+export async function raucManifest(req: FrontDoorRequest, path: string, scheme: string, deps: ProtocolDeps): Promise<DeviceReply> {
   const settings = deps.raucManifest;
   if (!settings) return notFound();
   let compatible: string | undefined;
@@ -35,15 +34,13 @@ export async function raucManifest(req: DeviceRequest, path: string, scheme: str
   }
   if (!compatible?.trim()) return json(400, { error: "missing compatible: use /api/v1/manifest/{compatible}.json, ?compatible= or X-RAUC-Compatible" });
   const stream = streamOfCompatible(settings, compatible.trim());
-  const q: DeviceQuery = { device: stream, headers: req.headers, query: req.query, remoteAddress: req.remoteAddress, route: 'version', method: req.method, protocol: 'rauc-manifest' };
-  if (req.peerCertificate) q.peerCertificate = req.peerCertificate;
   let release: Release;
   try {
-    release = await deps.devices.release(q);
+    release = await deps.devices.release(deps.devices.call(stream, requestFacts(req, path), { route: 'version', protocol: 'rauc-manifest' }));
   } catch (e) {
     // A compatible that names no stream (not even a valid id) has no bundles: 404 like an unknown stream.
     if (e instanceof DeviceError && e.code === 'invalid-device') return json(404, { error: 'no bundles for this compatible' });
-    return { ...errorReply(e, { ...req, query: new URLSearchParams({ device: stream }) }, deps.logger), protocol: 'rauc-manifest' };
+    return { ...errorReply(e, req, deps.logger), protocol: 'rauc-manifest' };
   }
   const host = req.headers.host;
   const url = `/firmware?device=${encodeURIComponent(release.device)}`;

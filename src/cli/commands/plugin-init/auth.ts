@@ -6,7 +6,7 @@ export const authenticatorBody = (id: string, fn: string): Body => ({
  * ${id}: a per-device key in a request header (replace with your own credentials). Skips a request
  * without the header, so other authenticators may decide; never logs the key.
  */
-import { PLUGIN_API_VERSION, type AuthDecision, type AuthRequest, type AuthenticatorPlugin } from 'otaflux';
+import { PLUGIN_API_VERSION, type AuthDecision, type DeviceRequest, type AuthenticatorPlugin } from 'otaflux';
 
 export function ${fn}(options: { header?: string; keys: Record<string, string> }): AuthenticatorPlugin {
 if (!options || typeof options.keys !== 'object') throw new TypeError("${fn}(): pass keys: { 'esp32-demo': '<key>' }");
@@ -15,7 +15,7 @@ return {
   kind: 'authenticator',
   id: '${id}',
   apiVersion: PLUGIN_API_VERSION,
-  authenticate(req: AuthRequest): AuthDecision {
+  authenticate(req: DeviceRequest): AuthDecision {
     const presented = req.headers[header];
     if (presented === undefined) return { outcome: 'skip' };
     if (options.keys[req.deviceId] === presented) return { outcome: 'allow', identity: \`key:\${req.deviceId}\` };
