@@ -16,9 +16,6 @@ import { listen } from '../http/listen.ts';
 import { logRequests } from './request-log.ts';
 import { DownloadsInFlight } from './downloads.ts';
 
-/** How long shutdown lets the device listeners finish downloads in flight before cutting them. */
-export const DRAIN_TIMEOUT_MS = 10_000;
-
 export interface Ops {
   metrics: OtaFluxMetrics;
   downloads: DownloadsInFlight;
