@@ -30,7 +30,9 @@ export function ddiApi(rt: Runtime, settings: DdiSettings | undefined) {
 
   /** Runs a handler when the tenant matches (case-insensitively), else 404. */
   const forTenant = (h: (c: ControllerRequest, ctx: Ctx, base: string) => Promise<Response> | Response) => (ctx: Ctx) => {
-    const { tenant = '', controllerId = '' } = ctx.params;
+    // A segment that is not valid percent-encoding (`%zz`, `%E0%A4%A`) reaches here as null: no match.
+    const tenant = ctx.params.tenant ?? '';
+    const controllerId = ctx.params.controllerId ?? '';
     if (tenant.toLowerCase() !== settings.tenant.toLowerCase() || !/^[A-Za-z0-9._:-]{1,128}$/.test(controllerId)) return notFound();
     const headers: Record<string, string> = {};
     ctx.request.headers.forEach((v, k) => (headers[k] = v));
