@@ -108,5 +108,5 @@ test('DDI and Arduino devices are served from the last known state while Postgre
   }
   // The closed deployment stays closed for ctl-0; the others are still offered theirs.
   expect(await ddiOffer('ctl-0')).toBe('no deployment');
-  expect(await ddiOffer('ctl-1')).toBe(before.ddi[1]);
+  expect(await ddiOffer('ctl-1')).toBe(before.ddi[1] as string);
 });
