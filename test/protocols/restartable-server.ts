@@ -18,6 +18,8 @@ const MAIN = join(import.meta.dir, '../../src/main.ts');
 export interface RestartableServer {
   /** The device port's base URL of the current run. */
   url: string;
+  /** The metrics port of the current run. */
+  metricsPort: number;
   cacheDir: string;
   /** The JSON log lines of every run so far. */
   logs(): string[];
@@ -33,11 +35,13 @@ export function restartableServer(config: string): RestartableServer {
   let log = '';
   const s: RestartableServer = {
     url: '',
+    metricsPort: 0,
     cacheDir,
     logs: () => log.split('\n').filter(Boolean),
     async start() {
       const port = await freePort();
-      const args = ['--config', config, '--listen-addr', `127.0.0.1:${port}`, '--metrics-listen-addr', '127.0.0.1:0', '--admin-listen-addr', '127.0.0.1:0', '--cache-dir', cacheDir, '--log-format', 'json', '--log-level', 'info'];
+      s.metricsPort = await freePort();
+      const args = ['--config', config, '--listen-addr', `127.0.0.1:${port}`, '--metrics-listen-addr', `127.0.0.1:${s.metricsPort}`, '--admin-listen-addr', '127.0.0.1:0', '--cache-dir', cacheDir, '--log-format', 'json', '--log-level', 'info'];
       const c = Bun.spawn([process.execPath, MAIN, ...args], { cwd, stdout: 'ignore', stderr: 'pipe' });
       child = c;
       void (async () => {
