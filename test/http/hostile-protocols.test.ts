@@ -170,6 +170,28 @@ test('DDI ids: overlong, control characters, traversal and percent-encoding tric
   await devicesStillServed();
 });
 
+test('DDI requests pipelined on one keep-alive connection, garbage feedback bodies between them: each answered, in order', async () => {
+  const feedback = `/DEFAULT/controller/v1/ctl-pipe/deploymentBase/${actionId}/feedback`;
+  const keep = (method: string, path: string, body?: string) => {
+    const b = body === undefined ? '' : body;
+    return `${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${body === undefined ? '' : `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(b)}\r\n`}\r\n${b}`;
+  };
+  const sequence = [
+    keep('GET', '/DEFAULT/controller/v1/ctl-pipe'),
+    keep('POST', feedback, '{"status":{"execution":"proceeding"'),
+    keep('PUT', '/DEFAULT/controller/v1/ctl-pipe/configData', '\u0000'),
+    keep('POST', feedback, 'GET /DEFAULT/controller/v1/smuggled HTTP/1.1\r\n\r\n'),
+    keep('GET', `/DEFAULT/controller/v1/ctl-pipe/deploymentBase/${actionId}`),
+    `${keep('GET', '/DEFAULT/controller/v1/%zz').replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n')}`,
+  ];
+  const a = await exchange(server.ports.http as number, sequence.join(''), 15_000);
+  const statuses = [...a.raw.toString('latin1').matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
+  // A body that looks like a request is a body: no answer for a smuggled request.
+  expect(statuses).toEqual([200, 200, 200, 200, 200, 404]);
+  expect(a.raw.toString('latin1')).not.toContain('smuggled');
+  expect(LEAK.test(a.raw.toString('latin1'))).toBe(false);
+});
+
 test('DDI artifact ranges: reversed, empty, multiple, overlong: 206 or 416 with bytes */N, never 5xx', async () => {
   const artifact = `/DEFAULT/controller/v1/ctl-1/softwaremodules/${actionId}/artifacts/ddi-fw-1.0.0.swu`;
   const ranges = ['bytes=5-1', 'bytes=-0', 'bytes=0-0,5-9', 'bytes=0-1,0-1,0-1', `bytes=${'9'.repeat(40)}-`, 'bytes=-', 'bytes=3000-', 'bytes=0-' + '9'.repeat(30), `bytes=${'0-1,'.repeat(3000)}0-1`, 'items=0-1', 'bytes=--1', 'bytes=1-2-3', 'bytes= 0-1', 'bytes=0x10-'];
@@ -250,7 +272,7 @@ test('operator listener: uploads with a missing, wrong, broken or oversized body
   const origin = `Origin: ${base}`;
   const cookie = `Cookie: ${admin.cookie}`;
   const boundary = 'xBOUNDARYx';
-  const multipart = (parts: string) => [`Content-Type: multipart/form-data; boundary=${boundary}`];
+  const multipart = [`Content-Type: multipart/form-data; boundary=${boundary}`];
   const part = (name: string, value: string, file?: string) => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"${file ? `; filename="${file}"` : ''}\r\n\r\n${value}\r\n`;
   const whole = part('_csrf', admin.csrf) + part('stream', 'esp32-a') + part('version', '7.7.7') + part('file', 'abc', 'a.bin') + `--${boundary}--\r\n`;
   const upload = '/ui/releases/upload';
@@ -258,26 +280,26 @@ test('operator listener: uploads with a missing, wrong, broken or oversized body
     req('POST', upload, [origin, cookie]),
     req('POST', upload, [origin, cookie, 'Content-Type: multipart/form-data'], whole),
     req('POST', upload, [origin, cookie, 'Content-Type: multipart/form-data; boundary='], whole),
-    req('POST', upload, [origin, cookie, ...multipart('')], whole.slice(0, whole.length / 2)),
-    req('POST', upload, [origin, cookie, ...multipart('')], whole.replaceAll(boundary, 'other')),
-    req('POST', upload, [origin, cookie, ...multipart('')], `--${boundary}\r\n\r\n\r\n--${boundary}--`),
-    req('POST', upload, [origin, cookie, ...multipart('')], `--${boundary}\r\nContent-Disposition: form-data\r\n\r\nx\r\n--${boundary}--\r\n`),
-    req('POST', upload, [origin, cookie, ...multipart('')], part('_csrf', admin.csrf) + part('stream', 'esp32-a') + part('version', '7.7.8') + `--${boundary}--\r\n`),
-    req('POST', upload, [origin, cookie, ...multipart('')], part('_csrf', admin.csrf) + part('stream', '../../etc') + part('version', '1.0.0') + part('file', 'abc', '../../x.bin') + `--${boundary}--\r\n`),
-    req('POST', upload, [origin, cookie, ...multipart('')], part('_csrf', admin.csrf) + part('stream', 'esp32-a') + part('version', '../1.0.0') + part('file', 'abc', 'a.bin') + `--${boundary}--\r\n`),
-    req('POST', upload, [origin, cookie, ...multipart('')], part('_csrf', admin.csrf) + part('stream', 'esp32-a') + part('version', '1.0.0-%00') + part('file', 'abc', 'a.bin') + `--${boundary}--\r\n`),
-    req('POST', upload, [origin, cookie, ...multipart('')], part('_csrf', admin.csrf) + part('stream', 'esp32-a') + part('version', '7.7.9') + part('file', 'x'.repeat(UPLOAD_LIMIT + 1), 'a.bin') + `--${boundary}--\r\n`),
-    req('POST', upload, [origin, cookie, ...multipart('')], Buffer.alloc(UPLOAD_LIMIT + 70 * 1024, 'x')),
+    req('POST', upload, [origin, cookie, ...multipart], whole.slice(0, whole.length / 2)),
+    req('POST', upload, [origin, cookie, ...multipart], whole.replaceAll(boundary, 'other')),
+    req('POST', upload, [origin, cookie, ...multipart], `--${boundary}\r\n\r\n\r\n--${boundary}--`),
+    req('POST', upload, [origin, cookie, ...multipart], `--${boundary}\r\nContent-Disposition: form-data\r\n\r\nx\r\n--${boundary}--\r\n`),
+    req('POST', upload, [origin, cookie, ...multipart], part('_csrf', admin.csrf) + part('stream', 'esp32-a') + part('version', '7.7.8') + `--${boundary}--\r\n`),
+    req('POST', upload, [origin, cookie, ...multipart], part('_csrf', admin.csrf) + part('stream', '../../etc') + part('version', '1.0.0') + part('file', 'abc', '../../x.bin') + `--${boundary}--\r\n`),
+    req('POST', upload, [origin, cookie, ...multipart], part('_csrf', admin.csrf) + part('stream', 'esp32-a') + part('version', '../1.0.0') + part('file', 'abc', 'a.bin') + `--${boundary}--\r\n`),
+    req('POST', upload, [origin, cookie, ...multipart], part('_csrf', admin.csrf) + part('stream', 'esp32-a') + part('version', '1.0.0-%00') + part('file', 'abc', 'a.bin') + `--${boundary}--\r\n`),
+    req('POST', upload, [origin, cookie, ...multipart], part('_csrf', admin.csrf) + part('stream', 'esp32-a') + part('version', '7.7.9') + part('file', 'x'.repeat(UPLOAD_LIMIT + 1), 'a.bin') + `--${boundary}--\r\n`),
+    req('POST', upload, [origin, cookie, ...multipart], Buffer.alloc(UPLOAD_LIMIT + 70 * 1024, 'x')),
     req('POST', upload, [origin, cookie, 'Content-Type: application/json'], '{"stream":"esp32-a"}'),
     req('POST', upload, [origin, cookie, 'Content-Type: application/x-www-form-urlencoded'], '_csrf=%zz&stream=%&version=%E0%A4%A'),
-    req('POST', upload, [origin, cookie, ...multipart('')], Buffer.from([0xff, 0x00, 0xfe, 0x0d, 0x0a])),
+    req('POST', upload, [origin, cookie, ...multipart], Buffer.from([0xff, 0x00, 0xfe, 0x0d, 0x0a])),
     // CSRF: wrong, missing, another session's shape, from another origin, with no Origin or Referer.
-    req('POST', upload, [origin, cookie, ...multipart('')], whole.replace(admin.csrf, 'x'.repeat(admin.csrf.length))),
-    req('POST', upload, [origin, cookie, ...multipart('')], whole.replace(part('_csrf', admin.csrf), '')),
-    req('POST', upload, ['Origin: http://evil.example', cookie, ...multipart('')], whole),
-    req('POST', upload, ['Origin: null', cookie, ...multipart('')], whole),
-    req('POST', upload, [cookie, ...multipart('')], whole),
-    req('POST', upload, [`Referer: ${base}/ui/releases`.replace('127.0.0.1', 'localhost'), cookie, ...multipart('')], whole),
+    req('POST', upload, [origin, cookie, ...multipart], whole.replace(admin.csrf, 'x'.repeat(admin.csrf.length))),
+    req('POST', upload, [origin, cookie, ...multipart], whole.replace(part('_csrf', admin.csrf), '')),
+    req('POST', upload, ['Origin: http://evil.example', cookie, ...multipart], whole),
+    req('POST', upload, ['Origin: null', cookie, ...multipart], whole),
+    req('POST', upload, [cookie, ...multipart], whole),
+    req('POST', upload, [`Referer: ${base}/ui/releases`.replace('127.0.0.1', 'localhost'), cookie, ...multipart], whole),
     req('POST', '/ui/releases/yank', [origin, cookie, 'Content-Type: application/x-www-form-urlencoded'], `_csrf=${admin.csrf.slice(1)}&stream=esp32-a&version=1.0.0`),
     req('POST', '/ui/logout', [origin, cookie, 'Content-Type: application/x-www-form-urlencoded'], '_csrf[]=x'),
   ];
@@ -288,7 +310,7 @@ test('operator listener: uploads with a missing, wrong, broken or oversized body
   ];
   for (const c of cookies) {
     for (const path of ['/ui/fleet', '/ui/releases', '/ui/device?instance=__proto__', '/ui/rollouts?days=1e999', '/ui/audit', '/ui/login']) requests.push(req('GET', path, [`Cookie: ${c}`]));
-    requests.push(req('POST', upload, [origin, `Cookie: ${c}`, ...multipart('')], whole));
+    requests.push(req('POST', upload, [origin, `Cookie: ${c}`, ...multipart], whole));
   }
   for (const token of ['', 'x', 'x'.repeat(100_000), '%00', '__proto__']) {
     requests.push(req('POST', '/ui/login', [origin, 'Content-Type: application/x-www-form-urlencoded'], `token=${token}`));
