@@ -1,6 +1,7 @@
 /**
  * The device protocols across restarts of the real process (src/main.ts as a child) after the config
- * changed, on one cache folder: a `protocols.*` section added turns its routes on, removed turns them
+ * changed, on one cache folder: a `protocols.*` section added turns its routes on, changed (tenant,
+ * stream map) moves them, removed turns them
  * back to the documented `404 Not Found`; a stream's source switched to another folder or a registry
  * never gets the old source's cached bytes served under the new name (README "The cache",
  * Provenance), nor an unsigned release once a key is configured, nor anything while the new source
@@ -23,13 +24,15 @@ setDefaultTimeout(120_000);
 const STREAM = 'cfg-board';
 const MAC = '24:0A:C4:12:34:56';
 const COMPATIBLE = 'Cfg Test Board';
-const PROTOCOLS = `protocols: {
-    ddi: { streams: { 'ctl-*': '${STREAM}' } },
-    arduino: { streams: { '24:0A:C4:*': '${STREAM}' } },
+const OTHER = 'cfg-other';
+/** The protocols section: every client of STREAM, or (`changed`) another tenant and Arduino MACs moved to OTHER. */
+const protocolsSection = (changed = false) => `protocols: {
+    ddi: { ${changed ? "tenant: 'acme', " : ''}streams: { 'ctl-*': '${STREAM}' } },
+    arduino: { streams: { '24:0A:C4:*': '${changed ? OTHER : STREAM}' } },
     rauc: { streams: { 'Cfg *': '${STREAM}' } },
   },`;
 
-const folderA = firmwareDir({ [STREAM]: { '1.0.0.bin': 6000 } });
+const folderA = firmwareDir({ [STREAM]: { '1.0.0.bin': 6000 }, [OTHER]: { '2.0.0.bin': 3000 } });
 const folderB = firmwareDir({ [STREAM]: { '1.0.0.bin': 7000 } });
 const folderEmpty = tempDir('otaflux-cfg-empty-');
 mkdirSync(join(folderEmpty, STREAM));
@@ -43,16 +46,17 @@ const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const SHA_A = sha(folderA.bytes(STREAM, '1.0.0.bin'));
 const SHA_B = sha(folderB.bytes(STREAM, '1.0.0.bin'));
 const SHA_R = sha(fromRegistry);
+const SHA_OTHER = sha(folderA.bytes(OTHER, '2.0.0.bin'));
 
 /** Writes the config: one source (TypeScript text) for every device, a verifier, the protocols or not. */
-function writeConfig(o: { source: string; verifier?: string; protocols: boolean }) {
+function writeConfig(o: { source: string; verifier?: string; protocols: boolean | 'changed' }) {
   writeFileSync(configPath, `import { defineConfig, dir, oci, cosign, none } from 'otaflux';
 export default defineConfig({
   server: { adminToken: 'config-changes-admin-token-0123' },
   defaults: { source: ${o.source}, verifier: ${o.verifier ?? 'none()'}, extract: 'raw' },
   cache: { refreshInterval: 0 },
   fleet: { refreshInterval: 0.2 },
-  ${o.protocols ? PROTOCOLS : ''}
+  ${o.protocols ? protocolsSection(o.protocols === 'changed') : ''}
 });
 `);
 }
@@ -135,7 +139,7 @@ function nothingServed(all: Awaited<ReturnType<typeof everyProtocol>>, status: n
   expect(all).toEqual({ native: { status, text }, arduino: { status, text }, rauc, manifest: { status, text }, ddi: { status: 200, deployment: false } });
 }
 
-test('a protocols section added turns its routes on; removed, they answer 404 Not Found again', async () => {
+test('a protocols section added turns its routes on, changed moves them, removed they answer 404 Not Found again', async () => {
   // No protocols: DDI and the manifest are unknown routes; an Arduino request without `device` names no stream.
   const off = async () => {
     expect(await ddi()).toEqual({ status: 404, text: 'Not Found' });
@@ -156,6 +160,16 @@ test('a protocols section added turns its routes on; removed, they answer 404 No
     manifest: { status: 200, sha256: SHA_A },
     ddi: { status: 200, sha256: SHA_A, deployment: true },
   });
+
+  // Changed: another tenant (the old one is an unknown route), the Arduino MACs moved to another stream.
+  writeConfig({ source: dirSource(folderA.root), protocols: 'changed' });
+  await server.restart();
+  expect(await ddi()).toEqual({ status: 404, text: 'Not Found' });
+  const acme = await fetch(`${server.url}/acme/controller/v1/ctl-1`);
+  expect(acme.status).toBe(200);
+  expect(((await acme.json()) as { _links: Record<string, { href: string }> })._links.deploymentBase?.href).toContain('/acme/controller/v1/ctl-1/deploymentBase/');
+  expect(await arduino()).toEqual({ status: 200, sha256: SHA_OTHER });
+  expect(await rauc()).toEqual({ status: 206, sha256: SHA_A });
 
   writeConfig({ source: dirSource(folderA.root), protocols: false });
   await server.restart();
