@@ -1,12 +1,12 @@
 /**
  * The device protocols across restarts of the real process (src/main.ts as a child) after the config
  * changed, on one cache folder: a `protocols.*` section added turns its routes on, changed (tenant,
- * stream map) moves them, removed turns them
- * back to the documented `404 Not Found`; a stream's source switched to another folder or a registry
- * never gets the old source's cached bytes served under the new name (README "The cache",
- * Provenance), nor an unsigned release once a key is configured, nor anything while the new source
- * is down. Every protocol is asked: native `/firmware`, Arduino HTTPUpdate (stream by STA MAC), RAUC
- * streaming (Range reads) and its manifest, and hawkBit DDI (poll, deployment, artifact).
+ * stream map) moves them, removed turns them back to the documented `404 Not Found`; a stream's
+ * source switched to another folder or a registry never gets the old source's cached bytes served
+ * under the new name (README "The cache", Provenance), nor an unsigned release once a key is
+ * configured, nor anything while the new source is down. Every protocol is asked: native `/firmware`,
+ * Arduino HTTPUpdate (stream by STA MAC), RAUC streaming (Range reads) and its manifest, and hawkBit
+ * DDI (poll, deployment, artifact).
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test';
 import { createHash, randomBytes } from 'node:crypto';
