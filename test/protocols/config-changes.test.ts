@@ -126,6 +126,13 @@ async function ddi(controller = 'ctl-1'): Promise<Served & { deployment?: boolea
   return { ...bytes, deployment: true };
 }
 
+/** The deployment and artifact paths ctl-1 is offered now. */
+async function ddiPaths(): Promise<{ deployment: string; artifact: string }> {
+  const links = ((await (await fetch(`${server.url}/DEFAULT/controller/v1/ctl-1`)).json()) as { _links: Record<string, { href: string }> })._links;
+  const d = (await (await fetch(links.deploymentBase!.href)).json()) as { deployment: { chunks: { artifacts: { _links: { download: { href: string } } }[] }[] } };
+  return { deployment: new URL(links.deploymentBase!.href).pathname, artifact: new URL(d.deployment.chunks[0]!.artifacts[0]!._links.download.href).pathname };
+}
+
 async function everyProtocol() {
   return { native: await native(), arduino: await arduino(), rauc: await rauc(), manifest: await manifest(), ddi: await ddi() };
 }
@@ -181,12 +188,18 @@ test('a source switched to another folder, an empty one, an unsigned registry, a
   await server.restart();
   const a = await everyProtocol();
   expect([a.native, a.arduino, a.rauc, a.manifest, a.ddi].map((x) => x.sha256)).toEqual([SHA_A, SHA_A, SHA_A, SHA_A, SHA_A]);
+  const oldDdi = await ddiPaths();
 
   // Another folder with the same version, other bytes: those bytes, with their own hashes, everywhere.
   writeConfig({ source: dirSource(folderB.root), protocols: true });
   await server.restart();
   const b = await everyProtocol();
   expect([b.native, b.arduino, b.rauc, b.manifest, b.ddi].map((x) => x.sha256)).toEqual([SHA_B, SHA_B, SHA_B, SHA_B, SHA_B]);
+  // A controller still holding A's deployment links gets neither A's bytes nor B's under A's action id.
+  expect((await ddiPaths()).deployment).not.toBe(oldDdi.deployment);
+  expect(await answer(await fetch(`${server.url}${oldDdi.deployment}`))).toEqual({ status: 404, text: 'No such deployment for this controller' });
+  expect(await answer(await fetch(`${server.url}${oldDdi.artifact}`))).toEqual({ status: 404, text: 'No such artifact for this controller' });
+  expect(await answer(await fetch(`${server.url}${oldDdi.artifact}`, { headers: { range: 'bytes=0-3' } }))).toEqual({ status: 404, text: 'No such artifact for this controller' });
 
   // A folder with nothing for the stream: nothing, although A and B are both in the cache.
   writeConfig({ source: dirSource(folderEmpty), protocols: true });
