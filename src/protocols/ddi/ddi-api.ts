@@ -44,6 +44,20 @@ export function ddiApi(rt: Runtime, settings: DdiSettings | undefined) {
     return h(c, ctx, `${origin}/${encodeURIComponent(settings.tenant)}/controller/v1/${encodeURIComponent(controllerId)}`);
   };
 
+  /**
+   * Runs a write (feedback, configData) only for a controller its credentials admit, as a poll is:
+   * 401 / 403 / 429 / 503 with the short device answer otherwise. A controller whose stream serves
+   * nothing (no credentials to check) is answered as before.
+   */
+  const admitted = (h: (c: ControllerRequest, ctx: Ctx, base: string) => Promise<Response> | Response) => async (c: ControllerRequest, ctx: Ctx, base: string) => {
+    try {
+      await rt.devices.admit(ddi.query(c, 'version'));
+    } catch (e) {
+      if (e instanceof DeviceError && e.status !== 400 && e.status !== 404) return shortText(e.status, e.body, e.headers);
+    }
+    return h(c, ctx, base);
+  };
+
   const poll = async (c: ControllerRequest, _ctx: Ctx, base: string) => {
     const links: Record<string, { href: string }> = {};
     let o: Offered | undefined;
@@ -127,15 +141,15 @@ export function ddiApi(rt: Runtime, settings: DdiSettings | undefined) {
   return app
     .get(BASE, forTenant(poll))
     .get(`${BASE}/deploymentBase/:actionId`, forTenant(deployment))
-    .post(`${BASE}/deploymentBase/:actionId/feedback`, forTenant(feedback), { parse: 'none' })
-    .put(`${BASE}/configData`, forTenant((c) => (ddi.configReceived(c.controllerId), empty())), { parse: 'none' })
+    .post(`${BASE}/deploymentBase/:actionId/feedback`, forTenant(admitted(feedback)), { parse: 'none' })
+    .put(`${BASE}/configData`, forTenant(admitted((c) => (ddi.configReceived(c.controllerId), empty()))), { parse: 'none' })
     .get(`${BASE}/cancelAction/:actionId`, forTenant((_c, ctx) => json({ id: ctx.params.actionId, cancelAction: { stopId: ctx.params.actionId } })))
-    .post(`${BASE}/cancelAction/:actionId/feedback`, forTenant(async (c, ctx) => {
+    .post(`${BASE}/cancelAction/:actionId/feedback`, forTenant(admitted(async (c, ctx) => {
       const verdict = cancelVerdict(parseFeedback(await ctx.request.text().catch(() => '')));
       const id = Number(ctx.params.actionId);
       if (verdict && Number.isSafeInteger(id)) ddi.cancelAnswered(ddi.who(c).instance, id, verdict === 'confirmed');
       return empty();
-    }), { parse: 'none' })
+    })), { parse: 'none' })
     .get(`${BASE}/softwaremodules/:moduleId/artifacts/:filename`, forTenant(artifact))
     .head(`${BASE}/softwaremodules/:moduleId/artifacts/:filename`, forTenant(artifact));
 }
