@@ -183,7 +183,7 @@ test('a protocols section added turns its routes on, changed moves them, removed
   await off();
 });
 
-test('a source switched to another folder, an empty one, an unsigned registry, a registry that is down: never the old bytes', async () => {
+test('a source switched to another folder, an empty one, an unsigned registry, a registry that is down: never the old bytes; the good cached copy while its own source is down', async () => {
   writeConfig({ source: dirSource(folderA.root), protocols: true });
   await server.restart();
   const a = await everyProtocol();
@@ -224,8 +224,13 @@ test('a source switched to another folder, an empty one, an unsigned registry, a
   const r = await everyProtocol();
   expect([r.native, r.arduino, r.rauc, r.manifest, r.ddi].map((x) => x.sha256)).toEqual([SHA_R, SHA_R, SHA_R, SHA_R, SHA_R]);
 
-  // And switched back to folder A with the registry gone: A's bytes (its cached release matches again).
+  // The registry down across a restart, same config: the good cached copy is served, by every protocol.
   await reg.stop();
+  await server.restart();
+  const cached = await everyProtocol();
+  expect([cached.native, cached.arduino, cached.rauc, cached.manifest, cached.ddi].map((x) => x.sha256)).toEqual([SHA_R, SHA_R, SHA_R, SHA_R, SHA_R]);
+
+  // And switched back to folder A with the registry gone: A's bytes (its cached release matches again).
   writeConfig({ source: dirSource(folderA.root), protocols: true });
   await server.restart();
   const back = await everyProtocol();
