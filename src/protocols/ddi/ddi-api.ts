@@ -45,15 +45,14 @@ export function ddiApi(rt: Runtime, settings: DdiSettings | undefined) {
   };
 
   /**
-   * Runs a write (feedback, configData) only for a controller its credentials admit, as a poll is:
-   * 401 / 403 / 429 / 503 with the short device answer otherwise. A controller whose stream serves
-   * nothing (no credentials to check) is answered as before.
+   * Runs a write (feedback, configData) only for a controller the device service admits, as a poll
+   * is: otherwise its short answer (401 / 403 / 429 / 503, or 404 for a stream nothing serves).
    */
   const admitted = (h: (c: ControllerRequest, ctx: Ctx, base: string) => Promise<Response> | Response) => async (c: ControllerRequest, ctx: Ctx, base: string) => {
     try {
       await rt.devices.admit(ddi.query(c, 'version'));
     } catch (e) {
-      if (e instanceof DeviceError && e.status !== 400 && e.status !== 404) return shortText(e.status, e.body, e.headers);
+      return textError(e);
     }
     return h(c, ctx, base);
   };
