@@ -21,8 +21,8 @@ setDefaultTimeout(120_000);
 const MiB = 1024 * 1024;
 // Larger than what loopback socket buffers absorb, so a reader that stops really is mid-body.
 const SIZE = 24 * MiB;
-const SLOW = 10;
-const NORMAL = 4;
+const SLOW = 6;
+const NORMAL = 3;
 const fw = firmwareDir({ 'slow-board': { '1.0.0.raucb': SIZE }, small: { '1.0.0.bin': 1000 } });
 const SHA = createHash('sha256').update(fw.bytes('slow-board', '1.0.0.raucb')).digest('hex');
 let server: RestartableServer;
