@@ -110,13 +110,15 @@ export class DdiController {
   /**
    * The controller answered a cancelAction: either way it is not sent again. A confirmed cancel makes
    * the deployment's fleet outcome `canceled` (written to the store, so every replica sees it closed);
-   * a rejected one leaves the outcome as it was.
+   * a rejected one leaves the outcome as it was. Feedback on a cancel that was never sent (the action's
+   * rollout not aborted, or already answered) changes nothing: a live deployment is not closed this way.
    */
   cancelAnswered(instance: string, id: number, confirmed: boolean): void {
+    const action = this.actions.get(id);
+    if (action === undefined || this.cancellable(instance, action.stream) !== id) return;
     this.cancelled.add(`${instance}\0${id}`);
     if (this.cancelled.size > REMEMBERED) this.cancelled.delete(this.cancelled.keys().next().value as string);
-    const action = this.actions.get(id);
-    if (confirmed && action) this.rt.fleet?.report(instance, action.stream, action.version, 'canceled');
+    if (confirmed) this.rt.fleet?.report(instance, action.stream, action.version, 'canceled');
   }
 
   /** The deployment an action id names, for feedback: remembered, else the current offer if it matches. */

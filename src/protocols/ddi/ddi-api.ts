@@ -30,7 +30,9 @@ export function ddiApi(rt: Runtime, settings: DdiSettings | undefined) {
 
   /** Runs a handler when the tenant matches (case-insensitively), else 404. */
   const forTenant = (h: (c: ControllerRequest, ctx: Ctx, base: string) => Promise<Response> | Response) => (ctx: Ctx) => {
-    const { tenant = '', controllerId = '' } = ctx.params;
+    // A segment that is not valid percent-encoding (`%zz`, `%E0%A4%A`) reaches here as null: no match.
+    const tenant = ctx.params.tenant ?? '';
+    const controllerId = ctx.params.controllerId ?? '';
     if (tenant.toLowerCase() !== settings.tenant.toLowerCase() || !/^[A-Za-z0-9._:-]{1,128}$/.test(controllerId)) return notFound();
     const headers: Record<string, string> = {};
     ctx.request.headers.forEach((v, k) => (headers[k] = v));
@@ -40,6 +42,19 @@ export function ddiApi(rt: Runtime, settings: DdiSettings | undefined) {
     const c: ControllerRequest = { controllerId, method: ctx.request.method, path: new URL(ctx.request.url).pathname, headers, remoteAddress: conn?.remoteAddress ?? ctx.server?.requestIP?.(ctx.request)?.address ?? '' };
     if (conn?.peerCertificate) c.peerCertificate = conn.peerCertificate;
     return h(c, ctx, `${origin}/${encodeURIComponent(settings.tenant)}/controller/v1/${encodeURIComponent(controllerId)}`);
+  };
+
+  /**
+   * Runs a write (feedback, configData) only for a controller the device service admits, as a poll
+   * is: otherwise its short answer (401 / 403 / 429 / 503, or 404 for a stream nothing serves).
+   */
+  const admitted = (h: (c: ControllerRequest, ctx: Ctx, base: string) => Promise<Response> | Response) => async (c: ControllerRequest, ctx: Ctx, base: string) => {
+    try {
+      await rt.devices.admit(ddi.query(c, 'version'));
+    } catch (e) {
+      return textError(e);
+    }
+    return h(c, ctx, base);
   };
 
   const poll = async (c: ControllerRequest, _ctx: Ctx, base: string) => {
@@ -124,15 +139,15 @@ export function ddiApi(rt: Runtime, settings: DdiSettings | undefined) {
   return app
     .get(BASE, forTenant(poll))
     .get(`${BASE}/deploymentBase/:actionId`, forTenant(deployment))
-    .post(`${BASE}/deploymentBase/:actionId/feedback`, forTenant(feedback), { parse: 'none' })
-    .put(`${BASE}/configData`, forTenant((c) => (ddi.configReceived(c.controllerId), empty())), { parse: 'none' })
+    .post(`${BASE}/deploymentBase/:actionId/feedback`, forTenant(admitted(feedback)), { parse: 'none' })
+    .put(`${BASE}/configData`, forTenant(admitted((c) => (ddi.configReceived(c.controllerId), empty()))), { parse: 'none' })
     .get(`${BASE}/cancelAction/:actionId`, forTenant((_c, ctx) => json({ id: ctx.params.actionId, cancelAction: { stopId: ctx.params.actionId } })))
-    .post(`${BASE}/cancelAction/:actionId/feedback`, forTenant(async (c, ctx) => {
+    .post(`${BASE}/cancelAction/:actionId/feedback`, forTenant(admitted(async (c, ctx) => {
       const verdict = cancelVerdict(parseFeedback(await ctx.request.text().catch(() => '')));
       const id = Number(ctx.params.actionId);
       if (verdict && Number.isSafeInteger(id)) ddi.cancelAnswered(ddi.who(c).instance, id, verdict === 'confirmed');
       return empty();
-    }), { parse: 'none' })
+    })), { parse: 'none' })
     .get(`${BASE}/softwaremodules/:moduleId/artifacts/:filename`, forTenant(artifact))
     .head(`${BASE}/softwaremodules/:moduleId/artifacts/:filename`, forTenant(artifact));
 }

@@ -39,7 +39,23 @@ export function raucFirmware(req: FrontDoorRequest, url: string, deps: ProtocolD
   const first = raucFirstRequest(req.headers);
   const open = first ? undefined : req.headers.range ? deps.rauc.get(req.remoteAddress, url) : undefined;
   if (!first && !open) return undefined;
-  return (open ? Promise.resolve(open) : opened(req, url, deps)).then((s) => (isReply(s) ? s : answer(req, s, deps)));
+  return (open ? admittedAgain(req, open, deps) : opened(req, url, deps)).then((s) => (isReply(s) ? s : answer(req, s, deps)));
+}
+
+/**
+ * A later range is admitted as the first was: the session pins the bundle, not who may read it (the
+ * session's key, address and URL, carries no credential when the device shows one in a header or a
+ * client certificate).
+ */
+async function admittedAgain(req: DeviceRequest, s: RaucSession, deps: ProtocolDeps): Promise<RaucSession | DeviceReply> {
+  const q: DeviceQuery = { device: req.query.get('device') || null, headers: req.headers, query: req.query, remoteAddress: req.remoteAddress, route: 'firmware', method: req.method, protocol: 'rauc' };
+  if (req.peerCertificate) q.peerCertificate = req.peerCertificate;
+  try {
+    await deps.devices.admit(q);
+  } catch (e) {
+    return { ...errorReply(e, req, deps.logger), protocol: 'rauc' };
+  }
+  return s;
 }
 
 async function opened(req: FrontDoorRequest, url: string, deps: ProtocolDeps): Promise<RaucSession | DeviceReply> {
