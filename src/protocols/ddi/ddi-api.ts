@@ -52,7 +52,7 @@ export function ddiApi(rt: Runtime, settings: DdiSettings | undefined) {
     try {
       await rt.devices.admit(ddi.query(c, 'version'));
     } catch (e) {
-      return textError(e);
+      return textError(e, rt.logger);
     }
     return h(c, ctx, base);
   };

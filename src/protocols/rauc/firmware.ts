@@ -47,11 +47,9 @@ export function raucFirmware(req: FrontDoorRequest, url: string, deps: ProtocolD
  * session's key, address and URL, carries no credential when the device shows one in a header or a
  * client certificate).
  */
-async function admittedAgain(req: DeviceRequest, s: RaucSession, deps: ProtocolDeps): Promise<RaucSession | DeviceReply> {
-  const q: DeviceQuery = { device: req.query.get('device') || null, headers: req.headers, query: req.query, remoteAddress: req.remoteAddress, route: 'firmware', method: req.method, protocol: 'rauc' };
-  if (req.peerCertificate) q.peerCertificate = req.peerCertificate;
+async function admittedAgain(req: FrontDoorRequest, s: RaucSession, deps: ProtocolDeps): Promise<RaucSession | DeviceReply> {
   try {
-    await deps.devices.admit(q);
+    await deps.devices.admit(deps.devices.call(req.query.get('device'), requestFacts(req, '/firmware'), { route: 'firmware', protocol: 'rauc' }));
   } catch (e) {
     return { ...errorReply(e, req, deps.logger), protocol: 'rauc' };
   }
