@@ -13,6 +13,7 @@ import { apiDocs } from './api-docs.ts';
 import { fleetApi } from './fleet-api.ts';
 import { ddiApi } from '../protocols/ddi/ddi-api.ts';
 import { Readiness } from '../ops/readiness.ts';
+import { deviceFailure } from '../core/errors.ts';
 import { firmwareDoc, harborWebhookDoc, healthDoc, versionDoc } from './route-docs.ts';
 import { dashboard } from '../dashboard/routes.ts';
 
@@ -31,8 +32,15 @@ export function createApp(rt: Runtime, opts: { operatorRoutes: boolean } = { ope
     : undefined;
   const readiness = new Readiness(rt);
   const app = new Elysia({ name: 'otaflux' })
-    // Unknown routes answer as the metrics listener does: 404, `Not Found`, plain text.
-    .onError(({ code }) => (code === 'NOT_FOUND' ? notFound() : undefined))
+    // Unknown routes answer as the metrics listener does: 404, `Not Found`, plain text. A route that
+    // throws gets the device API's one answer to the unexpected (500 `Internal error`, the stack in
+    // the log), never Elysia's default of the exception's message as the body.
+    .onError(({ code, error }) => {
+      if (code === 'NOT_FOUND') return notFound();
+      if (code !== 'UNKNOWN' && code !== 'INTERNAL_SERVER_ERROR') return undefined;
+      const failure = deviceFailure(error, rt.logger);
+      return new Response(failure.body, { status: failure.status, headers: { 'content-type': 'text/plain; charset=utf-8' } });
+    })
     .get('/health', () => new Response(null, { status: 200 }), { detail: healthDoc })
     .get('/version', device(versionRoute), { detail: versionDoc })
     .get('/firmware', device(firmwareRoute), { detail: firmwareDoc })
