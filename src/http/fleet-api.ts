@@ -93,7 +93,15 @@ export function fleetApi(rt: Runtime) {
       const points = boundedInt(query.points, 'points', 2, 500, HISTORY_POINTS);
       if (typeof days === 'string' || typeof points === 'string') return json({ error: typeof days === 'string' ? days : points }, 400);
       return fleetVersionHistory(fleet.store, days, points);
-    }, doc('Version distribution over time: per stream, how many instances ran each version at `points` moments of the last `days` days (from the check-in history)'));
+    }, {
+      detail: {
+        ...fleetDoc('Version distribution over time: per stream, how many instances ran each version at `points` moments of the last `days` days (from the check-in history)'),
+        parameters: [
+          { name: 'days', in: 'query', required: false, description: `How many days back, 1 to ${HISTORY_MAX_DAYS} (default ${HISTORY_DAYS}); another value is a 400 naming it`, schema: { type: 'integer', minimum: 1, maximum: HISTORY_MAX_DAYS, default: HISTORY_DAYS } },
+          { name: 'points', in: 'query', required: false, description: `How many moments in that window, 2 to 500 (default ${HISTORY_POINTS})`, schema: { type: 'integer', minimum: 2, maximum: 500, default: HISTORY_POINTS } },
+        ],
+      },
+    });
 }
 
 /** The fleet's part of `GET /api/devices/{id}?instance=`: what decides for that instance, and why. */

@@ -72,6 +72,12 @@ describe('OpenAPI document', () => {
     }
   });
 
+  test('the version history takes days and points, optional integers with their bounds', () => {
+    const p = params('/api/versions/history');
+    expect(p.get('query:days')).toMatchObject({ required: false, schema: { type: 'integer', minimum: 1, default: 7 } });
+    expect(p.get('query:points')).toMatchObject({ required: false, schema: { type: 'integer', minimum: 2, maximum: 500, default: 48 } });
+  });
+
   test('the device routes take device (required), token and Authorization; /firmware also Range, If-Range, If-None-Match', () => {
     for (const path of ['/version', '/firmware']) {
       const p = params(path);
