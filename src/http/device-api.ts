@@ -11,6 +11,7 @@ import type { CoreEventBus } from '../core/events.ts';
 import { DeviceError } from '../core/errors.ts';
 import { releaseEtag, versionBody, type Release } from '../core/release.ts';
 import { ifRangeAllows, noneMatch, parseRange } from './range.ts';
+import { sharedHeaders } from './response-writer.ts';
 
 /** The plugins' request shape; a listener that does not give the path gets `/version` or `/firmware`. */
 export type DeviceRequest = Omit<PluginDeviceRequest, 'path'> & {
@@ -98,17 +99,20 @@ export async function firmwareRoute(req: DeviceRequest, deps: DeviceApiDeps): Pr
 
 function versionOk(release: Release, req: DeviceRequest, deps: DeviceApiDeps): DeviceReply {
   deps.events.emit('device-seen', { device: release.device, route: 'version', release, remoteAddress: req.remoteAddress });
-  const { body, length } = versionReply(release);
-  return { status: 200, headers: { 'content-type': TEXT, 'content-length': length }, body: req.method === 'HEAD' ? null : body, device: release.device, release };
+  const { body, headers } = versionReply(release);
+  return { status: 200, headers, body: req.method === 'HEAD' ? null : body, device: release.device, release };
 }
 
-/** The `/version` body of a release, formatted once per release (it is asked for on every poll). */
-const versionReplies = new WeakMap<Release, { body: string; length: string }>();
-function versionReply(release: Release): { body: string; length: string } {
+/**
+ * The `/version` body and headers of a release, made once per release (it is asked for on every
+ * poll). The headers are shared by every answer, so the listener writes their head built once a second.
+ */
+const versionReplies = new WeakMap<Release, { body: string; headers: Readonly<Record<string, string>> }>();
+function versionReply(release: Release): { body: string; headers: Readonly<Record<string, string>> } {
   let r = versionReplies.get(release);
   if (!r) {
     const body = versionBody(release);
-    versionReplies.set(release, (r = { body, length: String(Buffer.byteLength(body)) }));
+    versionReplies.set(release, (r = { body, headers: sharedHeaders({ 'content-type': TEXT, 'content-length': String(Buffer.byteLength(body)) }) }));
   }
   return r;
 }
