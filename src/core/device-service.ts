@@ -11,13 +11,14 @@ import { validateDeviceId } from './device-id.ts';
 import { AuthenticatorFailed, DeviceError, Forbidden, MissingDevice, NoFirmware, Unauthorized } from './errors.ts';
 import { authorize, type Verdict } from './authorize.ts';
 import type { AuthAttempts } from './auth-attempts.ts';
+import type { QuerySource } from './query-param.ts';
 
 /**
  * A device's request as the core sees it: the plugins' `DeviceRequest` with the device id as the
  * protocol gave it (not validated yet) and which device route asks (`version` when absent, for fleet
  * check-ins). `method` and `path` default to `GET` and `/<route>`.
  */
-export interface DeviceQuery extends Omit<DeviceRequest, 'method' | 'path'> {
+export interface DeviceQuery extends Omit<DeviceRequest, 'method' | 'path'>, QuerySource {
   device: string | null;
   route?: 'version' | 'firmware';
   method?: string;

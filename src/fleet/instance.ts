@@ -11,10 +11,10 @@
  *   5. the client address: weak (several devices behind one NAT look like one) → `addr:<ip>`, weak
  */
 import type { PeerCertificate } from '../plugin.ts';
+import { queryParam, type QuerySource } from '../core/query-param.ts';
 
-export interface RequestFacts {
+export interface RequestFacts extends QuerySource {
   headers: Readonly<Record<string, string | undefined>>;
-  query: URLSearchParams;
   remoteAddress: string;
   peerCertificate?: PeerCertificate;
   /** What the device's authenticators allowed it as (`token:<device>`, `cert:…`), when any ran. */
@@ -44,15 +44,15 @@ export function deriveInstance(f: RequestFacts): Instance {
   if (mac) return { id: clip(`mac:${mac.toLowerCase()}`), weak: false, by: 'mac' };
   if (h['rauc-serial']) return { id: clip(`serial:${h['rauc-serial']}`), weak: false, by: 'serial' };
   if (h['rauc-machine-id']) return { id: clip(`machine:${h['rauc-machine-id']}`), weak: false, by: 'machine' };
-  const chosen = f.query.get('instance') || h['x-device-instance'];
+  const chosen = queryParam(f, 'instance') || h['x-device-instance'];
   if (chosen) return { id: clip(chosen), weak: false, by: 'instance' };
   return { id: `addr:${f.remoteAddress}`, weak: true, by: 'address' };
 }
 
 /** The version the client reports running: `?current=`, `X-Firmware-Version`, Arduino, RAUC. */
-export function reportedVersion(f: Pick<RequestFacts, 'headers' | 'query'>): string | undefined {
+export function reportedVersion(f: Pick<RequestFacts, 'headers' | 'query' | 'rawQuery' | 'parsedQuery'>): string | undefined {
   const h = f.headers;
-  const v = f.query.get('current') || h['x-firmware-version'] || h['x-esp32-version'] || h['x-esp8266-version'] || h['rauc-system-version'];
+  const v = queryParam(f, 'current') || h['x-firmware-version'] || h['x-esp32-version'] || h['x-esp8266-version'] || h['rauc-system-version'];
   return v ? clip(v.startsWith('v') || v.startsWith('V') ? v.slice(1) : v) : undefined;
 }
 

@@ -12,9 +12,10 @@ import { DeviceError } from '../core/errors.ts';
 import { releaseEtag, versionBody, type Release } from '../core/release.ts';
 import { ifRangeAllows, noneMatch, parseRange } from './range.ts';
 import { sharedHeaders } from './response-writer.ts';
+import { queryParam, type QuerySource } from '../core/query-param.ts';
 
 /** The plugins' request shape; a listener that does not give the path gets `/version` or `/firmware`. */
-export type DeviceRequest = Omit<PluginDeviceRequest, 'path'> & {
+export type DeviceRequest = Omit<PluginDeviceRequest, 'path'> & QuerySource & {
   path?: string;
   /** The client protocol recognised (`esp-idf`), recorded with the check-in; absent: the native API. */
   protocol?: string;
@@ -118,7 +119,11 @@ function versionReply(release: Release): { body: string; headers: Readonly<Recor
 }
 
 function toQuery(req: DeviceRequest, route: 'version' | 'firmware'): DeviceQuery {
-  const q: DeviceQuery = { device: req.query.get('device') || null, headers: req.headers, query: req.query, remoteAddress: req.remoteAddress, route, method: req.method, path: req.path ?? `/${route}` };
+  const device = queryParam(req, 'device') || null;
+  const path = req.path ?? `/${route}`;
+  const q: DeviceQuery = req.rawQuery !== undefined && req.parsedQuery === undefined
+    ? { device, headers: req.headers, rawQuery: req.rawQuery, parsedQuery: undefined, get query() { return (this.parsedQuery ??= new URLSearchParams(this.rawQuery)); }, remoteAddress: req.remoteAddress, route, method: req.method, path }
+    : { device, headers: req.headers, query: req.query, remoteAddress: req.remoteAddress, route, method: req.method, path };
   if (req.peerCertificate) q.peerCertificate = req.peerCertificate;
   if (req.protocol) q.protocol = req.protocol;
   return q;
@@ -133,7 +138,7 @@ export function errorReply(e: unknown, req: DeviceRequest, logger: Logger): Devi
       headers: { 'content-type': TEXT, 'content-length': String(Buffer.byteLength(body)), ...e.headers },
       body: req.method === 'HEAD' ? null : body,
       errorCode: e.code,
-      ...(e.device ? { device: e.device } : req.query.get('device') ? { device: req.query.get('device') as string } : {}),
+      ...(e.device ? { device: e.device } : queryParam(req, 'device') ? { device: queryParam(req, 'device') as string } : {}),
     };
   }
   logger.error('unexpected error in device API', { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });

@@ -84,7 +84,10 @@ export function requestAnswerer(deps: AnswerDeps, scheme: 'http' | 'https' = 'ht
   }
 
   function deviceRequest(s: Socket<Conn>, r: ParsedRequest): DeviceRequest {
-    const dreq: DeviceRequest = { method: r.method, query: new URLSearchParams(r.query), headers: r.headers, remoteAddress: s.data.remoteAddress };
+    // The query is parsed only when something needs all of it (src/core/query-param.ts).
+    const dreq: DeviceRequest = {
+      method: r.method, rawQuery: r.query, parsedQuery: undefined, get query() { return (this.parsedQuery ??= new URLSearchParams(this.rawQuery)); }, headers: r.headers, remoteAddress: s.data.remoteAddress,
+    };
     if (s.data.peer) dreq.peerCertificate = s.data.peer;
     return dreq;
   }
