@@ -5,7 +5,9 @@
  * temp folder sharing this tree's node_modules) side by side, serving the same firmware folder,
  * and loads them in interleaved rounds (`wrk -t1 -c64`, keep-alive). Prints the median CPU time per
  * `/version` request of each (user + system from /proc/<pid>/stat): on a machine shared with other
- * work, requests/s move by ±30 % between rounds, CPU per request much less.
+ * work, requests/s move by ±30 % between rounds, CPU per request much less. Each round runs A and B
+ * back to back, so it also prints the median of the per-round ratios B / A, which drifting load
+ * (the next minute busier than the last) moves less than either median alone.
  *
  *     bun bench/ab.ts --base HEAD~1 [--rounds 5] [--duration 3] [--instances 10000] [--fleet rollout|checkins|off]
  *                     [--log-level error]
@@ -88,7 +90,9 @@ for (let r = 0; r < Number(opt.rounds); r++) {
   for (const s of r % 2 ? [...servers].reverse() : servers) us[s.name]?.push(await round(s, `${Number(opt.duration)}s`));
 }
 const [a, b] = [median(us.A ?? []), median(us.B ?? [])];
+const ratios = (us.B ?? []).map((x, i) => x / (us.A?.[i] ?? NaN));
 console.log(`A ${us.A?.map((x) => x.toFixed(1)).join(' ')} µs → median ${a.toFixed(1)} µs`);
 console.log(`B ${us.B?.map((x) => x.toFixed(1)).join(' ')} µs → median ${b.toFixed(1)} µs  (${(((b - a) / a) * 100).toFixed(1)} %)`);
+console.log(`B / A per round ${ratios.map((x) => x.toFixed(2)).join(' ')} → median ${median(ratios).toFixed(3)}`);
 console.log(`load average at the end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 process.exit(0);

@@ -153,7 +153,7 @@ export class ConnectionDriver {
       c.scanned = 0;
       const head = parsed.head;
       if (head.contentLength === 0) {
-        if (!this.dispatch(s, { ...head, body: null })) return;
+        if (!this.dispatch(s, head)) return;
         continue;
       }
       if (!this.startBody(s, head)) return;
