@@ -86,8 +86,9 @@ export class DeviceService {
     const comp = this.composer.for(id);
     if (!comp) throw new NoFirmware(id);
     if (comp.auth === 'none') return { deviceId: id, composition: comp };
+    // `query` is read from the request only if an authenticator asks for it (it may be parsed then).
     const req: AuthRequest = {
-      deviceId: id, method: q.method ?? 'GET', path: q.path ?? `/${q.route ?? 'version'}`, headers: q.headers, query: q.query, remoteAddress: q.remoteAddress,
+      deviceId: id, method: q.method ?? 'GET', path: q.path ?? `/${q.route ?? 'version'}`, headers: q.headers, get query() { return q.query; }, remoteAddress: q.remoteAddress,
     };
     if (q.peerCertificate) req.peerCertificate = q.peerCertificate;
     // Credentials are checked before the refusal limit: a valid one passes whoever else failed from

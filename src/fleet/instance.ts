@@ -32,13 +32,14 @@ export interface Instance {
 /** Longest instance id kept (longer values are cut, never refused: this is bookkeeping, not auth). */
 const MAX_ID = 200;
 
-export function deriveInstance(f: RequestFacts): Instance {
+/** `identity`, when given, stands for `f.identity` (the request's facts are not copied to add it). */
+export function deriveInstance(f: RequestFacts, identity = f.identity): Instance {
   const cert = f.peerCertificate;
   if (cert) {
     const name = cert.subject.CN || cert.subjectAltNames[0];
     if (name) return { id: clip(`cert:${name}`), weak: false, by: 'cert' };
   }
-  if (f.identity?.startsWith('token:') && f.identity !== 'token:gateway') return { id: clip(f.identity), weak: false, by: 'token' };
+  if (identity?.startsWith('token:') && identity !== 'token:gateway') return { id: clip(identity), weak: false, by: 'token' };
   const h = f.headers;
   const mac = h['x-esp32-sta-mac'] ?? h['x-esp8266-sta-mac'];
   if (mac) return { id: clip(`mac:${mac.toLowerCase()}`), weak: false, by: 'mac' };

@@ -167,7 +167,7 @@ export class FleetService implements ReleaseChooser {
    * Without a promise whenever the stream's releases are known (every poll after the first).
    */
   choose(stream: string, comp: Composition, newest: Release, q: DeviceQuery, identity?: string): Release | Promise<Release> {
-    const inst = deriveInstance(identity ? { ...q, identity } : q);
+    const inst = deriveInstance(q, identity);
     if (!this.governs(stream)) {
       if (this.o.checkins) this.record(stream, inst, q, identity, newest, undefined);
       return newest;
