@@ -2,7 +2,7 @@
  * DeviceService is the device API without HTTP: it validates the device id, finds the device's
  * composition, runs its authenticators, and asks the resolver for its release.
  */
-import type { AuthRequest, DeviceRequest, Logger } from '../plugin.ts';
+import type { AuthRequest, DeviceRef, DeviceRequest, Logger } from '../plugin.ts';
 import type { Composer, Composition } from './composition.ts';
 import { deviceRef } from './composition.ts';
 import type { Resolver } from './resolver.ts';
@@ -52,7 +52,17 @@ export interface Admission {
   identity?: string;
 }
 
+/** How many device ids `DeviceService` remembers the composition of (then it starts over). */
+const KNOWN_DEVICES = 10_000;
+
 export class DeviceService {
+  /**
+   * Valid device ids seen lately that have a composition, with it and their resolver reference: a
+   * poll skips the id grammar, the composition rules and a new reference. Ids without a composition
+   * are not remembered (made-up ids cannot fill it with refusals).
+   */
+  private readonly known = new Map<string, { composition: Composition; ref: DeviceRef }>();
+
   constructor(
     private readonly composer: Composer,
     private readonly resolver: Resolver,
@@ -76,15 +86,27 @@ export class DeviceService {
     return this.chosen(a.deviceId, a.composition, q, a.identity);
   }
 
+  /** The composition of a valid device id, remembered; a thrown DeviceError for an invalid id or one not served. */
+  private composition(device: string): { composition: Composition; ref: DeviceRef } {
+    let k = this.known.get(device);
+    if (!k) {
+      const id = validateDeviceId(device, this.repositoryPrefix);
+      const comp = this.composer.for(id);
+      if (!comp) throw new NoFirmware(id);
+      if (this.known.size >= KNOWN_DEVICES) this.known.clear();
+      this.known.set(id, (k = { composition: comp, ref: deviceRef(id, comp) }));
+    }
+    return k;
+  }
+
   /**
    * Validates the id, finds the composition and runs the authenticators: the admission, or a thrown
    * DeviceError (400, 401, 403, 404, 429). Without a promise while the authenticators decide at once.
    */
   admit(q: DeviceQuery): Admission | Promise<Admission> {
     if (!q.device) throw new MissingDevice();
-    const id = validateDeviceId(q.device, this.repositoryPrefix);
-    const comp = this.composer.for(id);
-    if (!comp) throw new NoFirmware(id);
+    const id = q.device;
+    const comp = this.composition(id).composition;
     if (comp.auth === 'none') return { deviceId: id, composition: comp };
     // `query` is read from the request only if an authenticator asks for it (it may be parsed then).
     const req: AuthRequest = {
@@ -115,7 +137,8 @@ export class DeviceService {
   }
 
   private chosen(id: string, comp: Composition, q: DeviceQuery, identity?: string): Release | Promise<Release> {
-    const newest = this.resolver.current(deviceRef(id, comp), comp);
+    const k = this.known.get(id);
+    const newest = this.resolver.current(k && k.composition === comp ? k.ref : deviceRef(id, comp), comp);
     const chooser = this.chooser;
     if (!chooser) return newest;
     return newest instanceof Promise ? newest.then((r) => chooser.choose(id, comp, r, q, identity)) : chooser.choose(id, comp, newest, q, identity);
