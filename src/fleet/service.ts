@@ -319,7 +319,8 @@ export class FleetService implements ReleaseChooser {
       this.outcomes.set(inst.id, list);
       if (this.outcomes.size > MAX_TRACKED) this.outcomes.delete(this.outcomes.keys().next().value as string);
     }
-    const failedReport = /^fail/i.test(q.headers['x-update-result'] ?? '');
+    const result = q.headers['x-update-result'];
+    const failedReport = result !== undefined && /^fail/i.test(result);
     // The common poll changes no outcome: nothing open for this stream, and the answer already tracked.
     if (route === 'version' && !failedReport && !hasOpenOutcome(list, stream) && (!served || served.version === reported || list.some((x) => x.stream === stream && x.version === served.version))) return;
     const changed = applyCheckin(list, {
