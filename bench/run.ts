@@ -167,8 +167,8 @@ function parseSize(s: string): number {
   return Number(m[1]) * unit;
 }
 
-async function wrk(url: string, connections: number, script?: string): Promise<WrkResult> {
-  const p = Bun.spawn(['wrk', '-t', THREADS, '-c', String(connections), '-d', DURATION, ...(script ? ['-s', script] : []), url], { stdout: 'pipe', stderr: 'pipe' });
+async function wrk(url: string, connections: number, script?: string, duration = DURATION): Promise<WrkResult> {
+  const p = Bun.spawn(['wrk', '-t', THREADS, '-c', String(connections), '-d', duration, ...(script ? ['-s', script] : []), url], { stdout: 'pipe', stderr: 'pipe' });
   const [out, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
   const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
@@ -335,6 +335,11 @@ const servers: Record<Name, Proc> = { otaflux: ota, 'nginx 1 worker': nginx1, 'n
 const results: Record<string, Record<Name, number[]>> = {};
 const note = (metric: string, name: Name, v: number) => (((results[metric] ??= {} as Record<Name, number[]>)[name] ??= []).push(v));
 const errors: string[] = [];
+
+// A 2 s warm-up of every server before the rounds (as bench/ab.ts does): the fleet row measures
+// polls of known instances, not the first contact of 10 000 new ones (their first offer and check-in).
+for (const server of Object.values(servers)) await wrk(`${server.url}/version?device=${DEVICE}`, 64, undefined, '2s');
+if (otaFleet) await wrk(`${otaFleet.url}/version`, 64, instancesLua, '2s');
 
 for (let round = 1; round <= REPEAT; round++) {
   for (const name of Object.keys(servers) as Name[]) {
