@@ -19,12 +19,15 @@
  *     bun run bench [--binary PATH | --source] [--repeat 3] [--duration 5] [--threads 1]
  *                   [--only version,fleet,mtls,firmware,rss,startup] [--startup-runs 10] [--oci]
  *                   [--fleet-sim [--fleet-sim-devices 10000,100000] [--fleet-sim-duration 60]]
+ *                   [--otaflux-env NAME=VALUE,…]
  *
  * Targets (core for core: OtaFlux is one process, so the ratios that count are against nginx with
  * one worker): /version ≥ 1.3×, /version with fleet control ≥ 1.3×, /version over mTLS keep-alive
  * ≥ 1.0×, /firmware ≥ 1.0×. Every row also prints CPU per request (user + system from /proc), which
  * moves much less than requests/s when other work shares the machine. `--fleet-sim` then runs
  * bench/fleet-sim.ts (simulated fleets of 10 000 and 100 000 devices; a few minutes).
+ * `--otaflux-env`: environment variables for the OtaFlux processes (an allocator setting such as
+ * `MIMALLOC_PURGE_DELAY=-1`); printed with the results.
  *
  * Default OtaFlux: the compiled binary dist/otaflux (built first when missing); `--source` runs
  * `bun src/main.ts` instead. `--oci` serves the image from a
@@ -55,6 +58,7 @@ const { values: opt } = parseArgs({
     'startup-runs': { type: 'string', default: '10' },
     'image-mib': { type: 'string', default: '4' },
     oci: { type: 'boolean', default: false },
+    'otaflux-env': { type: 'string', default: '' },
   },
 });
 const REPEAT = Number(opt.repeat);
@@ -63,6 +67,7 @@ const THREADS = String(Number(opt.threads));
 const ONLY = new Set(String(opt.only).split(','));
 const IMAGE_BYTES = Number(opt['image-mib']) * 1024 * 1024;
 const DEVICE = 'bench-dev';
+const OTAFLUX_ENV: Record<string, string> = Object.fromEntries(String(opt['otaflux-env']).split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 
 const { work, children } = benchWorkspace('otaflux-bench-');
 
@@ -100,7 +105,7 @@ async function startOtaflux(cmd: string[], sourceArgs: string[], env: Record<str
   const cwd = mkdtempSync(join(work, 'otaflux-run-'));
   const p = Bun.spawn(
     [...cmd, ...sourceArgs, '--listen-addr', `127.0.0.1:${port}`, '--metrics-listen-addr', '127.0.0.1:0', '--cache-dir', join(cwd, 'cache'), '--log-level', 'error'],
-    { cwd, stdout: 'ignore', stderr: 'inherit', env: { ...process.env, ...env } },
+    { cwd, stdout: 'ignore', stderr: 'inherit', env: { ...process.env, ...OTAFLUX_ENV, ...env } },
   );
   children.push(p);
   const url = `http://127.0.0.1:${port}`;
@@ -162,8 +167,8 @@ function parseSize(s: string): number {
   return Number(m[1]) * unit;
 }
 
-async function wrk(url: string, connections: number, script?: string): Promise<WrkResult> {
-  const p = Bun.spawn(['wrk', '-t', THREADS, '-c', String(connections), '-d', DURATION, ...(script ? ['-s', script] : []), url], { stdout: 'pipe', stderr: 'pipe' });
+async function wrk(url: string, connections: number, script?: string, duration = DURATION): Promise<WrkResult> {
+  const p = Bun.spawn(['wrk', '-t', THREADS, '-c', String(connections), '-d', duration, ...(script ? ['-s', script] : []), url], { stdout: 'pipe', stderr: 'pipe' });
   const [out, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
   const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
@@ -244,6 +249,7 @@ async function startupOnce(cmd: string[], firmwareDir: string): Promise<{ ms: nu
   const url = `http://127.0.0.1:${port}/version?device=${DEVICE}`;
   const t0 = performance.now();
   const p = Bun.spawn([...cmd, '--firmware-dir', firmwareDir, '--listen-addr', `127.0.0.1:${port}`, '--metrics-listen-addr', '127.0.0.1:0', '--cache-dir', join(cwd, 'cache'), '--log-level', 'error'], {
+    env: { ...process.env, ...OTAFLUX_ENV },
     cwd,
     stdout: 'ignore',
     stderr: 'inherit',
@@ -269,7 +275,7 @@ const fmtRate = (n: number) => `${(n / 1000).toFixed(1)}k req/s`;
 const fmtBytes = (n: number) => `${(n / 1024 ** 3).toFixed(2)} GiB/s`;
 
 const cmd = await otafluxCommand();
-console.log(`OtaFlux: ${cmd.join(' ')}`);
+console.log(`OtaFlux: ${cmd.join(' ')}${opt['otaflux-env'] ? ` with ${opt['otaflux-env']}` : ''}`);
 console.log(`load average at start: ${loadavg().map((x) => x.toFixed(2)).join(' ')} (${navigator.hardwareConcurrency} CPUs); wrk -t${THREADS} -d${DURATION}, ${REPEAT} rounds, medians\n`);
 
 const firmwareDir = join(work, 'firmware');
@@ -330,6 +336,11 @@ const results: Record<string, Record<Name, number[]>> = {};
 const note = (metric: string, name: Name, v: number) => (((results[metric] ??= {} as Record<Name, number[]>)[name] ??= []).push(v));
 const errors: string[] = [];
 
+// A 2 s warm-up of every server before the rounds (as bench/ab.ts does): the fleet row measures
+// polls of known instances, not the first contact of 10 000 new ones (their first offer and check-in).
+for (const server of Object.values(servers)) await wrk(`${server.url}/version?device=${DEVICE}`, 64, undefined, '2s');
+if (otaFleet) await wrk(`${otaFleet.url}/version`, 64, instancesLua, '2s');
+
 for (let round = 1; round <= REPEAT; round++) {
   for (const name of Object.keys(servers) as Name[]) {
     const base = (servers[name] as Proc).url;
@@ -372,7 +383,7 @@ await stopRegistry();
 let mtls: { otaflux: number; nginx: number; cpuOtaflux: number; cpuNginx: number } | undefined;
 if (ONLY.has('mtls')) {
   console.log('mTLS keep-alive rounds (bench/mtls.ts) …');
-  const p = Bun.spawn([process.execPath, join(import.meta.dir, 'mtls.ts'), '--json', '--only', 'keep-alive', '--repeat', String(REPEAT), '--duration', String(Number(opt.duration)), ...(cmd.length === 1 ? ['--binary', cmd[0] as string] : [])], { stdout: 'pipe', stderr: 'inherit' });
+  const p = Bun.spawn([process.execPath, join(import.meta.dir, 'mtls.ts'), '--json', '--only', 'keep-alive', '--repeat', String(REPEAT), '--duration', String(Number(opt.duration)), ...(cmd.length === 1 ? ['--binary', cmd[0] as string] : [])], { stdout: 'pipe', stderr: 'inherit', env: { ...process.env, ...OTAFLUX_ENV } });
   const [out, code] = await Promise.all([new Response(p.stdout).text(), p.exited]);
   const line = out.trim().split('\n').pop() ?? '';
   if (code !== 0 || !line.startsWith('{')) throw new Error(`bench/mtls.ts failed (exit ${code}):\n${out}`);

@@ -58,7 +58,7 @@ async function settleFrom(auth: readonly AuthenticatorPlugin[], req: DeviceReque
 
 /** A decision with the plugin that made it; an answer outside the contract is that plugin's failure. */
 function judged(a: AuthenticatorPlugin, d: AuthDecision): Verdict | { outcome: 'skip' } {
-  if (d?.outcome === 'allow' && typeof d.identity === 'string' && d.identity !== '') return { ...d, by: a.id };
+  if (d?.outcome === 'allow' && typeof d.identity === 'string' && d.identity !== '') return { outcome: 'allow', identity: d.identity, by: a.id };
   if (d?.outcome === 'deny' && (d.status === 401 || d.status === 403)) return { ...d, by: a.id, challenge: d.challenge ?? a.challenge ?? DEFAULT_CHALLENGE };
   if (d?.outcome === 'skip') return d;
   return { outcome: 'failed', by: a.id, error: `authenticate() answered ${JSON.stringify(d)?.slice(0, 100)}, expected allow with an identity, deny 401/403, or skip` };

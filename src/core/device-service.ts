@@ -3,7 +3,7 @@
  * finds the device's composition, runs its authenticators, and asks for its release. Every device
  * error it throws after the id is validated carries that id.
  */
-import type { Logger } from '../plugin.ts';
+import type { DeviceRef, Logger } from '../plugin.ts';
 import type { Composer, Composition } from './composition.ts';
 import { deviceRef } from './composition.ts';
 import type { Resolver } from './resolver.ts';
@@ -33,7 +33,17 @@ export interface Admission {
   identity?: string;
 }
 
+/** How many valid device ids with a composition are remembered (then forgotten all at once). */
+const KNOWN_DEVICES = 10_000;
+
 export class DeviceService {
+  /**
+   * Valid device ids seen lately that have a composition, with it and their resolver reference: a
+   * poll skips the id grammar, the composition rules and a new reference. Ids without a composition
+   * are not remembered (made-up ids cannot fill it with refusals).
+   */
+  private readonly known = new Map<string, { composition: Composition; ref: DeviceRef }>();
+
   constructor(
     private readonly composer: Composer,
     private readonly resolver: Resolver,
@@ -51,7 +61,19 @@ export class DeviceService {
    * `InvalidDevice` (400) otherwise. Front doors make every call they hand the service with it.
    */
   call(device: string | null | undefined, facts: FactsMaybeWithoutPath, purpose: CallPurpose): DeviceCall {
-    return deviceCall(device, facts, purpose, this.repositoryPrefix);
+    return deviceCall(device, facts, purpose, this.repositoryPrefix, device ? this.known.has(device) : false);
+  }
+
+  /** The composition of a valid device id, remembered; a thrown NoFirmware for an id nothing serves. */
+  private composition(id: string): { composition: Composition; ref: DeviceRef } {
+    let k = this.known.get(id);
+    if (!k) {
+      const comp = this.composer.for(id);
+      if (!comp) throw ofDevice(new NoFirmware(id), id);
+      if (this.known.size >= KNOWN_DEVICES) this.known.clear();
+      this.known.set(id, (k = { composition: comp, ref: deviceRef(id, comp) }));
+    }
+    return k;
   }
 
   /**
@@ -77,8 +99,7 @@ export class DeviceService {
    */
   admit(call: DeviceCall): Admission | Promise<Admission> {
     const id = call.deviceId;
-    const comp = this.composer.for(id);
-    if (!comp) throw ofDevice(new NoFirmware(id), id);
+    const comp = this.composition(id).composition;
     if (comp.auth === 'none') return { deviceId: id, composition: comp };
     // Credentials are checked before the refusal limit: a valid one passes whoever else failed from
     // this address (see auth-attempts.ts for why that helps no brute-forcer).
@@ -105,7 +126,8 @@ export class DeviceService {
 
   private chosen(a: Admission, call: DeviceCall): Release | Promise<Release> {
     const { deviceId: id, composition: comp, identity } = a;
-    const newest = this.resolver.current(deviceRef(id, comp), comp);
+    const k = this.known.get(id);
+    const newest = this.resolver.current(k && k.composition === comp ? k.ref : deviceRef(id, comp), comp);
     const chooser = this.chooser;
     if (!chooser) return newest;
     return newest instanceof Promise ? newest.then((r) => chooser.choose(id, comp, r, call, identity)) : chooser.choose(id, comp, newest, call, identity);

@@ -11,10 +11,10 @@
  *   5. the client address: weak (several devices behind one NAT look like one) → `addr:<ip>`, weak
  */
 import type { PeerCertificate } from '../plugin.ts';
+import { queryParam, type QuerySource } from '../core/query-param.ts';
 
-export interface RequestFacts {
+export interface RequestFacts extends QuerySource {
   headers: Readonly<Record<string, string | undefined>>;
-  query: URLSearchParams;
   remoteAddress: string;
   peerCertificate?: PeerCertificate;
   /** What the device's authenticators allowed it as (`token:<device>`, `cert:…`), when any ran. */
@@ -32,27 +32,28 @@ export interface Instance {
 /** Longest instance id kept (longer values are cut, never refused: this is bookkeeping, not auth). */
 const MAX_ID = 200;
 
-export function deriveInstance(f: RequestFacts): Instance {
+/** `identity`, when given, stands for `f.identity` (the request's facts are not copied to add it). */
+export function deriveInstance(f: RequestFacts, identity = f.identity): Instance {
   const cert = f.peerCertificate;
   if (cert) {
     const name = cert.subject.CN || cert.subjectAltNames[0];
     if (name) return { id: clip(`cert:${name}`), weak: false, by: 'cert' };
   }
-  if (f.identity?.startsWith('token:') && f.identity !== 'token:gateway') return { id: clip(f.identity), weak: false, by: 'token' };
+  if (identity?.startsWith('token:') && identity !== 'token:gateway') return { id: clip(identity), weak: false, by: 'token' };
   const h = f.headers;
   const mac = h['x-esp32-sta-mac'] ?? h['x-esp8266-sta-mac'];
   if (mac) return { id: clip(`mac:${mac.toLowerCase()}`), weak: false, by: 'mac' };
   if (h['rauc-serial']) return { id: clip(`serial:${h['rauc-serial']}`), weak: false, by: 'serial' };
   if (h['rauc-machine-id']) return { id: clip(`machine:${h['rauc-machine-id']}`), weak: false, by: 'machine' };
-  const chosen = f.query.get('instance') || h['x-device-instance'];
+  const chosen = queryParam(f, 'instance') || h['x-device-instance'];
   if (chosen) return { id: clip(chosen), weak: false, by: 'instance' };
   return { id: `addr:${f.remoteAddress}`, weak: true, by: 'address' };
 }
 
 /** The version the client reports running: `?current=`, `X-Firmware-Version`, Arduino, RAUC. */
-export function reportedVersion(f: Pick<RequestFacts, 'headers' | 'query'>): string | undefined {
+export function reportedVersion(f: Pick<RequestFacts, 'headers' | 'query' | 'rawQuery' | 'parsedQuery'>): string | undefined {
   const h = f.headers;
-  const v = f.query.get('current') || h['x-firmware-version'] || h['x-esp32-version'] || h['x-esp8266-version'] || h['rauc-system-version'];
+  const v = queryParam(f, 'current') || h['x-firmware-version'] || h['x-esp32-version'] || h['x-esp8266-version'] || h['rauc-system-version'];
   return v ? clip(v.startsWith('v') || v.startsWith('V') ? v.slice(1) : v) : undefined;
 }
 

@@ -170,7 +170,7 @@ export class FleetService implements ReleaseChooser {
    * Without a promise whenever the stream's releases are known (every poll after the first).
    */
   choose(stream: string, comp: Composition, newest: Release, q: DeviceCall, identity?: string): Release | Promise<Release> {
-    const inst = deriveInstance(identity ? { ...q, identity } : q);
+    const inst = deriveInstance(q, identity);
     if (!this.governs(stream)) {
       if (this.o.checkins) this.record(stream, inst, q, identity, newest, undefined);
       return newest;
@@ -189,7 +189,8 @@ export class FleetService implements ReleaseChooser {
 
   private decided(stream: string, releases: Release[], inst: Instance, q: DeviceCall, identity: string | undefined): Release {
     const now = Date.now();
-    const running = reportedVersion(q) ?? this.lastVerified(inst.id, stream);
+    const reported = reportedVersion(q);
+    const running = reported ?? this.lastVerified(inst.id, stream);
     let byInstance = this.offers.get(stream);
     const memo = byInstance?.get(inst.id);
     let o: Offer;
@@ -210,7 +211,7 @@ export class FleetService implements ReleaseChooser {
     if (o.rollout && o.release && this.capReached(o, inst.id, stream, now)) {
       o = offer(this.state, stream, releases, { id: inst.id, ...(running ? { running } : {}) }, now, { excludeRollouts: new Set([o.rollout]) });
     }
-    if (this.o.checkins) this.record(stream, inst, q, identity, o.release, o);
+    if (this.o.checkins) this.record(stream, inst, q, identity, o.release, o, now, reported ?? null);
     if (!o.release) throw new NoFirmware(stream);
     return o.release;
   }
@@ -289,13 +290,14 @@ export class FleetService implements ReleaseChooser {
     return best?.version;
   }
 
-  /** One check-in: the instance's latest facts, and its outcomes. Synchronous, in memory. */
-  private record(stream: string, inst: Instance, q: DeviceCall, identity: string | undefined, served: Release | undefined, o: Offer | undefined): void {
-    const now = Date.now();
+  /**
+   * One check-in: the instance's latest facts, and its outcomes. Synchronous, in memory. `now` and
+   * `reported` (the version the request reports) are passed when the caller has them already.
+   */
+  private record(stream: string, inst: Instance, q: DeviceCall, identity: string | undefined, served: Release | undefined, o: Offer | undefined, now = Date.now(), reported = reportedVersion(q) ?? null): void {
     const route = q.route ?? 'version';
     // The stored route names the protocol too (`arduino:firmware`); outcomes read only the route.
     const label = q.protocol ? `${q.protocol}:${route}` : route;
-    const reported = reportedVersion(q) ?? null;
     const boot = bootId(q) ?? null;
     const last = this.lastCheckin.get(inst.id);
     if (
@@ -322,7 +324,8 @@ export class FleetService implements ReleaseChooser {
       this.outcomes.set(inst.id, list);
       if (this.outcomes.size > MAX_TRACKED) this.outcomes.delete(this.outcomes.keys().next().value as string);
     }
-    const failedReport = /^fail/i.test(q.headers['x-update-result'] ?? '');
+    const result = q.headers['x-update-result'];
+    const failedReport = result !== undefined && /^fail/i.test(result);
     // The common poll changes no outcome: nothing open for this stream, and the answer already tracked.
     if (route === 'version' && !failedReport && !hasOpenOutcome(list, stream) && (!served || served.version === reported || list.some((x) => x.stream === stream && x.version === served.version))) return;
     const changed = applyCheckin(list, {

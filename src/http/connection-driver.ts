@@ -49,6 +49,14 @@ export class ConnectionDriver {
       this.pump(s);
       return;
     }
+    if (!c.input && !c.busy && c.ready) {
+      // The common case, a whole request in one chunk: read in place. What is left once the answers
+      // written at once are done (the rest of a request, pipelined requests) is copied, below.
+      c.input = chunk;
+      this.pump(s);
+      if (c.input && c.input.buffer === chunk.buffer) c.input = Buffer.from(c.input);
+      return;
+    }
     // Copied: the input may wait for an answer in flight (pipelining) or for the rest of a request.
     c.input = c.input ? Buffer.concat([c.input, chunk]) : Buffer.from(chunk);
     if (!c.busy && c.ready) {
@@ -145,7 +153,7 @@ export class ConnectionDriver {
       c.scanned = 0;
       const head = parsed.head;
       if (head.contentLength === 0) {
-        if (!this.dispatch(s, { ...head, body: null })) return;
+        if (!this.dispatch(s, head)) return;
         continue;
       }
       if (!this.startBody(s, head)) return;

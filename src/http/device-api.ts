@@ -12,13 +12,15 @@ import type { CoreEventBus } from '../core/events.ts';
 import { deviceFailure } from '../core/errors.ts';
 import { releaseEtag, versionBody, type Release } from '../core/release.ts';
 import { ifRangeAllows, noneMatch, parseRange } from './range.ts';
+import { sharedHeaders } from './response-writer.ts';
+import { queryParam, type QuerySource } from '../core/query-param.ts';
 
 /**
  * A device's request as a listener hands it to a front door: the facts of the contract's
- * `DeviceRequest` before a protocol has found the device id in them. A listener that does not give
- * the path gets `/version` or `/firmware`.
+ * `DeviceRequest` before a protocol has found the device id in them, its query perhaps still raw
+ * (query-param.ts). A listener that does not give the path gets `/version` or `/firmware`.
  */
-export type FrontDoorRequest = Omit<RequestFacts, 'path'> & {
+export type FrontDoorRequest = Omit<RequestFacts, 'path'> & QuerySource & {
   path?: string;
   /** The client protocol recognised (`esp-idf`), recorded with the check-in; absent: the native API. */
   protocol?: string;
@@ -118,17 +120,20 @@ export async function firmwareReply(release: Release, req: FrontDoorRequest, dep
 
 function versionOk(release: Release, req: FrontDoorRequest, deps: DeviceApiDeps): DeviceReply {
   deps.events.emit('device-seen', { device: release.device, route: 'version', release, remoteAddress: req.remoteAddress });
-  const { body, length } = versionReply(release);
-  return { status: 200, headers: { 'content-type': TEXT, 'content-length': length }, body: req.method === 'HEAD' ? null : body, device: release.device, release };
+  const { body, headers } = versionReply(release);
+  return { status: 200, headers, body: req.method === 'HEAD' ? null : body, device: release.device, release };
 }
 
-/** The `/version` body of a release, formatted once per release (it is asked for on every poll). */
-const versionReplies = new WeakMap<Release, { body: string; length: string }>();
-function versionReply(release: Release): { body: string; length: string } {
+/**
+ * The `/version` body and headers of a release, made once per release (it is asked for on every
+ * poll). The headers are shared by every answer, so the listener writes their head built once a second.
+ */
+const versionReplies = new WeakMap<Release, { body: string; headers: Readonly<Record<string, string>> }>();
+function versionReply(release: Release): { body: string; headers: Readonly<Record<string, string>> } {
   let r = versionReplies.get(release);
   if (!r) {
     const body = versionBody(release);
-    versionReplies.set(release, (r = { body, length: String(Buffer.byteLength(body)) }));
+    versionReplies.set(release, (r = { body, headers: sharedHeaders({ 'content-type': TEXT, 'content-length': String(Buffer.byteLength(body)) }) }));
   }
   return r;
 }
@@ -138,7 +143,7 @@ const NATIVE: Record<'version' | 'firmware', CallPurpose> = { version: { route: 
 
 /** The request of the native API: the device id is the `device` query parameter. */
 function nativeCall(req: FrontDoorRequest, route: 'version' | 'firmware', devices: DeviceService): DeviceCall {
-  return devices.call(req.query.get('device'), req, req.protocol ? { route, protocol: req.protocol } : NATIVE[route]);
+  return devices.call(queryParam(req, 'device'), req, req.protocol ? { route, protocol: req.protocol } : NATIVE[route]);
 }
 
 /**

@@ -7,7 +7,7 @@
 import type { Socket } from 'bun';
 import type { CoreEventBus, HttpRequestDone } from '../core/events.ts';
 import { errorReply, firmwareRoute, versionRoute, type DeviceApiDeps, type DeviceReply, type FrontDoorRequest } from './device-api.ts';
-import { responseHead, send, sendFile, WRITTEN } from './response-writer.ts';
+import { responseHead, responseMessage, send, sendFile, WRITTEN } from './response-writer.ts';
 import { askApp } from './app-bridge.ts';
 import { DOCS_ASSETS_PREFIX, docsAsset } from './api-docs.ts';
 import type { Conn, ParsedRequest } from './connection.ts';
@@ -45,8 +45,7 @@ export function requestAnswerer(deps: AnswerDeps, scheme: 'http' | 'https' = 'ht
 
   /** Writes a head and an optional text body, then reports: WRITTEN when the socket took it all at once. */
   function sendText(s: Socket<Conn>, r: ParsedRequest, started: number, route: string, status: number, headers: Record<string, string>, body: string | null, device?: string, errorCode?: string, reply?: DeviceReply): Promise<void> {
-    const head = responseHead(status, headers, r.keepAlive);
-    const written = send(s, body === null ? head : head + body);
+    const written = send(s, responseMessage(status, headers, r.keepAlive, body));
     const bytes = body === null ? 0 : Buffer.byteLength(body);
     if (written === WRITTEN) {
       reported(s, r, started, route, status, bytes, device, errorCode, reply);
@@ -84,7 +83,10 @@ export function requestAnswerer(deps: AnswerDeps, scheme: 'http' | 'https' = 'ht
   }
 
   function deviceRequest(s: Socket<Conn>, r: ParsedRequest): FrontDoorRequest {
-    const dreq: FrontDoorRequest = { method: r.method, query: new URLSearchParams(r.query), headers: r.headers, remoteAddress: s.data.remoteAddress };
+    // The query is parsed only when something needs all of it (src/core/query-param.ts).
+    const dreq: FrontDoorRequest = {
+      method: r.method, rawQuery: r.query, parsedQuery: undefined, get query() { return (this.parsedQuery ??= new URLSearchParams(this.rawQuery)); }, headers: r.headers, remoteAddress: s.data.remoteAddress,
+    };
     if (s.data.peer) dreq.peerCertificate = s.data.peer;
     return dreq;
   }

@@ -22,6 +22,8 @@ export interface RequestHead {
   /** Declared body length (0 when none). */
   contentLength: number;
   expectContinue: boolean;
+  /** The request body: null as read here; the connection driver fills it for the routes that take one. */
+  body: Buffer | null;
 }
 
 export type HeadOutcome =
@@ -59,13 +61,15 @@ export function readHead(buf: Buffer, scanned: number, maxHeadBytes: number): He
   if (first < 0x41 || first > 0x5a) return first === 0x16 || first < 0x20 || first > 0x7e ? { kind: 'error', status: 400, message: NOT_HTTP_MESSAGE } : bad('not a request line');
   const from = Math.max(start, scanned - 2);
   const end = indexOfHeadEnd(buf, from);
-  if (!end) {
+  if (end < 0) {
     // Incomplete: refuse a request line that can already not be one, else wait for more.
     return requestLinePrefixProblem(buf, start, from) ?? (buf.length > maxHeadBytes ? TOO_LARGE : { kind: 'more', scanned: buf.length });
   }
-  const consumed = end.at + end.sep;
+  const sep = end % 4;
+  const at = (end - sep) / 4;
+  const consumed = at + sep;
   if (consumed > maxHeadBytes) return TOO_LARGE;
-  return parseHead(buf.toString('latin1', start, end.at), consumed);
+  return parseHead(buf.toString('latin1', start, at), consumed);
 }
 
 /**
@@ -87,45 +91,88 @@ function requestLinePrefixProblem(buf: Buffer, start: number, from: number): Hea
   return null;
 }
 
-/** The first empty line after `from`: CRLF CRLF, or LF LF / LF CRLF for bare-LF clients. */
-function indexOfHeadEnd(buf: Buffer, from: number): { at: number; sep: number } | null {
+/**
+ * The first empty line after `from`: CRLF CRLF, or LF LF / LF CRLF for bare-LF clients. Answers
+ * `at * 4 + sep` (`at`: the LF that ends the last line, `sep`: the bytes from it to the end of the
+ * head, 2 or 3), or -1 when there is none yet; a number, not an object, as it runs for every request.
+ */
+function indexOfHeadEnd(buf: Buffer, from: number): number {
   for (let i = buf.indexOf(LF, from); i >= 0; i = buf.indexOf(LF, i + 1)) {
-    if (buf[i + 1] === LF) return { at: i, sep: 2 };
-    if (buf[i + 1] === CR && buf[i + 2] === LF) return { at: i, sep: 3 };
+    if (buf[i + 1] === LF) return i * 4 + 2;
+    if (buf[i + 1] === CR && buf[i + 2] === LF) return i * 4 + 3;
   }
-  return null;
+  return -1;
+}
+
+/**
+ * Reads the common request line `METHOD /target HTTP/1.1` (or `HTTP/1.0`) of `text[0, end)` without
+ * a regular expression: its method and target, or null when it is anything else (then REQUEST_LINE
+ * decides, and words the refusal).
+ */
+function plainRequestLine(text: string, end: number): { method: string; target: string; version: string } | null {
+  const sp1 = text.indexOf(' ');
+  if (sp1 <= 0 || sp1 > MAX_METHOD || end - sp1 < 11) return null;
+  for (let i = 0; i < sp1; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x41 || c > 0x5a) return null;
+  }
+  if (text.charCodeAt(sp1 + 1) !== 0x2f) return null;
+  const sp2 = end - 9;
+  if (text.charCodeAt(sp2) !== SP || !text.startsWith('HTTP/1.', sp2 + 1)) return null;
+  const minor = text.charCodeAt(end - 1);
+  if (minor !== 0x31 && minor !== 0x30) return null;
+  for (let i = sp1 + 2; i < sp2; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x21 || c > 0x7e) return null;
+  }
+  return { method: text.slice(0, sp1), target: text.slice(sp1 + 1, sp2), version: minor === 0x31 ? 'HTTP/1.1' : 'HTTP/1.0' };
 }
 
 function parseHead(text: string, consumed: number): HeadOutcome {
   let eol = text.indexOf('\n');
   if (eol < 0) eol = text.length;
-  const m = REQUEST_LINE.exec(text.charCodeAt(eol - 1) === CR ? text.slice(0, eol - 1) : text.slice(0, eol));
-  if (!m) return bad('malformed request line');
-  const [, method, target, version] = m as unknown as [string, string, string, string];
-  if (version !== 'HTTP/1.1' && version !== 'HTTP/1.0') return { kind: 'error', status: 505, message: 'HTTP Version Not Supported' };
+  const lineEnd = text.charCodeAt(eol - 1) === CR ? eol - 1 : eol;
+  let method: string;
+  let target: string;
+  let version: string;
+  const plain = plainRequestLine(text, lineEnd);
+  if (plain) ({ method, target, version } = plain);
+  else {
+    const m = REQUEST_LINE.exec(text.slice(0, lineEnd));
+    if (!m) return bad('malformed request line');
+    [, method, target, version] = m as unknown as [string, string, string, string];
+    if (version !== 'HTTP/1.1' && version !== 'HTTP/1.0') return { kind: 'error', status: 505, message: 'HTTP Version Not Supported' };
+  }
 
   const headers = Object.create(null) as Record<string, string>;
   let contentLength: string | undefined;
+  // Each line is read in place in `text` (offsets, no copy of the line): this runs for every request.
   for (let pos = eol + 1; pos < text.length;) {
     let next = text.indexOf('\n', pos);
     if (next < 0) next = text.length;
-    const line = text.charCodeAt(next - 1) === CR ? text.slice(pos, next - 1) : text.slice(pos, next);
+    const end = text.charCodeAt(next - 1) === CR && next - 1 >= pos ? next - 1 : next;
+    const lineStart = pos;
     pos = next + 1;
-    const c0 = line.charCodeAt(0);
-    if (c0 === SP || c0 === 9) return bad('folded header line (obs-fold)');
-    const colon = line.indexOf(':');
-    if (colon <= 0) return bad('header line without a field name and colon');
-    for (let i = 0; i < colon; i++) {
-      if (TCHAR_TABLE[line.charCodeAt(i)] === 1) continue;
-      return bad(i === colon - 1 && (line.charCodeAt(i) === SP || line.charCodeAt(i) === 9) ? 'whitespace before the colon of a header field' : 'invalid header field name');
+    const c0 = text.charCodeAt(lineStart);
+    if (end > lineStart && (c0 === SP || c0 === 9)) return bad('folded header line (obs-fold)');
+    let colon = text.indexOf(':', lineStart);
+    if (colon >= end) colon = -1;
+    if (colon <= lineStart) return bad('header line without a field name and colon');
+    for (let i = lineStart; i < colon; i++) {
+      if (TCHAR_TABLE[text.charCodeAt(i)] === 1) continue;
+      return bad(i === colon - 1 && (text.charCodeAt(i) === SP || text.charCodeAt(i) === 9) ? 'whitespace before the colon of a header field' : 'invalid header field name');
     }
-    for (let i = colon + 1; i < line.length; i++) {
-      const b = line.charCodeAt(i);
-      if ((b < SP && b !== 9) || b === 0x7f) return bad('control character in a header field value');
+    let a = colon + 1;
+    let b = end;
+    for (let i = a; i < b; i++) {
+      const ch = text.charCodeAt(i);
+      if ((ch < SP && ch !== 9) || ch === 0x7f) return bad('control character in a header field value');
     }
-    const rawName = line.slice(0, colon);
-    const value = trimOws(line.slice(colon + 1));
-    const name = rawName.toLowerCase();
+    // Optional whitespace (SP, HTAB) around the value is not part of it; other characters are checked above.
+    while (a < b && (text.charCodeAt(a) === SP || text.charCodeAt(a) === 9)) a++;
+    while (b > a && (text.charCodeAt(b - 1) === SP || text.charCodeAt(b - 1) === 9)) b--;
+    const value = text.slice(a, b);
+    const name = text.slice(lineStart, colon).toLowerCase();
     if (name === 'content-length') {
       if (contentLength !== undefined) return bad('repeated Content-Length');
       if (!/^\d{1,15}$/.test(value)) return bad('invalid Content-Length');
@@ -155,15 +202,7 @@ function parseHead(text: string, consumed: number): HeadOutcome {
       keepAlive,
       contentLength: contentLength === undefined ? 0 : Number(contentLength),
       expectContinue: headers.expect?.toLowerCase() === '100-continue',
+      body: null,
     },
   };
-}
-
-/** Strips optional whitespace (SP, HTAB) only: other characters are checked, not trimmed away. */
-function trimOws(s: string): string {
-  let a = 0;
-  let b = s.length;
-  while (a < b && (s.charCodeAt(a) === SP || s.charCodeAt(a) === 9)) a++;
-  while (b > a && (s.charCodeAt(b - 1) === SP || s.charCodeAt(b - 1) === 9)) b--;
-  return a === 0 && b === s.length ? s : s.slice(a, b);
 }

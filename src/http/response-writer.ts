@@ -43,6 +43,58 @@ export function responseHead(status: number, headers: Record<string, string>, ke
   return head;
 }
 
+/**
+ * The whole messages (head and body, encoded) of one shared header set, for the current second: a
+ * poll answered from a remembered release writes bytes built once per second, not a head per request.
+ */
+interface SharedMessages {
+  /** The second (`dateCachedAt`) the messages were built in. */
+  at: number;
+  status: number;
+  /** The body the messages with a body were built with (compared by identity). */
+  body: string | null;
+  /** By connection mode: without a body (HEAD), with `body`. */
+  keepAlive: [Buffer | null, Buffer | null];
+  close: [Buffer | null, Buffer | null];
+}
+
+const sharedMessages = new WeakMap<Readonly<Record<string, string>>, SharedMessages>();
+
+/**
+ * Marks a header set as shared by many answers (one per release): it is frozen, and `responseMessage`
+ * keeps its encoded messages for the current second.
+ */
+export function sharedHeaders<H extends Record<string, string>>(headers: H): Readonly<H> {
+  Object.freeze(headers);
+  sharedMessages.set(headers, { at: -1, status: 0, body: null, keepAlive: [null, null], close: [null, null] });
+  return headers;
+}
+
+/**
+ * A response's head followed by its text body (none when null), as written on the wire. For a header
+ * set marked with `sharedHeaders`, the same bytes are returned for the rest of the second.
+ */
+export function responseMessage(status: number, headers: Record<string, string>, keepAlive: boolean, body: string | null): string | Buffer {
+  const m = sharedMessages.get(headers);
+  if (!m) return body === null ? responseHead(status, headers, keepAlive) : responseHead(status, headers, keepAlive) + body;
+  httpDate();
+  if (m.at !== dateCachedAt || m.status !== status) {
+    m.at = dateCachedAt;
+    m.status = status;
+    m.body = null;
+    m.keepAlive = [null, null];
+    m.close = [null, null];
+  }
+  const slots = keepAlive ? m.keepAlive : m.close;
+  if (body === null) return (slots[0] ??= Buffer.from(responseHead(status, headers, keepAlive)));
+  if (m.body !== body) {
+    m.body = body;
+    m.keepAlive[1] = null;
+    m.close[1] = null;
+  }
+  return (slots[1] ??= Buffer.from(responseHead(status, headers, keepAlive) + body));
+}
+
 /** Writes all of `data`; WRITTEN when the socket took it at once, else a promise settled on `drain`. */
 export function send(s: Socket<WriteState>, data: string | Uint8Array): Promise<void> {
   const c = s.data;

@@ -36,6 +36,15 @@ export interface OtaFluxMetricsOptions {
 /** Seconds buckets for registry calls and downloads: slower than API calls. */
 const UPSTREAM_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
+/** The series one (method, route, status) counts into. */
+interface RequestSeries {
+  requests: { inc(by?: number): void };
+  duration: { observe(v: number): void };
+  served: { inc(by?: number): void };
+  /** The client protocol of the route, when the route names one (hawkBit DDI). */
+  protocol?: string;
+}
+
 export class OtaFluxMetrics {
   readonly registry = new MetricsRegistry();
   private readonly detach: () => void;
@@ -72,11 +81,22 @@ export class OtaFluxMetrics {
   });
 
   /** The series each (method, raw route, status) counts into, looked up once (the per-request path). */
-  private readonly byRequest = new Map<string, { requests: { inc(by?: number): void }; duration: { observe(v: number): void }; served: { inc(by?: number): void }; protocol?: string }>();
+  private readonly byRequest = new Map<string, RequestSeries>();
   private readonly pollsByRoute = new Map<string, { inc(by?: number): void }>();
   private readonly byProtocol = new Map<string, Map<number, { inc(by?: number): void }>>();
 
-  private requestSeries(method: string, route: string, status: number, routeOf: (p: string) => string) {
+  /** The last series counted into, and its (method, route, status): a device fleet's polls repeat them. */
+  private last: { method: string; route: string; status: number; series: RequestSeries } | undefined;
+
+  private requestSeries(method: string, route: string, status: number, routeOf: (p: string) => string): RequestSeries {
+    const last = this.last;
+    if (last && last.status === status && last.route === route && last.method === method) return last.series;
+    const series = this.lookUpSeries(method, route, status, routeOf);
+    this.last = { method, route, status, series };
+    return series;
+  }
+
+  private lookUpSeries(method: string, route: string, status: number, routeOf: (p: string) => string): RequestSeries {
     const key = `${method} ${status} ${route}`;
     let s = this.byRequest.get(key);
     if (!s) {

@@ -12,9 +12,15 @@ export function routeTemplates(templates: readonly string[]): (path: string) => 
   }
   // Longer templates first: `/api/devices/:id/why` before `/api/devices/*`.
   patterns.sort((a, b) => b.template.length - a.template.length);
+  // The last answer is kept: a fleet's requests repeat the same few paths.
+  let lastPath = '';
+  let lastTemplate = '';
   return (path) => {
-    if (exact.has(path)) return path;
-    return patterns.find((p) => p.re.test(path))?.template ?? 'unmatched';
+    if (path === lastPath) return lastTemplate;
+    const template = exact.has(path) ? path : (patterns.find((p) => p.re.test(path))?.template ?? 'unmatched');
+    lastPath = path;
+    lastTemplate = template;
+    return template;
   };
 }
 
