@@ -116,3 +116,19 @@ test('the app used directly (app.handle) still answers the artifact with its byt
   expect(r.status).toBe(206);
   expect(Buffer.from(await r.arrayBuffer()).equals(image.subarray(0, 100))).toBe(true);
 });
+
+test('after the download the deployment stays offered until the feedback closes it', async () => {
+  const path = await artifactOf('ctl-feedback');
+  const done = answered(path);
+  const r = await fetch(`http://127.0.0.1:${server.ports.http}${path}`);
+  expect((await r.arrayBuffer()).byteLength).toBe(SIZE);
+  await done;
+  expect(state('ctl-feedback')).toBe('downloaded');
+  // A DDI poll carries no version: the fleet may infer the update, the deployment stays open.
+  const again = jsonOf(await raw(server, 'GET', '/DEFAULT/controller/v1/ctl-feedback'));
+  const base = pathOf(again._links.deploymentBase.href);
+  const feedback = await raw(server, 'POST', `${base}/feedback`, {}, JSON.stringify({ status: { execution: 'closed', result: { finished: 'failure' } } }));
+  expect(feedback.status).toBe(200);
+  expect(state('ctl-feedback')).toBe('failed');
+  expect(jsonOf(await raw(server, 'GET', '/DEFAULT/controller/v1/ctl-feedback'))._links.deploymentBase).toBeUndefined();
+}, 60_000);
