@@ -117,15 +117,16 @@ test('the app used directly (app.handle) still answers the artifact with its byt
   expect(Buffer.from(await r.arrayBuffer()).equals(image.subarray(0, 100))).toBe(true);
 });
 
-test('after the download the deployment stays offered until the feedback closes it', async () => {
+test('after the download a poll infers nothing: the outcome stays downloaded and the deployment offered until the feedback closes it', async () => {
   const path = await artifactOf('ctl-feedback');
   const done = answered(path);
   const r = await fetch(`http://127.0.0.1:${server.ports.http}${path}`);
   expect((await r.arrayBuffer()).byteLength).toBe(SIZE);
   await done;
   expect(state('ctl-feedback')).toBe('downloaded');
-  // A DDI poll carries no version: the fleet may infer the update, the deployment stays open.
+  // A DDI poll carries no version and infers nothing: the outcome stays downloaded, the deployment open.
   const again = jsonOf(await raw(server, 'GET', '/DEFAULT/controller/v1/ctl-feedback'));
+  expect(state('ctl-feedback')).toBe('downloaded');
   const base = pathOf(again._links.deploymentBase.href);
   const feedback = await raw(server, 'POST', `${base}/feedback`, {}, JSON.stringify({ status: { execution: 'closed', result: { finished: 'failure' } } }));
   expect(feedback.status).toBe(200);

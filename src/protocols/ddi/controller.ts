@@ -38,15 +38,6 @@ export interface ControllerRequest {
 const CLOSED = new Set(['verified', 'failed', 'rolled_back', 'timed_out', 'canceled']);
 const REMEMBERED = 10_000;
 
-/**
- * Whether a deployment is closed for its instance. A `verified` the fleet inferred (a poll after the
- * download, which DDI polls always are: they carry no version) does not close it: a DDI deployment
- * stays offered until the controller's feedback says how it ended.
- */
-function closed(o: Outcome): boolean {
-  return CLOSED.has(o.state) && !(o.state === 'verified' && o.inferred);
-}
-
 export class DdiController {
   /** Results reported by feedback, for when fleet control is off (and before a replica syncs). */
   private readonly results = new Map<string, { version: string; result: 'success' | 'failure' }>();
@@ -72,8 +63,9 @@ export class DdiController {
 
   /** The device request a DDI request makes, for the stream the controller follows (its id validated: throws a DeviceError otherwise). */
   query(c: ControllerRequest, route: 'version' | 'firmware'): DeviceCall {
-    // The artifact route reports a download's end itself (download-end.ts), not the listener's `/firmware` event.
-    return this.rt.devices.call(streamOf(this.settings, c.controllerId), this.facts(c, route), route === 'firmware' ? { route, protocol: 'ddi', download: 'pieces' } : { route, protocol: 'ddi' });
+    // The artifact route reports a download's end itself (download-end.ts), not the listener's `/firmware`
+    // event; feedback, not a poll, says how the update ended.
+    return this.rt.devices.call(streamOf(this.settings, c.controllerId), this.facts(c, route), route === 'firmware' ? { route, protocol: 'ddi', download: 'pieces', reportsResult: true } : { route, protocol: 'ddi', reportsResult: true });
   }
 
   /** The instance and stream of a controller without admitting it (for links that need no release). */
@@ -99,7 +91,7 @@ export class DdiController {
   /** Whether the offered deployment is still open for the instance (no final result yet). */
   open(o: Offered): boolean {
     const mine = this.outcome(o.instance, o.stream, o.release.version);
-    if (mine && closed(mine)) return false;
+    if (mine && CLOSED.has(mine.state)) return false;
     const local = this.results.get(`${o.stream}\0${o.instance}`);
     return !(local && local.version === o.release.version);
   }
@@ -110,7 +102,7 @@ export class DdiController {
     if (!fleet) return undefined;
     const aborted = new Set(fleet.decisionState().rollouts.filter((r) => r.state === 'aborted').map((r) => r.id));
     for (const o of fleet.outcomesOf(instance)) {
-      if (o.stream !== stream || !o.rolloutId || !aborted.has(o.rolloutId) || closed(o)) continue;
+      if (o.stream !== stream || !o.rolloutId || !aborted.has(o.rolloutId) || CLOSED.has(o.state)) continue;
       const id = this.idOf(stream, o.version);
       if (id !== undefined && !this.cancelled.has(`${instance}\0${id}`)) return id;
     }
