@@ -27,6 +27,8 @@ export interface CallPurpose {
    * byte was read, over however many Range requests (RAUC streaming).
    */
   download?: 'response' | 'pieces';
+  /** The client reports how an update ended itself (DDI feedback): its polls never infer it verified. */
+  reportsResult?: boolean;
 }
 
 /** A device's request with its validated id, as the core takes it: the contract's shape and its purpose. */
@@ -53,5 +55,6 @@ export function deviceCall(device: string | null | undefined, facts: FactsMaybeW
   if (facts.peerCertificate) call.peerCertificate = facts.peerCertificate;
   if (purpose.protocol) call.protocol = purpose.protocol;
   if (purpose.download) call.download = purpose.download;
+  if (purpose.reportsResult) call.reportsResult = true;
   return call;
 }

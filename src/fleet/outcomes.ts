@@ -50,6 +50,8 @@ export interface CheckinFacts {
   bootId?: string;
   /** `X-Update-Result: failed` from the client. */
   failedReport?: boolean;
+  /** The client reports its result itself (DDI feedback): a poll after the download infers nothing. */
+  reportsResult?: boolean;
   now: number;
 }
 
@@ -79,7 +81,7 @@ export function applyCheckin(list: Outcome[], c: CheckinFacts, graceMs = ROLLBAC
       if (c.reported !== undefined) {
         if (c.reported === o.version) set(o, 'verified', false);
         else if (o.state === 'downloaded' && ((c.bootId && o.bootId && c.bootId !== o.bootId) || (!c.bootId && o.downloadedAt !== undefined && c.now - o.downloadedAt >= graceMs))) set(o, 'rolled_back', false);
-      } else if (o.state === 'downloaded' && c.route === 'version') {
+      } else if (o.state === 'downloaded' && c.route === 'version' && !c.reportsResult) {
         set(o, 'verified', true);
       } else if (o.state === 'verified' && c.route === 'firmware' && c.offered === o.version) {
         set(o, 'rolled_back', true);

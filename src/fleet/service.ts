@@ -335,6 +335,7 @@ export class FleetService implements ReleaseChooser {
       ...(reported ? { reported } : {}),
       ...(boot ? { bootId: boot } : {}),
       ...(failedReport ? { failedReport: true } : {}),
+      ...(q.reportsResult ? { reportsResult: true } : {}),
     });
     if (list.length > 16) list.splice(0, list.length - 16);
     for (const c of changed) this.buffer.outcome(outcomeRow(c));

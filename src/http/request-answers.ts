@@ -135,7 +135,7 @@ export function requestAnswerer(deps: AnswerDeps, scheme: 'http' | 'https' = 'ht
     if (asset) return asset.catch(failedReply).then((rep) => deliver(s, r, started, rep));
     const conn = { remoteAddress: s.data.remoteAddress, ...(s.data.peer ? { peerCertificate: s.data.peer } : {}) };
     return askApp(r, r.body, deps.fallback, deps.logger, conn).then((a) =>
-      deliver(s, r, started, { status: a.status, headers: a.headers, body: a.body.byteLength ? Buffer.from(a.body.buffer, a.body.byteOffset, a.body.byteLength) : null }, a.status === 404 ? 'unmatched' : r.path),
+      deliver(s, r, started, a.reply ?? { status: a.status, headers: a.headers, body: a.body.byteLength ? Buffer.from(a.body.buffer, a.body.byteOffset, a.body.byteLength) : null }, a.status === 404 ? 'unmatched' : r.path),
     );
   };
 }

@@ -12,6 +12,7 @@ import { firmwareDir } from '../support/firmware-dir.ts';
 import { tempDir } from '../support/tmp.ts';
 import { hashToken } from '../../src/plugins/auth/token-hash.ts';
 import { TestPki, type ClientCert } from '../auth/pki.ts';
+import { outcomeState } from './ddi-raw.ts';
 
 const TOKEN = 'ddi-mtls-test-target-token-0123456';
 let pki: TestPki;
@@ -66,7 +67,7 @@ test('client-CA binding: a certificate CN gateway:gw-7 polls, fetches the deploy
   expect(download.status).toBe(200);
   expect(download.body.equals(fw.bytes('gateway', '1.1.0.swu'))).toBe(true);
   // The certificate, not the controller id it claims, names the instance; its check-in has its address.
-  expect(server.runtime.fleet?.outcomesOf('cert:gateway:gw-7').find((o) => o.stream === 'gateway')?.state).toBe('downloading');
+  expect(await outcomeState(server, 'cert:gateway:gw-7', 'gateway', 'downloaded')).toBe('downloaded');
   await server.runtime.fleet?.flush();
   expect((await server.runtime.fleet?.store.instance('cert:gateway:gw-7'))?.address).toBe('127.0.0.2');
 }, 60_000);

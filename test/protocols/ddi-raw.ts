@@ -34,3 +34,10 @@ export function jsonOf(r: RawResponse): any {
 
 /** Zephyr strips scheme and host from every href. */
 export const pathOf = (href: string) => new URL(href).pathname;
+
+/** The fleet outcome state of `instance` for `stream`, once it is `want` or after `timeoutMs` (whatever it is then). */
+export async function outcomeState(s: TestServer, instance: string, stream: string, want: string, timeoutMs = 5000): Promise<string | undefined> {
+  const state = () => s.runtime.fleet?.outcomesOf(instance).find((o) => o.stream === stream)?.state;
+  for (const until = Date.now() + timeoutMs; state() !== want && Date.now() < until; ) await Bun.sleep(20);
+  return state();
+}

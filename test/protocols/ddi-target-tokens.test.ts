@@ -11,6 +11,7 @@ import { firmwareDir } from '../support/firmware-dir.ts';
 import { tempDir } from '../support/tmp.ts';
 import { hashToken } from '../../src/plugins/auth/token-hash.ts';
 import { token } from '../../src/plugins/auth/token.ts';
+import { outcomeState } from './ddi-raw.ts';
 
 const T1 = 'controller-sh-1-target-token-abcdef';
 const T2 = 'controller-sh-2-target-token-ghijkl';
@@ -62,7 +63,7 @@ test('the controller id stays the instance, and its deployment and download are 
   expect(download.status).toBe(200);
   expect(Buffer.from(await download.arrayBuffer()).equals(fw.bytes('shared', '1.1.0.swu'))).toBe(true);
   expect((await fetch(href.replace('/sh-1/', '/sh-2/'), { headers: { authorization: `TargetToken ${T1}` } })).status).toBe(403);
-  expect(server.runtime.fleet?.outcomesOf('ddi:sh-1').find((o) => o.stream === 'shared')?.state).toBe('downloading');
+  expect(await outcomeState(server, 'ddi:sh-1', 'shared', 'downloaded')).toBe('downloaded');
 });
 
 test('the native API takes an instance token only with that instance named', async () => {

@@ -92,9 +92,9 @@ const outcome = (instance: string, stream: string) => server.runtime.fleet?.outc
 
 test('real swupdate installs a release over DDI and confirms it after the reboot: the fleet counts it verified', async () => {
   const target = join(outDir, 'payload.bin');
-  const first = await suricatta('gw-1', () => existsSync(target) && readFileSync(target).equals(payload) && outcome('ddi:gw-1', 'gateway')?.state === 'downloading');
+  const first = await suricatta('gw-1', () => existsSync(target) && readFileSync(target).equals(payload) && outcome('ddi:gw-1', 'gateway')?.state === 'downloaded');
   expect(readFileSync(target).equals(payload), first).toBe(true);
-  expect(outcome('ddi:gw-1', 'gateway')?.state, first).toBe('downloading');
+  expect(outcome('ddi:gw-1', 'gateway')?.state, first).toBe('downloaded');
   // Its HEAD (for the size before the GET) was answered with one.
   expect(first).not.toContain('Failed to get total download size');
 
@@ -134,7 +134,7 @@ test('real swupdate holding an installed, unconfirmed deployment is sent cancelA
   let abort: Promise<Response> | undefined;
   const log = await suricatta('cancel-1', () => {
     // Installed, not rebooted: SWUpdate keeps polling with the deployment open. Now the operator aborts.
-    if (!abort && existsSync(target) && outcome('ddi:cancel-1', 'gateway-cancel')?.state === 'downloading') abort = api('POST', '/rollouts/r-cancel/abort', { reason: 'bad batch' });
+    if (!abort && existsSync(target) && outcome('ddi:cancel-1', 'gateway-cancel')?.state === 'downloaded') abort = api('POST', '/rollouts/r-cancel/abort', { reason: 'bad batch' });
     return cancelFeedback.length > 0;
   });
   server.runtime.events.off('http-request', watch);

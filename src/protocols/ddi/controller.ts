@@ -63,7 +63,9 @@ export class DdiController {
 
   /** The device request a DDI request makes, for the stream the controller follows (its id validated: throws a DeviceError otherwise). */
   query(c: ControllerRequest, route: 'version' | 'firmware'): DeviceCall {
-    return this.rt.devices.call(streamOf(this.settings, c.controllerId), this.facts(c, route), { route, protocol: 'ddi' });
+    // The artifact route reports a download's end itself (download-end.ts), not the listener's `/firmware`
+    // event; feedback, not a poll, says how the update ended.
+    return this.rt.devices.call(streamOf(this.settings, c.controllerId), this.facts(c, route), route === 'firmware' ? { route, protocol: 'ddi', download: 'pieces', reportsResult: true } : { route, protocol: 'ddi', reportsResult: true });
   }
 
   /** The instance and stream of a controller without admitting it (for links that need no release). */

@@ -10,7 +10,8 @@ import { DeviceError, deviceFailure } from '../../core/errors.ts';
 import type { Logger } from '../../plugin.ts';
 import { firmwareReply, type FrontDoorRequest } from '../../http/device-api.ts';
 import { toResponse, notFound } from '../../http/app.ts';
-import { connectionOf } from '../../http/app-bridge.ts';
+import { connectionOf, withDeviceReply } from '../../http/app-bridge.ts';
+import { downloadEnd } from './download-end.ts';
 import { pollSleep, type DdiSettings } from './config.ts';
 import { DdiController, type ControllerRequest, type Offered } from './controller.ts';
 import { releaseDigests } from '../image-digests.ts';
@@ -133,7 +134,9 @@ export function ddiApi(rt: Runtime, settings: DdiSettings | undefined) {
     const req: FrontDoorRequest = { method: c.method === 'HEAD' ? 'GET' : c.method, query: new URLSearchParams({ device: o.stream }), headers: c.headers, remoteAddress: c.remoteAddress };
     if (c.peerCertificate) req.peerCertificate = c.peerCertificate;
     const reply = await firmwareReply(o.release, req, rt);
-    return toResponse(reply);
+    if (c.method !== 'GET' || reply.body === null || typeof reply.body === 'string') return toResponse(reply);
+    // An image body: the device listener writes it from the file (never read into memory) and says how it ended.
+    return withDeviceReply(ctx.request, toResponse(reply), { ...reply, protocol: 'ddi', onSent: downloadEnd(reply, o, c, rt.fleet) });
   };
 
   return app
