@@ -2,7 +2,7 @@
  * DownloadsInFlight counts firmware responses being sent, from the core's events, whatever
  * listener sends them: a download starts when `/firmware` found the device's release
  * (`device-seen`, route `firmware`) and ends when that request is reported answered
- * (`http-request`, route `/firmware`, same device). It feeds the `otaflux_downloads_in_flight` gauge.
+ * (`http-request`, route `/firmware` or a hawkBit DDI artifact, same device). It feeds the `otaflux_downloads_in_flight` gauge.
  * A listener must report a download cut short too (an `http-request` event), else it stays counted.
  */
 import type { CoreEventBus, CoreEvents, HttpRequestDone } from '../core/events.ts';
@@ -19,7 +19,7 @@ export class DownloadsInFlight {
       this.total++;
     };
     const onDone = (e: HttpRequestDone) => {
-      if (e.route !== '/firmware' || !e.device) return;
+      if ((e.route !== '/firmware' && e.protocol !== 'ddi') || !e.device) return;
       const n = this.byDevice.get(e.device) ?? 0;
       if (n === 0) return;
       if (n === 1) this.byDevice.delete(e.device);

@@ -76,6 +76,9 @@ test('a whole download (200): the exact bytes with an exact Content-Length, then
   expect(state('ctl-whole')).toBe('downloaded');
   await server.runtime.fleet?.flush();
   expect((await server.runtime.fleet?.store.instance('ddi:ctl-whole'))?.downloaded_version).toBe('2.0.0');
+  // The HEAD and the GET each ended their download: nothing is left in flight.
+  const metrics = await (await fetch(`http://127.0.0.1:${server.ports.metrics}/metrics`)).text();
+  expect(/^otaflux_downloads_in_flight (\S+)$/m.exec(metrics)?.[1]).toBe('0');
 }, 60_000);
 
 test('a download cut short mid-body stays downloading', async () => {

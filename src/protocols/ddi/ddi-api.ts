@@ -134,8 +134,11 @@ export function ddiApi(rt: Runtime, settings: DdiSettings | undefined) {
     const req: FrontDoorRequest = { method: c.method === 'HEAD' ? 'GET' : c.method, query: new URLSearchParams({ device: o.stream }), headers: c.headers, remoteAddress: c.remoteAddress };
     if (c.peerCertificate) req.peerCertificate = c.peerCertificate;
     const reply = await firmwareReply(o.release, req, rt);
-    if (c.method !== 'GET' || reply.body === null || typeof reply.body === 'string') return toResponse(reply);
-    // An image body: the device listener writes it from the file (never read into memory) and says how it ended.
+    // The device listener writes the reply itself, as it writes /firmware's (an image from the file,
+    // never read into memory), and reports it with the device: the download ends there, for the
+    // fleet (a GET's last byte) and for the downloads-in-flight gauge (every answer, HEAD too).
+    if (c.method === 'HEAD') return withDeviceReply(ctx.request, toResponse(reply), { ...reply, body: null, protocol: 'ddi' });
+    if (c.method !== 'GET' || reply.body === null || typeof reply.body === 'string') return withDeviceReply(ctx.request, toResponse(reply), { ...reply, protocol: 'ddi' });
     return withDeviceReply(ctx.request, toResponse(reply), { ...reply, protocol: 'ddi', onSent: downloadEnd(reply, o, c, rt.fleet) });
   };
 
