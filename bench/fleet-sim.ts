@@ -136,11 +136,12 @@ async function startServer(name: string, devices: number): Promise<Server> {
   mkdirSync(dir);
   const port = freePort();
   const tlsPort = freePort();
+  const adminPort = freePort();
   const databaseUrl = newDatabase ? await newDatabase(name.replaceAll('-', '_')) : undefined;
   writeFileSync(join(dir, 'otaflux.config.ts'), `import { defineConfig, oci, mtls } from 'otaflux';
 export default defineConfig({
   server: {
-    listenAddr: '127.0.0.1:${port}', metricsListenAddr: false, logLevel: ${JSON.stringify(opt['log-level'])}, adminToken: '${ADMIN}',
+    listenAddr: '127.0.0.1:${port}', metricsListenAddr: false, logLevel: ${JSON.stringify(opt['log-level'])}, adminToken: '${ADMIN}', adminListenAddr: '127.0.0.1:${adminPort}',
     maxConnections: ${Math.min(19_000, devices + 1000)},
     tls: { listenAddr: '127.0.0.1:${tlsPort}', cert: ${JSON.stringify(join(pki, 'server.crt'))}, key: ${JSON.stringify(join(pki, 'server.key'))}, clientCa: ${JSON.stringify(join(pki, 'ca.crt'))} },
   },
@@ -152,9 +153,11 @@ export default defineConfig({
 `);
   const p = Bun.spawn([...serverPrefix, process.execPath, MAIN, '--config', join(dir, 'otaflux.config.ts')], { cwd: dir, stdout: 'ignore', stderr: 'inherit' });
   children.push(p);
-  const api = `http://127.0.0.1:${port}`;
+  // Devices on the device port; the operator API (rollouts, fleet counts) on the operator listener,
+  // which speaks HTTPS with the server's certificate when the server has one.
+  const api = `https://127.0.0.1:${adminPort}`;
   for (let i = 0; ; i++) {
-    if (await fetch(`${api}/ready`).then((r) => r.ok, () => false)) break;
+    if (await fetch(`http://127.0.0.1:${port}/ready`).then((r) => r.ok, () => false)) break;
     if (i > 300) throw new Error('the server did not get ready in 30 s');
     await Bun.sleep(100);
   }
@@ -163,6 +166,7 @@ export default defineConfig({
 
 async function operator(s: Server, method: string, path: string, body?: unknown): Promise<any> {
   const r = await fetch(`${s.api}/api${path}`, {
+    tls: { ca: readFileSync(join(pki, 'ca.crt'), 'utf8') },
     method,
     headers: { authorization: `Bearer ${ADMIN}`, 'x-operator': 'fleet-sim', 'content-type': 'application/json' },
     ...(body ? { body: JSON.stringify(body) } : {}),
@@ -391,9 +395,9 @@ for (const size of SIZES) {
   });
   // Warm-up (not counted): code paths compiled, both releases built into the cache.
   for (let i = 0; i < 300; i++) {
-    const r = await fetch(`${server.api}/version?device=sim&instance=warm-up-${i}&current=1.0.0`);
+    const r = await fetch(`http://127.0.0.1:${server.port}/version?device=sim&instance=warm-up-${i}&current=1.0.0`);
     const version = (await r.text()).split('\n')[0];
-    if (i % 10 === 0) await fetch(`${server.api}/firmware?device=sim&instance=warm-up-${i}&current=1.0.0`).then((f) => f.arrayBuffer());
+    if (i % 10 === 0) await fetch(`http://127.0.0.1:${server.port}/firmware?device=sim&instance=warm-up-${i}&current=1.0.0`).then((f) => f.arrayBuffer());
     void version;
   }
   await Bun.sleep(1000);
