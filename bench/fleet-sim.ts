@@ -300,11 +300,12 @@ function simulate(server: Server, count: number, durationMs: number): { stats: S
       }
       if (c.remaining <= 0) {
         c.remaining = -1;
-        if (!c.dev.keep) {
-          c.dev.socket = undefined;
-          s.end();
-        }
+        // Finished before the socket is ended: when the server's FIN is already in, end() closes at
+        // once and the close handler would count this answered poll again as a failure.
+        const reconnecting = !c.dev.keep;
+        if (reconnecting) c.dev.socket = undefined;
         finish(c, true);
+        if (reconnecting) s.end();
       }
     },
     close(s: Socket<Conn>) {

@@ -7,6 +7,7 @@ import { checkSignature, decodeBase64, isDerEcdsa, loadKeys, parsePem } from '..
 import { cosign } from '../../src/plugins/verifier/cosign/index.ts';
 import { none } from '../../src/plugins/verifier/none.ts';
 import { tempDir } from '../support/tmp.ts';
+import { PLUGIN_API_VERSION } from '../../src/plugin.ts';
 
 const message = new TextEncoder().encode('{"critical":{}}');
 
@@ -91,7 +92,7 @@ describe('factories', () => {
     expect(() => cosign({ keys: ['a.pub'], key: 'x' } as never)).toThrow("cosign(): unknown option 'key' (known: keys, layouts, keyless)");
     expect(() => cosign({ keys: ['a.pub'], layouts: ['v2' as never] })).toThrow("layouts must list 'legacy' and/or 'bundle'");
     const v = cosign({ keys: ['a.pub'] });
-    expect([v.kind, v.id, v.apiVersion]).toEqual(['verifier', 'verifier.cosign', 1]);
+    expect([v.kind, v.id, v.apiVersion]).toEqual(['verifier', 'verifier.cosign', PLUGIN_API_VERSION]);
   });
 
   test('setup stops start-up when a key file is missing', () => {

@@ -326,6 +326,9 @@ describe('helm chart', () => {
       );
       // The drain time reaches OtaFlux (DRAIN_TIMEOUT) and counts against the grace period.
       expect(c.env).toContainEqual({ name: 'DRAIN_TIMEOUT', value: '10' });
+      // Workers per pod: one by default, the value passed through as WORKERS.
+      expect(c.env).toContainEqual({ name: 'WORKERS', value: '1' });
+      expect(container(manifests({ ...REPLICAS, workers: 'auto' })).env).toContainEqual({ name: 'WORKERS', value: 'auto' });
       expect(container(manifests({ ...REPLICAS, lifecycle: { drainTimeoutSeconds: 30 }, terminationGracePeriodSeconds: 35 })).env).toContainEqual({ name: 'DRAIN_TIMEOUT', value: '30' });
       expect(() => manifests({ ...REPLICAS, lifecycle: { drainTimeoutSeconds: 41 } })).toThrow('lifecycle.drainTimeoutSeconds 41) must fit in it');
       expect(() => manifests({ ...REPLICAS, lifecycle: { preStopSleepSeconds: -1 } })).toThrow('- lifecycle.preStopSleepSeconds: Must be greater than or equal to 0');
