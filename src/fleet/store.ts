@@ -447,12 +447,25 @@ export class FleetStore {
     return this.sql.begin(async (tx) => {
       const changed = await change(tx as unknown as Tx);
       if (changed) {
+        const at = Date.now();
         await tx`INSERT INTO fleet_audit (id, at, actor, action, target, detail, reason)
-          VALUES (${randomUUID()}, ${Date.now()}, ${actor.who}, ${action}, ${target}, ${JSON.stringify(detail)}, ${actor.why ?? null})`;
+          VALUES (${auditId(at)}, ${at}, ${actor.who}, ${action}, ${target}, ${JSON.stringify(detail)}, ${actor.why ?? null})`;
       }
       return changed;
     }) as Promise<T>;
   }
+}
+
+let auditSequence = 0;
+
+/**
+ * An audit record's id: its time, then a counter of this process, then random characters. Two
+ * changes in the same millisecond keep their order (the audit log is sorted by time, then id);
+ * the random part keeps ids of replicas apart.
+ */
+function auditId(at: number): string {
+  auditSequence = (auditSequence + 1) % 1_000_000;
+  return `${String(at).padStart(15, '0')}-${String(auditSequence).padStart(6, '0')}-${randomUUID().slice(0, 8)}`;
 }
 
 /** Rows of the batch that change what the stored row says (or have none), as history rows. */
