@@ -231,8 +231,16 @@ export async function startPostgres(opts: { durable?: boolean } = {}): Promise<T
     async freeze() {
       const pm = postmasterPid(dir);
       if (pm === undefined) throw new Error('postgres tests: freeze() needs a running server');
-      frozen = [pm, ...childrenOf(pm)];
-      for (const p of frozen) process.kill(p, 'SIGSTOP');
+      frozen = [];
+      for (const p of [pm, ...childrenOf(pm)]) {
+        try {
+          process.kill(p, 'SIGSTOP');
+          frozen.push(p);
+        } catch (e) {
+          // A backend of a connection that just closed may end between the listing and the signal.
+          if ((e as NodeJS.ErrnoException).code !== 'ESRCH' || p === pm) throw e;
+        }
+      }
     },
     async thaw() {
       for (const p of frozen.splice(0)) {
