@@ -42,7 +42,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { buildBinary, ROOT } from '../scripts/build.ts';
-import { benchWorkspace, freePort, median } from './support.ts';
+import { benchWorkspace, freePort, median, nginxConfig } from './support.ts';
 
 const { values: opt } = parseArgs({
   options: {
@@ -121,29 +121,7 @@ async function startNginx(root: string, workers: '1' | 'auto'): Promise<Proc> {
   chmodSync(dir, 0o755);
   mkdirSync(join(dir, 'tmp'));
   const conf = join(dir, 'nginx.conf');
-  writeFileSync(
-    conf,
-    `worker_processes ${workers};
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_requests 1000000;
-  keepalive_timeout 65;
-  client_body_temp_path ${dir}/tmp; proxy_temp_path ${dir}/tmp; fastcgi_temp_path ${dir}/tmp; uwsgi_temp_path ${dir}/tmp; scgi_temp_path ${dir}/tmp;
-  server {
-    listen 127.0.0.1:${port} backlog=4096;
-    root ${root};
-    location = /version { default_type 'text/plain; charset=utf-8'; etag off; try_files /version.txt =404; }
-    location = /firmware { default_type application/octet-stream; try_files /firmware.bin =404; }
-  }
-}
-`,
-  );
+  writeFileSync(conf, nginxConfig({ dir, workers, port, root }));
   const p = Bun.spawn(['nginx', '-c', conf, '-p', dir], { stdout: 'ignore', stderr: 'inherit' });
   children.push(p);
   const url = `http://127.0.0.1:${port}`;

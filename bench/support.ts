@@ -39,3 +39,32 @@ export function freePort(): number {
   s.stop(true);
   return port;
 }
+
+/**
+ * The nginx.conf of the benches' reference: `workers` worker processes serving `root` on `port` as
+ * OtaFlux's device routes answer (`/version` from version.txt, `/firmware` from firmware.bin), with
+ * sendfile, no access log and keep-alive for as long as wrk likes; its pid, log and temp files in `dir`.
+ */
+export function nginxConfig(o: { dir: string; workers: string; port: number; root: string }): string {
+  const { dir } = o;
+  return `worker_processes ${o.workers};
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  keepalive_timeout 65;
+  client_body_temp_path ${dir}/tmp; proxy_temp_path ${dir}/tmp; fastcgi_temp_path ${dir}/tmp; uwsgi_temp_path ${dir}/tmp; scgi_temp_path ${dir}/tmp;
+  server {
+    listen 127.0.0.1:${o.port} backlog=4096;
+    root ${o.root};
+    location = /version { default_type 'text/plain; charset=utf-8'; etag off; try_files /version.txt =404; }
+    location = /firmware { default_type application/octet-stream; try_files /firmware.bin =404; }
+  }
+}
+`;
+}

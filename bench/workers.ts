@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { loadavg } from 'node:os';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import { benchWorkspace, freePort, median } from './support.ts';
+import { benchWorkspace, freePort, median, nginxConfig } from './support.ts';
 
 const { values: opt } = parseArgs({
   options: {
@@ -60,22 +60,7 @@ async function nginx(workers: '1' | 'auto', root: string): Promise<Server> {
   mkdirSync(join(dir, 'tmp'), { recursive: true });
   chmodSync(dir, 0o755);
   const conf = join(dir, 'nginx.conf');
-  writeFileSync(conf, `worker_processes ${workers};
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  client_body_temp_path ${dir}/tmp; proxy_temp_path ${dir}/tmp; fastcgi_temp_path ${dir}/tmp; uwsgi_temp_path ${dir}/tmp; scgi_temp_path ${dir}/tmp;
-  server {
-    listen 127.0.0.1:${port} backlog=4096;
-    root ${root};
-    location = /version { default_type 'text/plain; charset=utf-8'; etag off; try_files /version.txt =404; }
-  }
-}
-`);
+  writeFileSync(conf, nginxConfig({ dir, workers, port, root }));
   const p = Bun.spawn(['nginx', '-c', conf, '-p', dir], { stdout: 'ignore', stderr: 'inherit' });
   children.push(p);
   const url = `http://127.0.0.1:${port}/version`;
