@@ -91,3 +91,14 @@ export async function pollFresh(port: number, device: string, instance?: string)
   const res = await fetch(`http://127.0.0.1:${port}/version?${q}`, { headers: { connection: 'close' }, keepalive: false });
   return { status: res.status, body: await res.text() };
 }
+
+/** Harbor's PUSH_ARTIFACT notice for `fw/<name>`, sent to one process: the webhook's status. */
+export async function harborPush(url: string, secret: string, name: string): Promise<number> {
+  const r = await fetch(`${url}/webhooks/harbor`, {
+    method: 'POST',
+    headers: { authorization: secret, 'content-type': 'application/json', connection: 'close' },
+    body: JSON.stringify({ type: 'PUSH_ARTIFACT', event_data: { repository: { name, namespace: 'fw', repo_full_name: `fw/${name}` } } }),
+  });
+  await r.text();
+  return r.status;
+}

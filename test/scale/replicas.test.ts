@@ -24,7 +24,7 @@ import { sharedPostgres } from '../support/postgres.ts';
 import { pushArtifact, startRegistry, type TestRegistry } from '../support/registry.ts';
 import { startBroker, type TestBroker } from '../notify/mosquitto.ts';
 import { expectedBucket, fleetOf, pollAll, request, type SimInstance } from '../fleet/fleet-sim.ts';
-import { registryRequests, startOtaFlux, type LogLine, type OtaFluxProcess } from './otaflux-process.ts';
+import { harborPush, registryRequests, startOtaFlux, type LogLine, type OtaFluxProcess } from './otaflux-process.ts';
 import { accepts, holdDownload } from './slow-download.ts';
 
 const SECRET = 'replicas-webhook-secret';
@@ -76,13 +76,8 @@ async function until<T>(what: string, f: () => T | undefined | false | Promise<T
 }
 
 /** A Harbor push webhook for `stream`, sent to one replica. */
-async function webhook(url: string, stream: string): Promise<number> {
-  const r = await fetch(`${url}/webhooks/harbor`, {
-    method: 'POST',
-    headers: { authorization: SECRET, 'content-type': 'application/json' },
-    body: JSON.stringify({ type: 'PUSH_ARTIFACT', event_data: { repository: { name: stream, namespace: 'fw', repo_full_name: `fw/${stream}` } } }),
-  });
-  return r.status;
+function webhook(url: string, stream: string): Promise<number> {
+  return harborPush(url, SECRET, stream);
 }
 
 async function version(url: string, stream: string): Promise<string> {

@@ -13,7 +13,7 @@ import { tempDir } from '../support/tmp.ts';
 import { sharedPostgres } from '../support/postgres.ts';
 import { pushArtifact, startRegistry, type TestRegistry } from '../support/registry.ts';
 import { startBroker, type TestBroker } from '../notify/mosquitto.ts';
-import { pollFresh, registryRequests, startOtaFlux, type LogLine, type OtaFluxProcess } from './otaflux-process.ts';
+import { harborPush, pollFresh, registryRequests, startOtaFlux, type LogLine, type OtaFluxProcess } from './otaflux-process.ts';
 
 const SECRET = 'workers-pg-webhook-secret';
 const DEVICE = 'esp32-wp';
@@ -64,12 +64,7 @@ test('one worker leads; one registry lookup and one notice per change for the ho
   await until('the first notice', () => broker.publishes(`fw/${DEVICE}`) >= 1);
 
   await push('1.1.0');
-  const hook = await fetch(`http://127.0.0.1:${port}/webhooks/harbor`, {
-    method: 'POST',
-    headers: { authorization: SECRET, 'content-type': 'application/json', connection: 'close' },
-    body: JSON.stringify({ type: 'PUSH_ARTIFACT', event_data: { repository: { name: DEVICE, namespace: 'fw', repo_full_name: REPO } } }),
-  });
-  expect(hook.status).toBe(202);
+  expect(await harborPush(`http://127.0.0.1:${port}`, SECRET, DEVICE)).toBe(202);
   await until('both workers serving 1.1.0', async () => {
     for (let i = 0; i < 10; i++) if ((await pollFresh(port, DEVICE)).body.split('\n')[0] !== '1.1.0') return false;
     return true;

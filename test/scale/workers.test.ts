@@ -10,7 +10,7 @@ import { freePort } from '../support/ports.ts';
 import { tempDir } from '../support/tmp.ts';
 import { pushArtifact, startRegistry, type TestRegistry } from '../support/registry.ts';
 import { startBroker, type TestBroker } from '../notify/mosquitto.ts';
-import { pollFresh, registryRequests, startOtaFlux, type LogLine, type OtaFluxProcess } from './otaflux-process.ts';
+import { harborPush, pollFresh, registryRequests, startOtaFlux, type LogLine, type OtaFluxProcess } from './otaflux-process.ts';
 
 const SECRET = 'workers-webhook-secret';
 const DEVICE = 'esp32-w';
@@ -63,12 +63,7 @@ test('both workers answer on one port; the registry is polled once for the host;
 
 test('a webhook on one worker: one registry poll, both workers serve the new release, one more MQTT notice', async () => {
   await push('1.1.0');
-  const hook = await fetch(`http://127.0.0.1:${port}/webhooks/harbor`, {
-    method: 'POST',
-    headers: { authorization: SECRET, 'content-type': 'application/json', connection: 'close' },
-    body: JSON.stringify({ type: 'PUSH_ARTIFACT', event_data: { repository: { name: DEVICE, namespace: 'fw', repo_full_name: REPO } } }),
-  });
-  expect(hook.status).toBe(202);
+  expect(await harborPush(`http://127.0.0.1:${port}`, SECRET, DEVICE)).toBe(202);
   for (const w of [0, 1]) await otaflux.waitFor((l) => served('1.1.0')(l) && l.worker === w, 20_000, `worker ${w} serving 1.1.0`);
   for (let i = 0; i < 20; i++) expect((await pollFresh(port, DEVICE)).body.split('\n')[0]).toBe('1.1.0');
   expect(await registryRequests(registry, `/v2/${REPO}/tags/list`)).toBe(2);
