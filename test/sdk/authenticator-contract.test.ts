@@ -3,29 +3,12 @@
 // and a plugin that throws gets its documented status (authenticator: 503 with Retry-After;
 // verifier: 502) and a log line naming it, never a stack trace on the wire.
 import { afterEach, expect, test } from 'bun:test';
-import { startTestServer, type TestServer } from '../support/server.ts';
-import { memorySource } from '../support/test-plugins.ts';
-import { tempDir } from '../support/tmp.ts';
-import { firmwareDir } from '../support/firmware-dir.ts';
-import { Composer, type Composition } from '../../src/core/composition.ts';
+import type { TestServer } from '../support/server.ts';
+import { closeComposedServers, serve } from './composed-server.ts';
 import { PLUGIN_API_VERSION, token, type AuthDecision, type AuthRequest, type AuthenticatorPlugin, type VerifierPlugin } from '../../src/public-api.ts';
-import { none } from '../../src/plugins/verifier/none.ts';
 import { hashToken } from '../../src/plugins/auth/token-hash.ts';
 
-const servers: TestServer[] = [];
-afterEach(async () => { await Promise.all(servers.splice(0).map((s) => s.close())); });
-
-async function serve(comp: Partial<Composition>): Promise<TestServer> {
-  const source = memorySource({ '1.0.0': new TextEncoder().encode('firmware one') });
-  const s = await startTestServer({
-    flags: { 'firmware-dir': firmwareDir({ x: {} }).root, 'cache-dir': tempDir(), 'refresh-interval': 60 },
-    edit(settings) {
-      settings.composer = new Composer([], { source, verifier: none(), extract: 'auto', auth: 'none', allowPrerelease: false, options: {}, matchedBy: 'defaults', ...comp });
-    },
-  });
-  servers.push(s);
-  return s;
-}
+afterEach(closeComposedServers);
 
 function authenticator(id: string, decide: (req: AuthRequest) => AuthDecision | Promise<AuthDecision>, challenge?: string): AuthenticatorPlugin & { seen: AuthRequest[] } {
   const seen: AuthRequest[] = [];

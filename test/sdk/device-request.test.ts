@@ -3,31 +3,13 @@
 // validation names the validated id (never the raw one); and any other failure takes one path to
 // the documented 500 `Internal error`, logged, over real sockets.
 import { afterEach, expect, test } from 'bun:test';
-import { startTestServer, type TestServer } from '../support/server.ts';
-import { memorySource } from '../support/test-plugins.ts';
-import { tempDir } from '../support/tmp.ts';
-import { firmwareDir } from '../support/firmware-dir.ts';
-import { Composer, type Composition } from '../../src/core/composition.ts';
+import { closeComposedServers, serve } from './composed-server.ts';
 import { deviceCall, type RequestFacts } from '../../src/core/device-request.ts';
 import { DeviceError } from '../../src/core/errors.ts';
 import type { HttpRequestDone } from '../../src/core/events.ts';
 import { PLUGIN_API_VERSION, UpstreamUnavailable, type AuthRequest, type AuthenticatorPlugin, type DeviceRequest, type SourcePlugin } from '../../src/public-api.ts';
-import { none } from '../../src/plugins/verifier/none.ts';
 
-const servers: TestServer[] = [];
-afterEach(async () => { await Promise.all(servers.splice(0).map((s) => s.close())); });
-
-async function serve(comp: Partial<Composition>): Promise<TestServer> {
-  const source = memorySource({ '1.0.0': new TextEncoder().encode('firmware one') });
-  const s = await startTestServer({
-    flags: { 'firmware-dir': firmwareDir({ x: {} }).root, 'cache-dir': tempDir(), 'refresh-interval': 60 },
-    edit(settings) {
-      settings.composer = new Composer([], { source, verifier: none(), extract: 'auto', auth: 'none', allowPrerelease: false, options: {}, matchedBy: 'defaults', ...comp });
-    },
-  });
-  servers.push(s);
-  return s;
-}
+afterEach(closeComposedServers);
 
 const facts: RequestFacts = { method: 'GET', path: '/version', headers: {}, query: new URLSearchParams(), remoteAddress: '10.0.0.1' };
 const statusOf = (f: () => unknown): number | string => {
