@@ -24,6 +24,7 @@ import { sharedPostgres } from '../support/postgres.ts';
 import { pushArtifact, startRegistry, type TestRegistry } from '../support/registry.ts';
 import { startBroker, type TestBroker } from '../notify/mosquitto.ts';
 import { expectedBucket, fleetOf, pollAll, request, type SimInstance } from '../fleet/fleet-sim.ts';
+import { until } from '../support/until.ts';
 import { harborPush, registryRequests, startOtaFlux, type LogLine, type OtaFluxProcess } from './otaflux-process.ts';
 import { accepts, holdDownload } from './slow-download.ts';
 
@@ -65,15 +66,6 @@ function leaders(): typeof replicas {
   return alive().filter(leadsNow);
 }
 
-async function until<T>(what: string, f: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(50);
-  }
-}
 
 /** A Harbor push webhook for `stream`, sent to one replica. */
 function webhook(url: string, stream: string): Promise<number> {

@@ -13,6 +13,7 @@ import { tempDir } from '../support/tmp.ts';
 import { sharedPostgres } from '../support/postgres.ts';
 import { pushArtifact, startRegistry, type TestRegistry } from '../support/registry.ts';
 import { startBroker, type TestBroker } from '../notify/mosquitto.ts';
+import { until } from '../support/until.ts';
 import { harborPush, pollFresh, registryRequests, startOtaFlux, type LogLine, type OtaFluxProcess } from './otaflux-process.ts';
 
 const SECRET = 'workers-pg-webhook-secret';
@@ -28,13 +29,6 @@ const push = (version: string) => pushArtifact(registry, REPO, version, [{ name:
 /** Workers whose latest leadership line says they lead. */
 const leading = () => [0, 1].filter((w) => otaflux.lines.filter((l: LogLine) => l.worker === w && (l.msg === LEADS || l.msg === 'this process no longer leads')).at(-1)?.msg === LEADS);
 
-async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(25);
-  }
-}
 
 beforeAll(async () => {
   let db: string;

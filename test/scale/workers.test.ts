@@ -10,6 +10,7 @@ import { freePort } from '../support/ports.ts';
 import { tempDir } from '../support/tmp.ts';
 import { pushArtifact, startRegistry, type TestRegistry } from '../support/registry.ts';
 import { startBroker, type TestBroker } from '../notify/mosquitto.ts';
+import { until } from '../support/until.ts';
 import { harborPush, pollFresh, registryRequests, startOtaFlux, type LogLine, type OtaFluxProcess } from './otaflux-process.ts';
 
 const SECRET = 'workers-webhook-secret';
@@ -58,7 +59,7 @@ test('both workers answer on one port; the registry is polled once for the host;
   // Both workers serve 1.0.0, and the registry was asked for the tags once.
   for (const w of [0, 1]) await otaflux.waitFor((l) => served('1.0.0')(l) && l.worker === w, 10_000, `worker ${w} serving 1.0.0`);
   expect(await registryRequests(registry, `/v2/${REPO}/tags/list`)).toBe(1);
-  await waitUntil(() => broker.publishes(`fw/${DEVICE}`) >= 1, 'the first MQTT notice');
+  await until('the first MQTT notice', () => broker.publishes(`fw/${DEVICE}`) >= 1);
 });
 
 test('a webhook on one worker: one registry poll, both workers serve the new release, one more MQTT notice', async () => {
@@ -67,7 +68,7 @@ test('a webhook on one worker: one registry poll, both workers serve the new rel
   for (const w of [0, 1]) await otaflux.waitFor((l) => served('1.1.0')(l) && l.worker === w, 20_000, `worker ${w} serving 1.1.0`);
   for (let i = 0; i < 20; i++) expect((await pollFresh(port, DEVICE)).body.split('\n')[0]).toBe('1.1.0');
   expect(await registryRequests(registry, `/v2/${REPO}/tags/list`)).toBe(2);
-  await waitUntil(() => broker.publishes(`fw/${DEVICE}`) >= 2, 'the second MQTT notice');
+  await until('the second MQTT notice', () => broker.publishes(`fw/${DEVICE}`) >= 2);
 });
 
 test('a worker that dies is started again; SIGTERM stops every worker; exactly one notice per change', async () => {
@@ -78,7 +79,7 @@ test('a worker that dies is started again; SIGTERM stops every worker; exactly o
   expect(children.length).toBe(2);
   process.kill(children[1] as number, 'SIGKILL');
   await otaflux.waitFor((l) => l.msg === 'worker died; starting it again', 10_000, 'the restart');
-  await waitUntil(() => listening() > before, 'the new worker listening');
+  await until('the new worker listening', () => listening() > before);
   for (let i = 0; i < 10; i++) expect((await pollFresh(port, DEVICE)).status).toBe(200);
   void victim;
   expect(await otaflux.stop('SIGTERM')).toBe(0);
@@ -105,14 +106,7 @@ test('workers whose primary is killed (SIGKILL) stop by themselves, as on SIGTER
       return false;
     }
   };
-  await waitUntil(() => children.every((pid) => !alive(pid)), 'the orphaned workers to stop', 15_000);
+  await until('the orphaned workers to stop', () => children.every((pid) => !alive(pid)), 15_000);
   expect(orphaned.count((l) => l.msg === 'shutting down: draining downloads in flight')).toBe(2);
 });
 
-async function waitUntil(cond: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(25);
-  }
-}
